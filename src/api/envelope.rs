@@ -1,0 +1,190 @@
+//! The `{code, msg, data}` response envelope (PROTOCOL.md §1, §15.3 parse-first).
+
+use serde_json::Value;
+
+use super::error::{ApiError, ApiErrorKind};
+
+/// How much of a non-envelope body an error message quotes.
+const BODY_EXCERPT_CHARS: usize = 200;
+
+/// A parsed envelope: its numeric code, its message (`msg`, else `message`) and `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// 0 on success.
+    pub code: i64,
+    /// Human-readable message ("" when absent).
+    pub msg: String,
+    /// The result (`null` when absent).
+    pub data: Value,
+}
+
+/// Parses `body` as an envelope; `None` unless it is a JSON object with a numeric `code`.
+pub fn parse_envelope(body: &str) -> Option<Envelope> {
+    let mut value: Value = serde_json::from_str(body).ok()?;
+    let object = value.as_object_mut()?;
+    let code = object.get("code").and_then(envelope_code)?;
+    let msg = ["msg", "message"]
+        .iter()
+        .find_map(|key| object.get(*key).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned();
+    let data = object.remove("data").unwrap_or(Value::Null);
+    Some(Envelope { code, msg, data })
+}
+
+fn envelope_code(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.is_finite())
+            .map(|f| f as i64)
+    })
+}
+
+/// Decodes a REST response into its `data`, or the error a caller should see.
+///
+/// Rules, in order: a structured envelope's business code wins over the HTTP status;
+/// without one, a non-2xx status is a transport error (401/403: kind `auth`); a 2xx
+/// with an empty or code-less body is a transport error naming what was wrong.
+pub fn decode_response(status: u16, body: &str, path: &str) -> Result<Value, ApiError> {
+    if let Some(envelope) = parse_envelope(body) {
+        if envelope.code == 0 {
+            return Ok(envelope.data);
+        }
+        let message = if envelope.msg.is_empty() {
+            format!("code={}", envelope.code)
+        } else {
+            envelope.msg
+        };
+        return Err(ApiError {
+            kind: ApiErrorKind::Api,
+            message,
+            code: Some(envelope.code),
+            status: Some(status),
+            path: path.to_owned(),
+        });
+    }
+    if !(200..300).contains(&status) {
+        let kind = if status == 401 || status == 403 {
+            ApiErrorKind::Auth
+        } else {
+            ApiErrorKind::Transport
+        };
+        return Err(ApiError {
+            kind,
+            message: format!("http {status} {}", excerpt(body)),
+            code: None,
+            status: Some(status),
+            path: path.to_owned(),
+        });
+    }
+    let message = if body.is_empty() {
+        "non-JSON response: empty body"
+    } else {
+        "invalid envelope: missing numeric `code`"
+    };
+    Err(ApiError::transport(message, Some(status), path))
+}
+
+/// The first [`BODY_EXCERPT_CHARS`] characters of `body` (on a char boundary).
+pub(crate) fn excerpt(body: &str) -> &str {
+    match body.char_indices().nth(BODY_EXCERPT_CHARS) {
+        Some((cut, _)) => &body[..cut],
+        None => body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn success_returns_data() {
+        let data =
+            decode_response(200, r#"{"code":0,"msg":"ok","data":{"id":"u1"}}"#, "/p").unwrap();
+        assert_eq!(data, json!({"id": "u1"}));
+        assert_eq!(
+            decode_response(200, r#"{"code":0}"#, "/p").unwrap(),
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn business_code_wins_over_http_status() {
+        for status in [200, 400, 403, 500, 502] {
+            let err =
+                decode_response(status, r#"{"code":41301,"msg":"quota"}"#, "/v1/x").unwrap_err();
+            assert_eq!(err.kind, ApiErrorKind::Api);
+            assert_eq!(err.code, Some(41301));
+            assert_eq!(err.status, Some(status));
+            assert_eq!(err.path, "/v1/x");
+            assert_eq!(err.message, "quota");
+        }
+    }
+
+    #[test]
+    fn close_business_codes_stay_distinguishable() {
+        let a = decode_response(200, r#"{"code":41301,"msg":"a"}"#, "/p").unwrap_err();
+        let b = decode_response(200, r#"{"code":41501,"msg":"b"}"#, "/p").unwrap_err();
+        assert_ne!(a.code, b.code);
+        for code in [21001, 21003, 10003] {
+            let body = format!(r#"{{"code":{code},"msg":"m"}}"#);
+            assert_eq!(
+                decode_response(200, &body, "/p").unwrap_err().code,
+                Some(code)
+            );
+        }
+    }
+
+    #[test]
+    fn legacy_message_field_is_accepted_and_blank_msg_names_the_code() {
+        let err = decode_response(200, r#"{"code":7,"message":"legacy"}"#, "/p").unwrap_err();
+        assert_eq!(err.message, "legacy");
+        let err = decode_response(200, r#"{"code":7}"#, "/p").unwrap_err();
+        assert_eq!(err.message, "code=7");
+    }
+
+    #[test]
+    fn non_2xx_without_envelope_is_transport_with_excerpt() {
+        let long = "x".repeat(500);
+        let err = decode_response(502, &long, "/p").unwrap_err();
+        assert_eq!(err.kind, ApiErrorKind::Transport);
+        assert_eq!(err.status, Some(502));
+        assert_eq!(err.message, format!("http 502 {}", "x".repeat(200)));
+        let err = decode_response(500, r#"{"code":"1"}"#, "/p").unwrap_err();
+        assert_eq!(err.kind, ApiErrorKind::Transport);
+    }
+
+    #[test]
+    fn unauthorized_without_envelope_is_auth() {
+        for status in [401, 403] {
+            let err = decode_response(status, "", "/p").unwrap_err();
+            assert_eq!(err.kind, ApiErrorKind::Auth);
+            assert!(err.is_auth());
+        }
+    }
+
+    #[test]
+    fn ok_status_with_bad_body_names_the_problem() {
+        let err = decode_response(200, "", "/p").unwrap_err();
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ApiErrorKind::Transport, "non-JSON response: empty body")
+        );
+        for body in ["{}", r#"{"code":"0"}"#, "[1]", "<html>", r#"{"code":null}"#] {
+            let err = decode_response(200, body, "/p").unwrap_err();
+            assert_eq!(
+                err.message, "invalid envelope: missing numeric `code`",
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn excerpt_cuts_on_char_boundaries() {
+        let s = "é".repeat(300);
+        assert_eq!(excerpt(&s).chars().count(), 200);
+        assert_eq!(excerpt("short"), "short");
+    }
+}

@@ -1,0 +1,93 @@
+//! Decoding errors of the wire protocol.
+
+use std::fmt;
+
+/// Why a frame could not be decoded. Messages describe shape, never echo content,
+/// so they are safe to log (a `connect` frame carries a token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// Larger than [`super::MAX_FRAME_BYTES`].
+    TooLarge {
+        /// The frame's size.
+        bytes: usize,
+    },
+    /// Not valid JSON.
+    NotJson {
+        /// The parser's complaint (position and category only).
+        detail: String,
+    },
+    /// Valid JSON but not an object.
+    NotAnObject {
+        /// The JSON type found instead.
+        found: &'static str,
+    },
+    /// Envelope fields missing or of the wrong type.
+    InvalidEnvelope {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A `version` other than "2".
+    UnsupportedVersion {
+        /// The version received.
+        version: String,
+    },
+    /// The payload does not fit its event.
+    InvalidPayload {
+        /// The event name.
+        event: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::TooLarge { bytes } => write!(f, "frame too large: {bytes} bytes"),
+            ProtocolError::NotJson { detail } => write!(f, "frame is not JSON: {detail}"),
+            ProtocolError::NotAnObject { found } => {
+                write!(f, "frame is a JSON {found}, not an object")
+            }
+            ProtocolError::InvalidEnvelope { detail } => write!(f, "invalid envelope: {detail}"),
+            ProtocolError::UnsupportedVersion { version } => {
+                write!(f, "unsupported protocol version {version:?}")
+            }
+            ProtocolError::InvalidPayload { event, detail } => {
+                write!(f, "invalid {event} payload: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// A serde_json error as text that is safe to log: quoted values (which could be a token
+/// or message text) are replaced by `"…"`, keeping the category and position.
+pub(crate) fn safe_detail(err: &serde_json::Error) -> String {
+    let mut out = String::new();
+    let mut in_quotes = false;
+    for c in err.to_string().chars() {
+        if c == '"' {
+            if !in_quotes {
+                out.push_str("\"…\"");
+            }
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_detail_hides_quoted_values() {
+        let err = serde_json::from_str::<u32>("\"secret-token\"").unwrap_err();
+        let detail = safe_detail(&err);
+        assert!(!detail.contains("secret-token"), "{detail}");
+        assert!(detail.contains("invalid type"), "{detail}");
+    }
+}
