@@ -8,6 +8,7 @@ mod frame;
 mod handshake;
 pub mod ids;
 mod payload;
+pub mod send_codes;
 
 pub use error::ProtocolError;
 pub use fragment::{Fragment, Media, MediaKind};

@@ -1,0 +1,558 @@
+//! Durable storage in SQLite: users, refresh tokens, activation codes, chats, media and
+//! the per-user inbox with a delivery cursor per device.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// A storage failure (logged; the request fails with an internal error).
+pub type DbResult<T> = Result<T, rusqlite::Error>;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY, nickname TEXT NOT NULL UNIQUE, avatar_url TEXT, bio TEXT,
+  created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+  token_hash BLOB PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  ttl_secs INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS activation_codes (
+  code TEXT PRIMARY KEY, user_id TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS chats (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, direct_key TEXT UNIQUE,
+  created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS members (
+  chat_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (chat_id, user_id));
+CREATE INDEX IF NOT EXISTS members_by_user ON members(user_id);
+CREATE TABLE IF NOT EXISTS sent (
+  sender_id TEXT NOT NULL, message_id TEXT NOT NULL, accepted_at INTEGER NOT NULL,
+  PRIMARY KEY (sender_id, message_id));
+CREATE TABLE IF NOT EXISTS inbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, message_id TEXT NOT NULL,
+  envelope TEXT NOT NULL, UNIQUE (recipient, message_id));
+CREATE TABLE IF NOT EXISTS cursors (
+  user_id TEXT NOT NULL, device_id TEXT NOT NULL, delivered_seq INTEGER NOT NULL,
+  PRIMARY KEY (user_id, device_id));
+CREATE TABLE IF NOT EXISTS media (
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, name TEXT NOT NULL, mime TEXT NOT NULL,
+  size INTEGER NOT NULL, created_at INTEGER NOT NULL);
+";
+
+/// A user's public profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// User id.
+    pub id: String,
+    /// Display name (unique in the emulator).
+    pub nickname: String,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Bio.
+    pub bio: Option<String>,
+}
+
+/// A chat with its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Chat {
+    /// Chat id.
+    pub id: String,
+    /// `direct` or `group`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// Member user ids.
+    pub member_ids: Vec<String>,
+}
+
+/// What a refresh token turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshCheck {
+    /// Valid and now spent: issue a new pair for this user and device.
+    Rotated {
+        /// The user.
+        user_id: String,
+        /// The bound device id.
+        device_id: String,
+        /// Access-token lifetime of this session.
+        ttl_secs: u64,
+    },
+    /// Unknown or already spent.
+    Invalid,
+    /// Presented with another device id than the one bound at sign-in.
+    DeviceMismatch,
+}
+
+/// A stored upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRow {
+    /// Original file name.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+}
+
+/// The SQLite store. One connection behind a mutex: every operation is short.
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+/// SHA-256 of a secret, so refresh tokens are never stored in clear.
+fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, or an in-memory one for `:memory:`.
+    pub fn open(path: &str) -> DbResult<Self> {
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory()?
+        } else {
+            if let Some(parent) = Path::new(path).parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let conn = Connection::open(path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn
+        };
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (statements are
+        // atomic), so a poisoned lock is still safe to use.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The value stored under `key`, created with `make` on first use.
+    pub fn meta_or_insert(&self, key: &str, make: impl FnOnce() -> Vec<u8>) -> DbResult<Vec<u8>> {
+        let conn = self.conn();
+        let found: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        if let Some(value) = found {
+            return Ok(value);
+        }
+        let value = make();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(value)
+    }
+
+    /// The user named `nickname`, created with `new_id` if there is none.
+    pub fn user_by_nickname_or_create(
+        &self,
+        nickname: &str,
+        new_id: &str,
+        now: i64,
+    ) -> DbResult<User> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO users (id, nickname, created_at) VALUES (?1, ?2, ?3)",
+            params![new_id, nickname, now],
+        )?;
+        conn.query_row(
+            "SELECT id, nickname, avatar_url, bio FROM users WHERE nickname = ?1",
+            [nickname],
+            user_from_row,
+        )
+    }
+
+    /// The user with `id`.
+    pub fn user(&self, id: &str) -> DbResult<Option<User>> {
+        self.conn()
+            .query_row(
+                "SELECT id, nickname, avatar_url, bio FROM users WHERE id = ?1",
+                [id],
+                user_from_row,
+            )
+            .optional()
+    }
+
+    /// Every user except `id`, by nickname.
+    pub fn other_users(&self, id: &str) -> DbResult<Vec<User>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, nickname, avatar_url, bio FROM users WHERE id != ?1 ORDER BY nickname",
+        )?;
+        let rows = stmt.query_map([id], user_from_row)?;
+        rows.collect()
+    }
+
+    /// Updates the given profile fields of `id`; `Ok(false)` if the nickname is taken.
+    pub fn update_user(
+        &self,
+        id: &str,
+        nickname: Option<&str>,
+        avatar_url: Option<&str>,
+        bio: Option<&str>,
+    ) -> DbResult<bool> {
+        let result = self.conn().execute(
+            "UPDATE users SET nickname = COALESCE(?2, nickname), avatar_url = COALESCE(?3, avatar_url),
+             bio = COALESCE(?4, bio) WHERE id = ?1",
+            params![id, nickname, avatar_url, bio],
+        );
+        match result {
+            Ok(_) => Ok(true),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records a fresh refresh token bound to `user_id` and `device_id`.
+    pub fn insert_refresh(
+        &self,
+        token: &str,
+        user_id: &str,
+        device_id: &str,
+        ttl_secs: u64,
+        now: i64,
+    ) -> DbResult<()> {
+        self.conn().execute(
+            "INSERT INTO refresh_tokens (token_hash, user_id, device_id, ttl_secs, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![digest(token), user_id, device_id, ttl_secs as i64, now],
+        )?;
+        Ok(())
+    }
+
+    /// Spends `token` if it is valid for `device_id` (single use).
+    pub fn spend_refresh(&self, token: &str, device_id: &str) -> DbResult<RefreshCheck> {
+        let conn = self.conn();
+        let hash = digest(token);
+        let row: Option<(String, String, i64, bool)> = conn
+            .query_row(
+                "SELECT user_id, device_id, ttl_secs, spent FROM refresh_tokens WHERE token_hash = ?1",
+                [&hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((user_id, bound_device, ttl_secs, spent)) = row else {
+            return Ok(RefreshCheck::Invalid);
+        };
+        if spent {
+            return Ok(RefreshCheck::Invalid);
+        }
+        if bound_device != device_id {
+            return Ok(RefreshCheck::DeviceMismatch);
+        }
+        conn.execute(
+            "UPDATE refresh_tokens SET spent = 1 WHERE token_hash = ?1",
+            [&hash],
+        )?;
+        Ok(RefreshCheck::Rotated {
+            user_id,
+            device_id: bound_device,
+            ttl_secs: ttl_secs.max(1) as u64,
+        })
+    }
+
+    /// Stores a one-time activation code for `user_id`.
+    pub fn insert_activation_code(&self, code: &str, user_id: &str) -> DbResult<()> {
+        self.conn().execute(
+            "INSERT INTO activation_codes (code, user_id) VALUES (?1, ?2)",
+            params![code, user_id],
+        )?;
+        Ok(())
+    }
+
+    /// Uses up `code`, returning its user, or `None` if unknown or already used.
+    pub fn use_activation_code(&self, code: &str) -> DbResult<Option<String>> {
+        let conn = self.conn();
+        let user: Option<String> = conn
+            .query_row(
+                "SELECT user_id FROM activation_codes WHERE code = ?1 AND used = 0",
+                [code],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if user.is_some() {
+            conn.execute(
+                "UPDATE activation_codes SET used = 1 WHERE code = ?1",
+                [code],
+            )?;
+        }
+        Ok(user)
+    }
+
+    /// Creates a chat (a direct chat between the same two users is returned, not duplicated).
+    pub fn create_chat(
+        &self,
+        new_id: &str,
+        kind: &str,
+        name: &str,
+        members: &[String],
+        now: i64,
+    ) -> DbResult<Chat> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let direct_key = (kind == "direct").then(|| {
+            let mut pair = members.to_vec();
+            pair.sort();
+            pair.join("|")
+        });
+        if let Some(key) = &direct_key {
+            let existing: Option<String> = tx
+                .query_row("SELECT id FROM chats WHERE direct_key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(id) = existing {
+                drop(tx);
+                drop(conn);
+                return self.chat(&id)?.ok_or(rusqlite::Error::QueryReturnedNoRows);
+            }
+        }
+        tx.execute(
+            "INSERT INTO chats (id, kind, name, direct_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![new_id, kind, name, direct_key, now],
+        )?;
+        for member in members {
+            tx.execute(
+                "INSERT OR IGNORE INTO members (chat_id, user_id) VALUES (?1, ?2)",
+                params![new_id, member],
+            )?;
+        }
+        tx.commit()?;
+        drop(conn);
+        self.chat(new_id)?
+            .ok_or(rusqlite::Error::QueryReturnedNoRows)
+    }
+
+    /// The chat with `id`, with its members.
+    pub fn chat(&self, id: &str) -> DbResult<Option<Chat>> {
+        let conn = self.conn();
+        let head: Option<(String, String, String)> = conn
+            .query_row(
+                "SELECT id, kind, name FROM chats WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, kind, name)) = head else {
+            return Ok(None);
+        };
+        let member_ids = member_ids(&conn, &id)?;
+        Ok(Some(Chat {
+            id,
+            kind,
+            name,
+            member_ids,
+        }))
+    }
+
+    /// Every chat `user_id` is a member of, newest first.
+    pub fn chats_of(&self, user_id: &str) -> DbResult<Vec<Chat>> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT c.id FROM chats c JOIN members m ON m.chat_id = c.id
+                 WHERE m.user_id = ?1 ORDER BY c.created_at DESC, c.id",
+            )?;
+            let rows = stmt.query_map([user_id], |r| r.get(0))?;
+            rows.collect::<DbResult<_>>()?
+        };
+        ids.iter()
+            .filter_map(|id| self.chat(id).transpose())
+            .collect()
+    }
+
+    /// The member ids of `chat_id` (empty when the chat does not exist).
+    pub fn members(&self, chat_id: &str) -> DbResult<Vec<String>> {
+        member_ids(&self.conn(), chat_id)
+    }
+
+    /// Stores a sent message for each recipient exactly once and returns the time it was
+    /// first accepted: a resend with the same id coalesces and keeps the first time.
+    pub fn accept_message(
+        &self,
+        sender_id: &str,
+        message_id: &str,
+        recipients: &[String],
+        envelope: &str,
+        now: i64,
+    ) -> DbResult<i64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO sent (sender_id, message_id, accepted_at) VALUES (?1, ?2, ?3)",
+            params![sender_id, message_id, now],
+        )?;
+        let accepted_at: i64 = tx.query_row(
+            "SELECT accepted_at FROM sent WHERE sender_id = ?1 AND message_id = ?2",
+            params![sender_id, message_id],
+            |r| r.get(0),
+        )?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO inbox (recipient, message_id, envelope) VALUES (?1, ?2, ?3)",
+            )?;
+            for recipient in recipients {
+                insert.execute(params![recipient, message_id, envelope])?;
+            }
+        }
+        tx.commit()?;
+        Ok(accepted_at)
+    }
+
+    /// Up to `limit` inbox envelopes of `user_id` after `after_seq`, in order.
+    pub fn inbox_after(
+        &self,
+        user_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> DbResult<Vec<(i64, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, envelope FROM inbox WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![user_id, after_seq, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        rows.collect()
+    }
+
+    /// The last inbox sequence delivered to this device (0 for a new device).
+    pub fn cursor(&self, user_id: &str, device_id: &str) -> DbResult<i64> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT delivered_seq FROM cursors WHERE user_id = ?1 AND device_id = ?2",
+                params![user_id, device_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Records that this device has been sent everything up to `seq`.
+    pub fn advance_cursor(&self, user_id: &str, device_id: &str, seq: i64) -> DbResult<()> {
+        self.conn().execute(
+            "INSERT INTO cursors (user_id, device_id, delivered_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id, device_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, ?3)",
+            params![user_id, device_id, seq],
+        )?;
+        Ok(())
+    }
+
+    /// Records an upload.
+    pub fn insert_media(
+        &self,
+        id: &str,
+        owner_id: &str,
+        name: &str,
+        mime: &str,
+        size: u64,
+        now: i64,
+    ) -> DbResult<()> {
+        self.conn().execute(
+            "INSERT INTO media (id, owner_id, name, mime, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, owner_id, name, mime, size as i64, now],
+        )?;
+        Ok(())
+    }
+
+    /// The upload with `id`.
+    pub fn media(&self, id: &str) -> DbResult<Option<MediaRow>> {
+        self.conn()
+            .query_row("SELECT name, mime FROM media WHERE id = ?1", [id], |r| {
+                Ok(MediaRow {
+                    name: r.get(0)?,
+                    mime: r.get(1)?,
+                })
+            })
+            .optional()
+    }
+}
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        nickname: row.get(1)?,
+        avatar_url: row.get(2)?,
+        bio: row.get(3)?,
+    })
+}
+
+fn member_ids(conn: &Connection, chat_id: &str) -> DbResult<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id FROM members WHERE chat_id = ?1 ORDER BY user_id")?;
+    let rows = stmt.query_map([chat_id], |r| r.get(0))?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_are_single_use_and_device_bound() {
+        let db = Db::open(":memory:").unwrap();
+        db.insert_refresh("r1", "u1", "dev", 60, 0).unwrap();
+        assert_eq!(
+            db.spend_refresh("r1", "other").unwrap(),
+            RefreshCheck::DeviceMismatch
+        );
+        assert_eq!(
+            db.spend_refresh("r1", "dev").unwrap(),
+            RefreshCheck::Rotated {
+                user_id: "u1".into(),
+                device_id: "dev".into(),
+                ttl_secs: 60
+            }
+        );
+        assert_eq!(
+            db.spend_refresh("r1", "dev").unwrap(),
+            RefreshCheck::Invalid
+        );
+        assert_eq!(
+            db.spend_refresh("nope", "dev").unwrap(),
+            RefreshCheck::Invalid
+        );
+    }
+
+    #[test]
+    fn a_resent_message_coalesces_and_keeps_its_first_acceptance() {
+        let db = Db::open(":memory:").unwrap();
+        let to = vec!["b".to_owned()];
+        assert_eq!(db.accept_message("a", "m1", &to, "{}", 10).unwrap(), 10);
+        assert_eq!(db.accept_message("a", "m1", &to, "{}", 20).unwrap(), 10);
+        assert_eq!(db.inbox_after("b", 0, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn direct_chats_are_unique_per_pair() {
+        let db = Db::open(":memory:").unwrap();
+        let a = db
+            .create_chat("c1", "direct", "", &["a".into(), "b".into()], 0)
+            .unwrap();
+        let b = db
+            .create_chat("c2", "direct", "", &["b".into(), "a".into()], 0)
+            .unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(db.chats_of("a").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn cursors_never_move_backwards() {
+        let db = Db::open(":memory:").unwrap();
+        db.advance_cursor("u", "d", 5).unwrap();
+        db.advance_cursor("u", "d", 3).unwrap();
+        assert_eq!(db.cursor("u", "d").unwrap(), 5);
+    }
+}

@@ -1,0 +1,491 @@
+//! WebSocket protocol v2 on `/ws`: handshake, sends with acks, durable replay, relays.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use clawchat_wasm::protocol::{
+    decode, send_codes, Ack, ChatType, Event, Frame, HelloFail, HelloOk, MessagePayload,
+    SendFailure, Sender,
+};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
+
+use crate::faults::AckPlan;
+use crate::hub::{Control, Kick, SessionHandle};
+use crate::state::{random_token, AppState, Counters};
+
+/// Close code sent to a session replaced by a newer one with the same device id (ours).
+pub const CLOSE_REPLACED: u16 = 4001;
+/// Envelopes read from the inbox per query.
+const REPLAY_BATCH: usize = 256;
+/// Longest accepted message id (ours).
+const MAX_MESSAGE_ID_LEN: usize = 128;
+
+/// Who is on the other end of an authenticated socket.
+struct Peer {
+    user_id: String,
+    device_id: String,
+    nick_name: String,
+}
+
+/// Runs one socket from accept to close.
+pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
+    let Some(peer) = handshake(&mut socket, &state).await else {
+        return;
+    };
+    let (handle, control) = state.hub.new_handle();
+    state
+        .hub
+        .register(&peer.user_id, &peer.device_id, handle.clone());
+    tracing::info!(user = %peer.user_id, device = %peer.device_id, "session ready");
+    Session {
+        socket,
+        state: state.clone(),
+        peer,
+        handle: handle.clone(),
+    }
+    .run(control)
+    .await;
+}
+
+fn frame_now(state: &AppState, event: Event, trace_id: &str) -> Frame {
+    Frame::new(event, trace_id, state.now_ms())
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: &Frame) -> bool {
+    socket
+        .send(Message::Text(frame.encode_downlink().into()))
+        .await
+        .is_ok()
+}
+
+/// Challenge → connect → `hello-ok` (returns the peer) or `hello-fail` + close (None).
+async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<Peer> {
+    let nonce = random_token(16);
+    let challenge = Event::Challenge(clawchat_wasm::protocol::Challenge {
+        nonce: nonce.clone(),
+    });
+    if !send_frame(socket, &frame_now(state, challenge, &random_token(9))).await {
+        return None;
+    }
+    let limit = Duration::from_millis(state.config.handshake_timeout_ms);
+    let (trace_id, connect) = match timeout(limit, read_connect(socket)).await {
+        Err(_) => {
+            tracing::info!("handshake timed out; closing without a frame");
+            return None;
+        }
+        Ok(None) => return None,
+        Ok(Some((trace_id, Err(reason)))) => return refuse(socket, state, &trace_id, reason).await,
+        Ok(Some((trace_id, Ok(connect)))) => (trace_id, connect),
+    };
+    if let Some(reason) = state.faults.take_handshake() {
+        return refuse(socket, state, &trace_id, &reason).await;
+    }
+    if connect.nonce != nonce {
+        return refuse(socket, state, &trace_id, "nonce mismatch").await;
+    }
+    let Ok(claims) = state.signer.verify(&connect.token, state.now_secs()) else {
+        return refuse(socket, state, &trace_id, "authentication failed").await;
+    };
+    let device_id = connect
+        .device_id
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| claims.did.clone());
+    if !device_id.starts_with(&claims.did) {
+        // Only the bound device or a sibling (`<canonical><suffix>`) may connect.
+        return refuse(socket, state, &trace_id, "invalid connect payload").await;
+    }
+    let nick_name = match state.db.user(&claims.sub) {
+        Ok(Some(user)) => user.nickname,
+        _ => return refuse(socket, state, &trace_id, "authentication failed").await,
+    };
+    let hello = HelloOk {
+        device_id: device_id.clone(),
+        delivery_mode: "device_replay".into(),
+    };
+    if !send_frame(socket, &frame_now(state, Event::HelloOk(hello), &trace_id)).await {
+        return None;
+    }
+    Counters::bump(&state.counters.hello_ok);
+    Some(Peer {
+        user_id: claims.sub,
+        device_id,
+        nick_name,
+    })
+}
+
+/// Reads until a text frame arrives: its trace id and the connect payload, or the
+/// `hello-fail` reason. `None` when the socket closed first.
+async fn read_connect(
+    socket: &mut WebSocket,
+) -> Option<(
+    String,
+    Result<clawchat_wasm::protocol::Connect, &'static str>,
+)> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(text)) => {
+                return Some(match decode(&text) {
+                    Ok(Frame {
+                        trace_id,
+                        event: Event::Connect(connect),
+                        ..
+                    }) => (trace_id, Ok(connect)),
+                    Ok(frame) => (frame.trace_id, Err("invalid connect event")),
+                    Err(_) => (String::new(), Err("invalid connect payload")),
+                });
+            }
+            Ok(Message::Binary(_)) => return Some((String::new(), Err("invalid connect event"))),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) | Err(_) => return None,
+        }
+    }
+}
+
+async fn refuse(
+    socket: &mut WebSocket,
+    state: &AppState,
+    trace_id: &str,
+    reason: &str,
+) -> Option<Peer> {
+    Counters::bump(&state.counters.hello_fail);
+    tracing::info!(reason, "handshake refused");
+    let fail = Event::HelloFail(HelloFail {
+        reason: reason.to_owned(),
+    });
+    if send_frame(socket, &frame_now(state, fail, trace_id)).await {
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: 1008,
+                reason: reason.to_owned().into(),
+            })))
+            .await;
+    }
+    None
+}
+
+struct Session {
+    socket: WebSocket,
+    state: Arc<AppState>,
+    peer: Peer,
+    handle: SessionHandle,
+}
+
+/// Why the session loop ended.
+enum End {
+    Closed,
+    Kicked(Kick),
+}
+
+impl Session {
+    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
+        let interval = Duration::from_millis(self.state.config.ping_interval_ms.max(10));
+        let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
+        let mut last_heard = Instant::now();
+        let mut cursor = self
+            .state
+            .db
+            .cursor(&self.peer.user_id, &self.peer.device_id)
+            .unwrap_or(0);
+        self.handle.inbox.notify_one();
+        let end = loop {
+            tokio::select! {
+                biased;
+                command = control.recv() => match command {
+                    Some(Control::Send(text)) => {
+                        if self.socket.send(Message::Text(text.into())).await.is_err() { break End::Closed; }
+                    }
+                    Some(Control::Kick(kick)) => break End::Kicked(kick),
+                    None => break End::Closed,
+                },
+                _ = self.handle.inbox.notified() => {
+                    match self.deliver_inbox(cursor).await {
+                        Some(next) => cursor = next,
+                        None => break End::Closed,
+                    }
+                }
+                message = self.socket.recv() => {
+                    last_heard = Instant::now();
+                    match message {
+                        Some(Ok(Message::Text(text))) => self.on_text(&text).await,
+                        Some(Ok(Message::Binary(_))) => self.reply_error("", None, send_codes::INVALID_PAYLOAD, "binary frames are not supported").await,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Closed,
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > interval * 3 {
+                        tracing::info!(device = %self.peer.device_id, "no traffic for three ping intervals; closing");
+                        break End::Closed;
+                    }
+                    if self.socket.send(Message::Ping(Vec::new().into())).await.is_err() { break End::Closed; }
+                }
+            }
+        };
+        self.state
+            .hub
+            .unregister(&self.peer.user_id, &self.peer.device_id, self.handle.id);
+        if let End::Kicked(Kick::Replaced) = end {
+            let frame = CloseFrame {
+                code: CLOSE_REPLACED,
+                reason: "session replaced".into(),
+            };
+            let _ = self.socket.send(Message::Close(Some(frame))).await;
+        }
+        // `Kick::Dropped` and closed sockets: dropping the socket ends the TCP connection.
+        tracing::info!(device = %self.peer.device_id, "session ended");
+    }
+
+    /// Sends every stored envelope after `cursor` in order; the cursor advances only past
+    /// envelopes written to the socket. Returns the new cursor, `None` if the socket failed.
+    async fn deliver_inbox(&mut self, mut cursor: i64) -> Option<i64> {
+        let (user, device) = (&self.peer.user_id, &self.peer.device_id);
+        loop {
+            let rows = match self.state.db.inbox_after(user, cursor, REPLAY_BATCH) {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::error!(%err, "inbox read failed");
+                    return Some(cursor);
+                }
+            };
+            let full = rows.len() == REPLAY_BATCH;
+            for (seq, envelope) in rows {
+                let copies = if self.state.faults.take_duplicate_replay() {
+                    2
+                } else {
+                    1
+                };
+                for _ in 0..copies {
+                    if self
+                        .socket
+                        .send(Message::Text(envelope.clone().into()))
+                        .await
+                        .is_err()
+                    {
+                        let _ = self.state.db.advance_cursor(user, device, cursor);
+                        return None;
+                    }
+                }
+                cursor = seq;
+            }
+            if let Err(err) = self.state.db.advance_cursor(user, device, cursor) {
+                tracing::error!(%err, "cursor write failed");
+            }
+            if !full {
+                return Some(cursor);
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let frame = match decode(text) {
+            Ok(frame) => frame,
+            Err(err) => {
+                Counters::bump(&self.state.counters.bad_frames);
+                tracing::warn!(%err, "undecodable frame");
+                return self
+                    .reply_error("", None, send_codes::INVALID_PAYLOAD, &err.to_string())
+                    .await;
+            }
+        };
+        match frame.event.clone() {
+            Event::Send(payload) | Event::Reply(payload) => self.on_message(frame, payload).await,
+            Event::Stream(..) | Event::Typing(_) => self.relay(frame).await,
+            Event::Ping(payload) => {
+                let pong = frame_now(&self.state, Event::Pong(payload), &frame.trace_id);
+                let _ = send_frame(&mut self.socket, &pong).await;
+            }
+            Event::LegacyOffline(_) => {}
+            other => tracing::debug!(event = other.name(), "ignored event"),
+        }
+    }
+
+    /// The chat a business frame addresses, if the peer may write to it; otherwise the
+    /// `message.error` has been sent and `None` returned.
+    async fn writable_chat(
+        &mut self,
+        frame: &Frame,
+        message_id: Option<&str>,
+    ) -> Option<(String, ChatType, Vec<String>)> {
+        let Some(chat_id) = frame.chat_id.clone().filter(|c| !c.is_empty()) else {
+            self.reply_error(
+                &frame.trace_id,
+                None,
+                send_codes::INVALID_PAYLOAD,
+                "missing chat_id",
+            )
+            .await;
+            return None;
+        };
+        let chat = match self.state.db.chat(&chat_id) {
+            Ok(Some(chat)) => chat,
+            Ok(None) => {
+                self.reply_error_for(
+                    &frame.trace_id,
+                    &chat_id,
+                    message_id,
+                    send_codes::CHAT_NOT_FOUND,
+                    "chat not found",
+                )
+                .await;
+                return None;
+            }
+            Err(err) => {
+                tracing::error!(%err, "chat read failed");
+                self.reply_error_for(
+                    &frame.trace_id,
+                    &chat_id,
+                    message_id,
+                    send_codes::INTERNAL,
+                    "storage error",
+                )
+                .await;
+                return None;
+            }
+        };
+        if !chat.member_ids.contains(&self.peer.user_id) {
+            self.reply_error_for(
+                &frame.trace_id,
+                &chat_id,
+                message_id,
+                send_codes::NOT_A_MEMBER,
+                "you are not a member of this chat",
+            )
+            .await;
+            return None;
+        }
+        let chat_type = if chat.kind == "group" {
+            ChatType::Group
+        } else {
+            ChatType::Direct
+        };
+        let others = chat
+            .member_ids
+            .into_iter()
+            .filter(|m| *m != self.peer.user_id)
+            .collect();
+        Some((chat_id, chat_type, others))
+    }
+
+    fn stamp(&self, mut frame: Frame, chat_type: ChatType) -> Frame {
+        frame.chat_type = Some(chat_type);
+        frame.sender = Some(Sender {
+            id: self.peer.user_id.clone(),
+            kind: "direct".into(),
+            nick_name: self.peer.nick_name.clone(),
+        });
+        frame.emitted_at = self.state.now_ms();
+        frame
+    }
+
+    async fn on_message(&mut self, frame: Frame, payload: MessagePayload) {
+        let id = payload.message_id.clone();
+        if id.is_empty() || id.len() > MAX_MESSAGE_ID_LEN {
+            let chat = frame.chat_id.clone().unwrap_or_default();
+            return self
+                .reply_error_for(
+                    &frame.trace_id,
+                    &chat,
+                    None,
+                    send_codes::INVALID_PAYLOAD,
+                    "invalid message_id",
+                )
+                .await;
+        }
+        let Some((chat_id, chat_type, recipients)) = self.writable_chat(&frame, Some(&id)).await
+        else {
+            return;
+        };
+        let trace_id = frame.trace_id.clone();
+        let envelope = self.stamp(frame, chat_type).encode_downlink();
+        let now = self.state.now_ms();
+        let accepted_at =
+            match self
+                .state
+                .db
+                .accept_message(&self.peer.user_id, &id, &recipients, &envelope, now)
+            {
+                Ok(at) => at,
+                Err(err) => {
+                    tracing::error!(%err, "message write failed");
+                    return self
+                        .reply_error_for(
+                            &trace_id,
+                            &chat_id,
+                            Some(&id),
+                            send_codes::INTERNAL,
+                            "storage error",
+                        )
+                        .await;
+                }
+            };
+        Counters::bump(&self.state.counters.sends_accepted);
+        recipients.iter().for_each(|r| self.state.hub.wake(r));
+        let ack = frame_now(
+            &self.state,
+            Event::Ack(Ack {
+                message_id: id,
+                accepted_at,
+            }),
+            &trace_id,
+        )
+        .in_chat(chat_id);
+        match self.state.faults.take_ack_plan() {
+            AckPlan::Now => {
+                let _ = send_frame(&mut self.socket, &ack).await;
+            }
+            AckPlan::Delay(ms) => {
+                let control = self.handle.control.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    let _ = control.send(Control::Send(ack.encode_downlink()));
+                });
+            }
+            AckPlan::Withhold => tracing::info!("ack withheld (fault)"),
+        }
+    }
+
+    /// Streaming and typing: stamped and relayed live to the other members, no ack.
+    async fn relay(&mut self, frame: Frame) {
+        let Some((_, chat_type, recipients)) = self.writable_chat(&frame, None).await else {
+            return;
+        };
+        let text = self.stamp(frame, chat_type).encode_downlink();
+        recipients
+            .iter()
+            .for_each(|r| self.state.hub.send_live(r, &text));
+    }
+
+    async fn reply_error(
+        &mut self,
+        trace_id: &str,
+        message_id: Option<&str>,
+        code: &str,
+        reason: &str,
+    ) {
+        self.reply_error_for(trace_id, "", message_id, code, reason)
+            .await;
+    }
+
+    async fn reply_error_for(
+        &mut self,
+        trace_id: &str,
+        chat_id: &str,
+        message_id: Option<&str>,
+        code: &str,
+        reason: &str,
+    ) {
+        let failure = SendFailure {
+            code: code.to_owned(),
+            reason: Some(reason.to_owned()),
+            message: Some(reason.to_owned()),
+            message_id: message_id.map(str::to_owned),
+        };
+        let mut frame = frame_now(&self.state, Event::SendError(failure), trace_id);
+        if !chat_id.is_empty() {
+            frame = frame.in_chat(chat_id);
+        }
+        let _ = send_frame(&mut self.socket, &frame).await;
+    }
+}
