@@ -1,8 +1,9 @@
 //! Durable storage in SQLite: users, refresh tokens, activation codes, chats, media and
 //! the per-user inbox with a delivery cursor per device.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -95,9 +96,11 @@ pub struct MediaRow {
     pub mime: String,
 }
 
-/// The SQLite store. One connection behind a mutex: every operation is short.
+/// The SQLite store. One connection behind a mutex: every operation is short. Chats
+/// never change after creation, so they are cached after their first read.
 pub struct Db {
     conn: Mutex<Connection>,
+    chats: Mutex<HashMap<String, Arc<Chat>>>,
 }
 
 /// SHA-256 of a secret, so refresh tokens are never stored in clear.
@@ -122,6 +125,7 @@ impl Db {
         conn.execute_batch(SCHEMA)?;
         Ok(Db {
             conn: Mutex::new(conn),
+            chats: Mutex::default(),
         })
     }
 
@@ -298,7 +302,7 @@ impl Db {
         name: &str,
         members: &[String],
         now: i64,
-    ) -> DbResult<Chat> {
+    ) -> DbResult<Arc<Chat>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let direct_key = (kind == "direct").then(|| {
@@ -335,29 +339,32 @@ impl Db {
     }
 
     /// The chat with `id`, with its members.
-    pub fn chat(&self, id: &str) -> DbResult<Option<Chat>> {
+    pub fn chat(&self, id: &str) -> DbResult<Option<Arc<Chat>>> {
+        let cache = || self.chats.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(chat) = cache().get(id) {
+            return Ok(Some(chat.clone()));
+        }
         let conn = self.conn();
         let head: Option<(String, String, String)> = conn
-            .query_row(
-                "SELECT id, kind, name FROM chats WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .prepare_cached("SELECT id, kind, name FROM chats WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let Some((id, kind, name)) = head else {
             return Ok(None);
         };
         let member_ids = member_ids(&conn, &id)?;
-        Ok(Some(Chat {
-            id,
+        let chat = Arc::new(Chat {
+            id: id.clone(),
             kind,
             name,
             member_ids,
-        }))
+        });
+        cache().insert(id, chat.clone());
+        Ok(Some(chat))
     }
 
     /// Every chat `user_id` is a member of, newest first.
-    pub fn chats_of(&self, user_id: &str) -> DbResult<Vec<Chat>> {
+    pub fn chats_of(&self, user_id: &str) -> DbResult<Vec<Arc<Chat>>> {
         let ids: Vec<String> = {
             let conn = self.conn();
             let mut stmt = conn.prepare(
@@ -389,15 +396,15 @@ impl Db {
     ) -> DbResult<i64> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO sent (sender_id, message_id, accepted_at) VALUES (?1, ?2, ?3)",
-            params![sender_id, message_id, now],
-        )?;
-        let accepted_at: i64 = tx.query_row(
-            "SELECT accepted_at FROM sent WHERE sender_id = ?1 AND message_id = ?2",
-            params![sender_id, message_id],
-            |r| r.get(0),
-        )?;
+        )?
+        .execute(params![sender_id, message_id, now])?;
+        let accepted_at: i64 = tx
+            .prepare_cached(
+                "SELECT accepted_at FROM sent WHERE sender_id = ?1 AND message_id = ?2",
+            )?
+            .query_row(params![sender_id, message_id], |r| r.get(0))?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO inbox (recipient, message_id, envelope) VALUES (?1, ?2, ?3)",
@@ -442,11 +449,12 @@ impl Db {
 
     /// Records that this device has been sent everything up to `seq`.
     pub fn advance_cursor(&self, user_id: &str, device_id: &str, seq: i64) -> DbResult<()> {
-        self.conn().execute(
-            "INSERT INTO cursors (user_id, device_id, delivered_seq) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user_id, device_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, ?3)",
-            params![user_id, device_id, seq],
-        )?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO cursors (user_id, device_id, delivered_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id, device_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, ?3)",
+            )?
+            .execute(params![user_id, device_id, seq])?;
         Ok(())
     }
 

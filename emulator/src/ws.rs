@@ -19,6 +19,9 @@ use crate::state::{random_token, AppState, Counters};
 pub const CLOSE_REPLACED: u16 = 4001;
 /// Envelopes read from the inbox per query.
 const REPLAY_BATCH: usize = 256;
+/// How often a session persists its delivery cursor while envelopes flow (it also does
+/// at the end of the session). A crash in between re-delivers, which clients dedupe.
+const CURSOR_PERSIST_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest accepted message id (ours).
 const MAX_MESSAGE_ID_LEN: usize = 128;
 
@@ -39,14 +42,19 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
         .hub
         .register(&peer.user_id, &peer.device_id, handle.clone());
     tracing::info!(user = %peer.user_id, device = %peer.device_id, "session ready");
-    Session {
+    let cursor = state.db.cursor(&peer.user_id, &peer.device_id).unwrap_or(0);
+    let session = Session {
         socket,
         state: state.clone(),
         peer,
-        handle: handle.clone(),
-    }
-    .run(control)
-    .await;
+        handle,
+        cursor: DeliveryCursor {
+            delivered: cursor,
+            persisted: cursor,
+            persisted_at: Instant::now(),
+        },
+    };
+    session.run(control).await;
 }
 
 fn frame_now(state: &AppState, event: Event, trace_id: &str) -> Frame {
@@ -170,6 +178,14 @@ struct Session {
     state: Arc<AppState>,
     peer: Peer,
     handle: SessionHandle,
+    cursor: DeliveryCursor,
+}
+
+/// The last inbox sequence written to this socket, and what of it is on disk.
+struct DeliveryCursor {
+    delivered: i64,
+    persisted: i64,
+    persisted_at: Instant,
 }
 
 /// Why the session loop ended.
@@ -183,11 +199,6 @@ impl Session {
         let interval = Duration::from_millis(self.state.config.ping_interval_ms.max(10));
         let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
         let mut last_heard = Instant::now();
-        let mut cursor = self
-            .state
-            .db
-            .cursor(&self.peer.user_id, &self.peer.device_id)
-            .unwrap_or(0);
         self.handle.inbox.notify_one();
         let end = loop {
             tokio::select! {
@@ -200,10 +211,7 @@ impl Session {
                     None => break End::Closed,
                 },
                 _ = self.handle.inbox.notified() => {
-                    match self.deliver_inbox(cursor).await {
-                        Some(next) => cursor = next,
-                        None => break End::Closed,
-                    }
+                    if !self.deliver_inbox().await { break End::Closed; }
                 }
                 message = self.socket.recv() => {
                     last_heard = Instant::now();
@@ -226,6 +234,7 @@ impl Session {
         self.state
             .hub
             .unregister(&self.peer.user_id, &self.peer.device_id, self.handle.id);
+        self.persist_cursor();
         if let End::Kicked(Kick::Replaced) = end {
             let frame = CloseFrame {
                 code: CLOSE_REPLACED,
@@ -237,16 +246,19 @@ impl Session {
         tracing::info!(device = %self.peer.device_id, "session ended");
     }
 
-    /// Sends every stored envelope after `cursor` in order; the cursor advances only past
-    /// envelopes written to the socket. Returns the new cursor, `None` if the socket failed.
-    async fn deliver_inbox(&mut self, mut cursor: i64) -> Option<i64> {
-        let (user, device) = (&self.peer.user_id, &self.peer.device_id);
+    /// Sends every stored envelope after the cursor, in order; the cursor advances only
+    /// past envelopes written to the socket. False when the socket failed.
+    async fn deliver_inbox(&mut self) -> bool {
         loop {
-            let rows = match self.state.db.inbox_after(user, cursor, REPLAY_BATCH) {
+            let rows = match self.state.db.inbox_after(
+                &self.peer.user_id,
+                self.cursor.delivered,
+                REPLAY_BATCH,
+            ) {
                 Ok(rows) => rows,
                 Err(err) => {
                     tracing::error!(%err, "inbox read failed");
-                    return Some(cursor);
+                    return true;
                 }
             };
             let full = rows.len() == REPLAY_BATCH;
@@ -263,18 +275,34 @@ impl Session {
                         .await
                         .is_err()
                     {
-                        let _ = self.state.db.advance_cursor(user, device, cursor);
-                        return None;
+                        return false;
                     }
                 }
-                cursor = seq;
+                self.cursor.delivered = seq;
             }
-            if let Err(err) = self.state.db.advance_cursor(user, device, cursor) {
-                tracing::error!(%err, "cursor write failed");
+            if self.cursor.persisted_at.elapsed() >= CURSOR_PERSIST_INTERVAL {
+                self.persist_cursor();
             }
             if !full {
-                return Some(cursor);
+                return true;
             }
+        }
+    }
+
+    fn persist_cursor(&mut self) {
+        if self.cursor.delivered == self.cursor.persisted {
+            return;
+        }
+        match self.state.db.advance_cursor(
+            &self.peer.user_id,
+            &self.peer.device_id,
+            self.cursor.delivered,
+        ) {
+            Ok(()) => {
+                self.cursor.persisted = self.cursor.delivered;
+                self.cursor.persisted_at = Instant::now();
+            }
+            Err(err) => tracing::error!(%err, "cursor write failed"),
         }
     }
 
@@ -362,8 +390,9 @@ impl Session {
         };
         let others = chat
             .member_ids
-            .into_iter()
-            .filter(|m| *m != self.peer.user_id)
+            .iter()
+            .filter(|m| **m != self.peer.user_id)
+            .cloned()
             .collect();
         Some((chat_id, chat_type, others))
     }
