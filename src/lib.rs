@@ -14,6 +14,7 @@
 pub mod api;
 pub mod auth;
 pub mod protocol;
+pub mod session;
 
 #[cfg(target_arch = "wasm32")]
 mod js;

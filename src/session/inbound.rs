@@ -1,0 +1,331 @@
+//! Inbound frames: self-echo guard (fail-closed), mode filter, dedupe, and the events the
+//! app receives.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::protocol::{ChatType, Event, Fragment, Frame, MessagePayload};
+
+use super::dedupe::DedupeWindow;
+use super::stream::{StreamAssembler, StreamView};
+
+/// How many message ids the dedupe window remembers (**ours**).
+pub const DEDUPE_WINDOW: usize = 2048;
+
+/// Where a message comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Origin {
+    /// The chat.
+    pub chat_id: String,
+    /// Direct or group.
+    pub chat_type: ChatType,
+    /// The sender's user id.
+    pub sender_id: String,
+    /// The sender's display name.
+    pub sender_name: String,
+}
+
+/// The message being replied to, as previewed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyInfo {
+    /// Its id.
+    pub message_id: String,
+    /// Its sender's name.
+    pub nick_name: String,
+    /// Its preview fragments.
+    pub fragments: Vec<Fragment>,
+    /// Their plain text.
+    pub text: String,
+}
+
+/// A message delivered to the app.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboundMessage {
+    /// Its id.
+    pub message_id: String,
+    /// Chat, chat type and sender.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// The body.
+    pub fragments: Vec<Fragment>,
+    /// The body's plain text.
+    pub text: String,
+    /// Mentions as received.
+    pub mentions: Vec<Value>,
+    /// Set on replies.
+    pub reply: Option<ReplyInfo>,
+    /// Server time (ms).
+    pub sent_at: i64,
+}
+
+/// A typing indicator change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingUpdate {
+    /// Chat, chat type and who types.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Typing now or stopped.
+    pub is_typing: bool,
+}
+
+/// What an inbound frame amounts to for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// A new message.
+    Message(InboundMessage),
+    /// A streamed message changed.
+    Stream(StreamView),
+    /// Someone started or stopped typing.
+    Typing(TypingUpdate),
+}
+
+/// Why a frame was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Our own message echoed back.
+    SelfEcho,
+    /// Own user id unknown: message frames are refused rather than risk a loop.
+    GuardClosed,
+    /// A message mode other than "" / "normal".
+    NonNormalMode,
+    /// Seen before (replay or failover).
+    Duplicate,
+    /// A business frame without `chat_id` or `sender`.
+    MissingRouting,
+    /// Stale or out-of-order streaming frame.
+    StaleStream,
+}
+
+/// The inbound filter and stream assembler.
+#[derive(Debug)]
+pub struct InboundFilter {
+    own_user_id: String,
+    seen: DedupeWindow,
+    streams: StreamAssembler,
+}
+
+/// The plain text of fragments (text and mention displays, concatenated).
+pub fn plain_text(fragments: &[Fragment]) -> String {
+    fragments.iter().filter_map(Fragment::plain_text).collect()
+}
+
+fn origin_of(frame: &Frame) -> Option<Origin> {
+    let sender = frame.sender.as_ref()?;
+    Some(Origin {
+        chat_id: frame.chat_id.clone().filter(|c| !c.is_empty())?,
+        chat_type: frame.chat_type.unwrap_or(ChatType::Direct),
+        sender_id: sender.id.clone(),
+        sender_name: if sender.nick_name.is_empty() {
+            sender.id.clone()
+        } else {
+            sender.nick_name.clone()
+        },
+    })
+}
+
+impl InboundFilter {
+    /// A filter for the user `own_user_id` ("" when unknown: the guard stays closed).
+    pub fn new(own_user_id: &str, stall_ms: i64) -> Self {
+        InboundFilter {
+            own_user_id: own_user_id.trim().to_owned(),
+            seen: DedupeWindow::new(DEDUPE_WINDOW),
+            streams: StreamAssembler::new(stall_ms),
+        }
+    }
+
+    /// Sets our user id (opens the guard when non-empty).
+    pub fn set_own_user_id(&mut self, user_id: &str) {
+        self.own_user_id = user_id.trim().to_owned();
+    }
+
+    /// Filters one business frame (send, reply, stream, typing) into a delivery.
+    pub fn accept(&mut self, frame: Frame, now: i64) -> Result<Delivery, Skip> {
+        let is_message = matches!(
+            frame.event,
+            Event::Send(_) | Event::Reply(_) | Event::Stream(..)
+        );
+        if is_message && self.own_user_id.is_empty() {
+            return Err(Skip::GuardClosed);
+        }
+        let origin = origin_of(&frame).ok_or(Skip::MissingRouting)?;
+        if origin.sender_id == self.own_user_id {
+            return Err(Skip::SelfEcho);
+        }
+        match frame.event {
+            Event::Send(payload) | Event::Reply(payload) => {
+                self.message(origin, payload, frame.emitted_at)
+            }
+            Event::Stream(phase, payload) => {
+                if payload
+                    .message_mode
+                    .as_deref()
+                    .is_some_and(|m| !m.is_empty() && m != "normal")
+                {
+                    return Err(Skip::NonNormalMode);
+                }
+                self.streams
+                    .apply(origin, phase, payload, now)
+                    .map(Delivery::Stream)
+                    .ok_or(Skip::StaleStream)
+            }
+            Event::Typing(typing) => Ok(Delivery::Typing(TypingUpdate {
+                origin,
+                is_typing: typing.is_typing,
+            })),
+            _ => Err(Skip::MissingRouting),
+        }
+    }
+
+    fn message(
+        &mut self,
+        origin: Origin,
+        payload: MessagePayload,
+        sent_at: i64,
+    ) -> Result<Delivery, Skip> {
+        if !payload.is_normal_mode() {
+            return Err(Skip::NonNormalMode);
+        }
+        if !self.seen.first_sighting(&payload.message_id) {
+            return Err(Skip::Duplicate);
+        }
+        let context = payload.message.context;
+        let reply = context.reply.map(|reply| ReplyInfo {
+            message_id: reply.reply_to_msg_id,
+            nick_name: reply.reply_preview.nick_name,
+            text: plain_text(&reply.reply_preview.fragments),
+            fragments: reply.reply_preview.fragments,
+        });
+        let fragments = payload.message.body.fragments;
+        Ok(Delivery::Message(InboundMessage {
+            message_id: payload.message_id,
+            origin,
+            text: plain_text(&fragments),
+            fragments,
+            mentions: context.mentions,
+            reply,
+            sent_at,
+        }))
+    }
+
+    /// Streams that stalled without `done`, now failed.
+    pub fn on_tick(&mut self, now: i64) -> Vec<Delivery> {
+        self.streams
+            .on_tick(now)
+            .into_iter()
+            .map(Delivery::Stream)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::decode;
+    use serde_json::json;
+
+    fn frame(event: &str, sender: &str, payload: Value) -> Frame {
+        let text = json!({"version": "2", "event": event, "trace_id": "t", "emitted_at": 9, "chat_id": "c1",
+            "chat_type": "group", "sender": {"id": sender, "type": "direct", "nick_name": "Ann"}, "payload": payload});
+        decode(&text.to_string()).unwrap()
+    }
+
+    fn message(id: &str, mode: &str) -> Value {
+        json!({"message_id": id, "message_mode": mode, "message": {"body": {"fragments": [{"kind": "text", "text": "hi "}, {"kind": "mention", "display": "@bo"}]},
+            "context": {"mentions": ["u2"], "reply": {"reply_to_msg_id": "m0", "reply_preview": {"id": "m0", "nick_name": "Bo", "fragments": [{"kind": "text", "text": "earlier"}]}}}}})
+    }
+
+    #[test]
+    fn a_message_from_someone_else_is_delivered_with_reply_and_mentions() {
+        let mut f = InboundFilter::new("me", 60_000);
+        let Ok(Delivery::Message(m)) =
+            f.accept(frame("message.reply", "ann", message("m1", "normal")), 0)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                m.text.as_str(),
+                m.origin.sender_name.as_str(),
+                m.origin.chat_type
+            ),
+            ("hi @bo", "Ann", ChatType::Group)
+        );
+        assert_eq!(m.reply.unwrap().text, "earlier");
+        assert_eq!((m.mentions.len(), m.sent_at), (1, 9));
+    }
+
+    #[test]
+    fn our_own_echo_is_skipped() {
+        let mut f = InboundFilter::new("me", 60_000);
+        assert_eq!(
+            f.accept(frame("message.send", "me", message("m1", "")), 0),
+            Err(Skip::SelfEcho)
+        );
+    }
+
+    #[test]
+    fn with_an_unknown_user_id_the_guard_refuses_message_frames() {
+        let mut f = InboundFilter::new("  ", 60_000);
+        assert_eq!(
+            f.accept(frame("message.send", "ann", message("m1", "")), 0),
+            Err(Skip::GuardClosed)
+        );
+        assert_eq!(
+            f.accept(
+                frame(
+                    "message.add",
+                    "ann",
+                    json!({"message_id": "s", "sequence": 1})
+                ),
+                0
+            ),
+            Err(Skip::GuardClosed)
+        );
+        assert!(f
+            .accept(frame("typing.update", "ann", json!({"is_typing": true})), 0)
+            .is_ok());
+        f.set_own_user_id("me");
+        assert!(f
+            .accept(frame("message.send", "ann", message("m1", "")), 0)
+            .is_ok());
+    }
+
+    #[test]
+    fn only_normal_and_empty_modes_are_user_messages() {
+        let mut f = InboundFilter::new("me", 60_000);
+        assert!(f
+            .accept(frame("message.send", "ann", message("a", "")), 0)
+            .is_ok());
+        assert!(f
+            .accept(frame("message.send", "ann", message("b", "normal")), 0)
+            .is_ok());
+        assert_eq!(
+            f.accept(frame("message.send", "ann", message("c", "thinking")), 0),
+            Err(Skip::NonNormalMode)
+        );
+    }
+
+    #[test]
+    fn replays_are_deduped_by_message_id() {
+        let mut f = InboundFilter::new("me", 60_000);
+        assert!(f
+            .accept(frame("message.send", "ann", message("m1", "")), 0)
+            .is_ok());
+        assert_eq!(
+            f.accept(frame("message.send", "ann", message("m1", "")), 0),
+            Err(Skip::Duplicate)
+        );
+    }
+
+    #[test]
+    fn business_frames_without_routing_are_skipped() {
+        let mut f = InboundFilter::new("me", 60_000);
+        let mut no_sender = frame("message.send", "ann", message("m1", ""));
+        no_sender.sender = None;
+        assert_eq!(f.accept(no_sender, 0), Err(Skip::MissingRouting));
+    }
+}

@@ -1,0 +1,299 @@
+//! Assembly of streamed messages (`message.created/add/done/failed`) into one evolving
+//! message per `message_id`.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::protocol::{Fragment, StreamPayload, StreamPhase};
+
+use super::dedupe::DedupeWindow;
+use super::inbound::{plain_text, Origin};
+
+/// How many finished stream ids are remembered to drop late frames (**ours**).
+const FINISHED_WINDOW: usize = 512;
+
+/// Where a stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamStatus {
+    /// Still growing.
+    Streaming,
+    /// Finished.
+    Done,
+    /// Failed, or stalled without `done`.
+    Failed,
+}
+
+/// The current state of a streamed message, as the app sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamView {
+    /// The message id.
+    pub message_id: String,
+    /// Chat, chat type and sender.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// The fragments so far.
+    pub fragments: Vec<Fragment>,
+    /// Their plain text.
+    pub text: String,
+    /// Streaming, done or failed.
+    pub status: StreamStatus,
+    /// The last applied sequence number.
+    pub sequence: u64,
+    /// Why it failed, when it did.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug)]
+struct Stream {
+    view: StreamView,
+    updated_at: i64,
+}
+
+/// Live streams by message id.
+#[derive(Debug)]
+pub struct StreamAssembler {
+    streams: HashMap<String, Stream>,
+    finished: DedupeWindow,
+    stall_ms: i64,
+    /// `add` frames whose `delta` disagreed with the cumulative text (the text wins).
+    pub delta_mismatches: u64,
+}
+
+impl StreamAssembler {
+    /// Streams silent for `stall_ms` are failed by [`StreamAssembler::on_tick`].
+    pub fn new(stall_ms: i64) -> Self {
+        StreamAssembler {
+            streams: HashMap::new(),
+            finished: DedupeWindow::new(FINISHED_WINDOW),
+            stall_ms,
+            delta_mismatches: 0,
+        }
+    }
+
+    /// Applies one streaming frame; returns the updated view, or `None` for a stale or
+    /// out-of-order frame.
+    pub fn apply(
+        &mut self,
+        origin: Origin,
+        phase: StreamPhase,
+        payload: StreamPayload,
+        now: i64,
+    ) -> Option<StreamView> {
+        if self.finished.contains(&payload.message_id) {
+            return None;
+        }
+        let stream = self
+            .streams
+            .entry(payload.message_id.clone())
+            .or_insert_with(|| Stream {
+                view: StreamView {
+                    message_id: payload.message_id.clone(),
+                    origin,
+                    fragments: Vec::new(),
+                    text: String::new(),
+                    status: StreamStatus::Streaming,
+                    sequence: 0,
+                    reason: None,
+                },
+                updated_at: now,
+            });
+        let view = &mut stream.view;
+        let terminal = matches!(phase, StreamPhase::Done | StreamPhase::Failed);
+        if view.status != StreamStatus::Streaming
+            || (!terminal && view.sequence > 0 && payload.sequence <= view.sequence)
+        {
+            return None;
+        }
+        match phase {
+            StreamPhase::Created => view.fragments = payload.fragments,
+            StreamPhase::Add => {
+                let target = payload
+                    .mutation
+                    .as_ref()
+                    .map_or(0, |m| m.target_fragment_index);
+                if let Some(fragment) = payload.fragments.into_iter().next() {
+                    if let (
+                        Some(Fragment::Text { text: old, .. }),
+                        Fragment::Text {
+                            text: new,
+                            delta: Some(delta),
+                        },
+                    ) = (view.fragments.get(target), &fragment)
+                    {
+                        if format!("{old}{delta}") != *new {
+                            self.delta_mismatches += 1;
+                        }
+                    }
+                    if view.fragments.len() <= target {
+                        view.fragments.resize(target + 1, Fragment::text(""));
+                    }
+                    view.fragments[target] = strip_delta(fragment);
+                }
+            }
+            StreamPhase::Done => {
+                view.status = StreamStatus::Done;
+                if !payload.fragments.is_empty() {
+                    view.fragments = payload.fragments.into_iter().map(strip_delta).collect();
+                }
+            }
+            StreamPhase::Failed => {
+                view.status = StreamStatus::Failed;
+                view.reason = Some("the sender reported a failure".into());
+            }
+        }
+        view.sequence = view.sequence.max(payload.sequence);
+        view.text = plain_text(&view.fragments);
+        stream.updated_at = now;
+        let snapshot = view.clone();
+        if terminal {
+            self.streams.remove(&snapshot.message_id);
+            self.finished.first_sighting(&snapshot.message_id);
+        }
+        Some(snapshot)
+    }
+
+    /// Fails streams that have been silent for the stall time (a missing `done`).
+    pub fn on_tick(&mut self, now: i64) -> Vec<StreamView> {
+        let stall_ms = self.stall_ms;
+        let stalled: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| now - s.updated_at >= stall_ms)
+            .map(|(id, _)| id.clone())
+            .collect();
+        stalled
+            .into_iter()
+            .filter_map(|id| {
+                self.finished.first_sighting(&id);
+                self.streams.remove(&id)
+            })
+            .map(|mut s| {
+                s.view.status = StreamStatus::Failed;
+                s.view.reason = Some(format!("no update for {} s", stall_ms / 1000));
+                s.view
+            })
+            .collect()
+    }
+}
+
+fn strip_delta(fragment: Fragment) -> Fragment {
+    match fragment {
+        Fragment::Text { text, .. } => Fragment::Text { text, delta: None },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ChatType;
+    use serde_json::json;
+
+    fn origin() -> Origin {
+        Origin {
+            chat_id: "c".into(),
+            chat_type: ChatType::Direct,
+            sender_id: "bot".into(),
+            sender_name: "Bot".into(),
+        }
+    }
+
+    fn payload(seq: u64, fragments: serde_json::Value) -> StreamPayload {
+        serde_json::from_value(json!({"message_id": "s1", "sequence": seq, "mutation": {"type": "append", "target_fragment_index": 0}, "fragments": fragments})).unwrap()
+    }
+
+    fn text(t: &str, d: &str) -> serde_json::Value {
+        json!([{"kind": "text", "text": t, "delta": d}])
+    }
+
+    #[test]
+    fn created_add_done_grow_one_message() {
+        let mut a = StreamAssembler::new(60_000);
+        let v = a
+            .apply(
+                origin(),
+                StreamPhase::Created,
+                payload(1, json!([{"kind": "text", "text": ""}])),
+                0,
+            )
+            .unwrap();
+        assert_eq!((v.status, v.text.as_str()), (StreamStatus::Streaming, ""));
+        assert_eq!(
+            a.apply(origin(), StreamPhase::Add, payload(2, text("He", "He")), 1)
+                .unwrap()
+                .text,
+            "He"
+        );
+        assert_eq!(
+            a.apply(
+                origin(),
+                StreamPhase::Add,
+                payload(3, text("Hello", "llo")),
+                2
+            )
+            .unwrap()
+            .text,
+            "Hello"
+        );
+        let done = a
+            .apply(origin(), StreamPhase::Done, payload(4, json!([])), 3)
+            .unwrap();
+        assert_eq!(
+            (done.status, done.text.as_str(), done.sequence),
+            (StreamStatus::Done, "Hello", 4)
+        );
+        assert!(a
+            .apply(origin(), StreamPhase::Add, payload(5, text("late", "x")), 4)
+            .is_none());
+        assert_eq!(a.delta_mismatches, 0);
+    }
+
+    #[test]
+    fn out_of_order_adds_are_dropped_and_cumulative_text_repairs_gaps() {
+        let mut a = StreamAssembler::new(60_000);
+        a.apply(origin(), StreamPhase::Add, payload(3, text("abc", "c")), 0)
+            .unwrap();
+        assert!(a
+            .apply(origin(), StreamPhase::Add, payload(2, text("ab", "b")), 1)
+            .is_none());
+        let v = a
+            .apply(
+                origin(),
+                StreamPhase::Add,
+                payload(5, text("abcde", "e")),
+                2,
+            )
+            .unwrap();
+        assert_eq!(v.text, "abcde", "a missing add (seq 4) does not lose text");
+        assert_eq!(a.delta_mismatches, 1, "abc + e != abcde is counted");
+    }
+
+    #[test]
+    fn a_stream_without_done_fails_after_the_stall_time() {
+        let mut a = StreamAssembler::new(1_000);
+        a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0)
+            .unwrap();
+        assert!(a.on_tick(999).is_empty());
+        let stalled = a.on_tick(1_000);
+        assert_eq!(
+            (stalled.len(), stalled[0].status),
+            (1, StreamStatus::Failed)
+        );
+        assert!(a.on_tick(5_000).is_empty());
+    }
+
+    #[test]
+    fn failed_is_terminal() {
+        let mut a = StreamAssembler::new(1_000);
+        a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0)
+            .unwrap();
+        let v = a
+            .apply(origin(), StreamPhase::Failed, payload(2, json!([])), 0)
+            .unwrap();
+        assert_eq!(v.status, StreamStatus::Failed);
+        assert!(v.reason.is_some());
+    }
+}
