@@ -6,6 +6,8 @@
 //! - [`protocol`]: the WebSocket protocol v2 — frames, events, payloads, ids.
 //! - [`api`]: the REST envelope, error kinds, refresh classification, requests.
 //! - [`auth`]: access-token claims.
+//! - [`session`]: the connection machine, outbox, inbound filter and stream assembly.
+//! - `platform` and `js` (wasm32 only): the browser shell and the JavaScript API.
 //!
 //! The wire contract is `shared/PROTOCOL.md`; the layout is `shared/ARCHITECTURE.md`.
 
@@ -17,4 +19,6 @@ pub mod protocol;
 pub mod session;
 
 #[cfg(target_arch = "wasm32")]
-mod js;
+pub mod js;
+#[cfg(target_arch = "wasm32")]
+pub mod platform;

@@ -201,6 +201,8 @@ impl Session {
         let mut last_heard = Instant::now();
         self.handle.inbox.notify_one();
         let end = loop {
+            // Order matters: kicks first, then what the client sent (a close frame must
+            // be seen before more envelopes are written and the cursor moves past them).
             tokio::select! {
                 biased;
                 command = control.recv() => match command {
@@ -210,9 +212,6 @@ impl Session {
                     Some(Control::Kick(kick)) => break End::Kicked(kick),
                     None => break End::Closed,
                 },
-                _ = self.handle.inbox.notified() => {
-                    if !self.deliver_inbox().await { break End::Closed; }
-                }
                 message = self.socket.recv() => {
                     last_heard = Instant::now();
                     match message {
@@ -221,6 +220,9 @@ impl Session {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Closed,
                     }
+                }
+                _ = self.handle.inbox.notified() => {
+                    if !self.deliver_inbox().await { break End::Closed; }
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > interval * 3 {

@@ -1,0 +1,699 @@
+//! `ClawChatClient`: the connection machine driven by browser sockets and timers.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::{Interval, Timeout};
+use js_sys::{Function, Promise};
+use serde::Deserialize;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::api::{decode_response, ApiError, BaseUrl, Credentials, HttpRequest, Method};
+use crate::auth::decode_claims;
+use crate::platform::fetch::{self, Body};
+use crate::platform::log::{log, Level};
+use crate::platform::socket::{Socket, SocketEvent};
+use crate::platform::{now_ms, GlobalListener};
+use crate::protocol::{ids, Fragment, Media, MediaKind, ReplyContext, ReplyPreview};
+use crate::session::{
+    Action, Backoff, Completion, Connection, Delivery, OutboxLimits, Outgoing, SessionConfig,
+    SystemEntropy, Timings,
+};
+
+use super::convert::{api_error, error, send_error, to_js};
+use super::events::Emitter;
+
+/// How often the machine's tick runs.
+const TICK_MS: u32 = 1_000;
+/// Longest quoted text in a reply preview (**ours**).
+const REPLY_PREVIEW_CHARS: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionInput {
+    user_id: String,
+    access_token: String,
+    #[serde(default)]
+    device_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TimingInput {
+    handshake_timeout_ms: Option<i64>,
+    ack_timeout_ms: Option<i64>,
+    ping_interval_ms: Option<i64>,
+    dead_after_ms: Option<i64>,
+    stream_stall_ms: Option<i64>,
+    max_queue_age_ms: Option<i64>,
+    backoff_initial_ms: Option<u32>,
+    backoff_cap_ms: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Options {
+    base_url: String,
+    #[serde(default)]
+    websocket_url: Option<String>,
+    #[serde(default)]
+    device_id: Option<String>,
+    #[serde(default)]
+    log_level: Option<Level>,
+    session: SessionInput,
+    #[serde(default)]
+    timings: TimingInput,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplyTarget {
+    message_id: String,
+    #[serde(default)]
+    nick_name: String,
+    #[serde(default)]
+    fragments: Vec<Fragment>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SendOptions {
+    #[serde(default)]
+    reply_to: Option<ReplyTarget>,
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+/// Work for JS, done after the client is unborrowed (a handler may call the client).
+enum Effect {
+    Emit(&'static str, JsValue),
+    Settle(Function, JsValue),
+}
+
+struct Inner {
+    machine: Connection<SystemEntropy>,
+    socket: Option<Socket>,
+    generation: u64,
+    reconnect: Option<Timeout>,
+    tick: Option<Interval>,
+    online: Option<GlobalListener>,
+    pending: HashMap<String, (Function, Function)>,
+    emitter: Emitter,
+    base: BaseUrl,
+    access_token: String,
+    level: Level,
+}
+
+type Shared = Rc<RefCell<Inner>>;
+
+/// Drops `value` after the current JS task, so a socket or timer is never freed while
+/// its own callback is running.
+fn drop_later<T: 'static>(value: T) {
+    wasm_bindgen_futures::spawn_local(async move { drop(value) });
+}
+
+fn websocket_url_for(base: &BaseUrl) -> String {
+    let url = base.as_str();
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let scheme = if url.to_ascii_lowercase().starts_with("https") {
+        "wss"
+    } else {
+        "ws"
+    };
+    format!("{scheme}://{rest}/ws")
+}
+
+fn resolve_device_id(options: &Options) -> String {
+    let explicit = [&options.device_id, &options.session.device_id]
+        .into_iter()
+        .flatten()
+        .map(|d| d.trim())
+        .find(|d| !d.is_empty())
+        .map(str::to_owned);
+    explicit
+        .or_else(|| decode_claims(&options.session.access_token).and_then(|c| c.did))
+        .unwrap_or_else(|| {
+            let random = crate::session::Entropy::next_u128(&mut SystemEntropy);
+            format!("web-{}", ids::trace_id(now_ms().max(0) as u64, random))
+        })
+}
+
+fn session_config(options: &Options, ws_url: String, device_id: String) -> SessionConfig {
+    let t = &options.timings;
+    let defaults = Timings::default();
+    let limits = OutboxLimits::default();
+    let backoff = Backoff::default();
+    SessionConfig {
+        ws_url,
+        device_id,
+        user_id: options.session.user_id.clone(),
+        timings: Timings {
+            handshake_timeout_ms: t
+                .handshake_timeout_ms
+                .unwrap_or(defaults.handshake_timeout_ms),
+            ping_interval_ms: t.ping_interval_ms.unwrap_or(defaults.ping_interval_ms),
+            dead_after_ms: t.dead_after_ms.unwrap_or(defaults.dead_after_ms),
+            stream_stall_ms: t.stream_stall_ms.unwrap_or(defaults.stream_stall_ms),
+            ..defaults
+        },
+        limits: OutboxLimits {
+            ack_timeout_ms: t.ack_timeout_ms.unwrap_or(limits.ack_timeout_ms),
+            max_age_ms: t.max_queue_age_ms.unwrap_or(limits.max_age_ms),
+            ..limits
+        },
+        backoff: Backoff {
+            initial_ms: t.backoff_initial_ms.unwrap_or(backoff.initial_ms),
+            cap_ms: t.backoff_cap_ms.unwrap_or(backoff.cap_ms),
+            floor_ms: backoff
+                .floor_ms
+                .min(t.backoff_initial_ms.unwrap_or(u32::MAX)),
+        },
+    }
+}
+
+fn media_kind(mime: &str) -> MediaKind {
+    match mime.split('/').next().unwrap_or_default() {
+        "image" => MediaKind::Image,
+        "audio" => MediaKind::Audio,
+        "video" => MediaKind::Video,
+        _ => MediaKind::File,
+    }
+}
+
+/// The reply preview: text fragments only, trimmed to a short quote.
+fn reply_context(target: ReplyTarget) -> ReplyContext {
+    let quote: String = crate::session::inbound::plain_text(&target.fragments)
+        .chars()
+        .take(REPLY_PREVIEW_CHARS)
+        .collect();
+    ReplyContext {
+        reply_to_msg_id: target.message_id.clone(),
+        reply_preview: ReplyPreview {
+            id: target.message_id,
+            nick_name: target.nick_name,
+            fragments: vec![Fragment::text(quote)],
+        },
+    }
+}
+
+impl Inner {
+    fn execute(&mut self, shared: &Shared, actions: Vec<Action>, effects: &mut Vec<Effect>) {
+        for action in actions {
+            match action {
+                Action::OpenSocket(url) => self.open_socket(shared, &url, effects),
+                Action::SendText(text) => {
+                    if !self.socket.as_ref().is_some_and(|s| s.send(&text)) {
+                        log(
+                            self.level,
+                            Level::Debug,
+                            "frame not written: socket not open",
+                        );
+                    }
+                }
+                Action::CloseSocket => self.retire_socket(),
+                Action::ArmReconnect(delay) => {
+                    let weak = Rc::downgrade(shared);
+                    let timer = Timeout::new(delay, move || {
+                        on_timer(&weak, |m, _| m.on_reconnect_timer())
+                    });
+                    if let Some(old) = self.reconnect.replace(timer) {
+                        drop_later(old);
+                    }
+                }
+                Action::State(state) => {
+                    log(self.level, Level::Info, &format!("state {state:?}"));
+                    emit("state", to_js(&state), effects);
+                }
+                Action::Completed(completion) => self.settle(completion, effects),
+                Action::Deliver(delivery) => {
+                    let (event, payload) = match &delivery {
+                        Delivery::Message(m) => ("message", to_js(m)),
+                        Delivery::Stream(s) => ("stream", to_js(s)),
+                        Delivery::Typing(t) => ("typing", to_js(t)),
+                    };
+                    emit(event, payload, effects);
+                }
+                Action::Error(err) => {
+                    log(
+                        self.level,
+                        Level::Warn,
+                        &format!("{}: {}", err.kind, err.message),
+                    );
+                    emit("error", to_js(&err), effects);
+                }
+                Action::TokenRejected => {
+                    log(self.level, Level::Warn, "the hub rejected the access token");
+                    let payload = to_js(
+                        &serde_json::json!({"kind": "token_rejected", "message": "the hub rejected the access token"}),
+                    );
+                    emit("error", payload, effects);
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self, completion: Completion, effects: &mut Vec<Effect>) {
+        let Some((resolve, reject)) = self.pending.remove(&completion.message_id) else {
+            return;
+        };
+        match completion.outcome {
+            Ok(accepted) => effects.push(Effect::Settle(resolve, to_js(&accepted))),
+            Err(failure) => {
+                log(
+                    self.level,
+                    Level::Info,
+                    &format!("send {} failed: {}", failure.message_id, failure.reason),
+                );
+                effects.push(Effect::Settle(reject, send_error(&failure)));
+            }
+        }
+    }
+
+    fn retire_socket(&mut self) {
+        self.generation += 1;
+        if let Some(socket) = self.socket.take() {
+            drop_later(socket);
+        }
+    }
+
+    fn open_socket(&mut self, shared: &Shared, url: &str, effects: &mut Vec<Effect>) {
+        self.retire_socket();
+        let generation = self.generation;
+        let weak = Rc::downgrade(shared);
+        match Socket::open(url, move |event| on_socket(&weak, generation, event)) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(message) => {
+                emit("error", error("socket", &message), effects);
+                let weak = Rc::downgrade(shared);
+                // Treat it as a closed socket, after this task: the machine backs off.
+                wasm_bindgen_futures::spawn_local(async move {
+                    on_timer(&weak, |m, now| m.on_close(now));
+                });
+            }
+        }
+    }
+}
+
+fn emit(event: &'static str, payload: JsValue, effects: &mut Vec<Effect>) {
+    effects.push(Effect::Emit(event, payload));
+}
+
+fn run_effects(shared: &Shared, effects: Vec<Effect>) {
+    for effect in effects {
+        match effect {
+            Effect::Emit(event, payload) => {
+                let handlers = shared.borrow().emitter.handlers(event);
+                for handler in handlers {
+                    if handler.call1(&JsValue::NULL, &payload).is_err() {
+                        log(
+                            shared.borrow().level,
+                            Level::Warn,
+                            &format!("a {event} handler threw"),
+                        );
+                    }
+                }
+            }
+            Effect::Settle(settle, value) => {
+                let _ = settle.call1(&JsValue::NULL, &value);
+            }
+        }
+    }
+}
+
+/// Runs `step` on the machine (if the client still exists) and carries out its actions.
+fn drive(shared: &Shared, step: impl FnOnce(&mut Connection<SystemEntropy>, i64) -> Vec<Action>) {
+    let mut effects = Vec::new();
+    {
+        let mut inner = shared.borrow_mut();
+        let actions = step(&mut inner.machine, now_ms());
+        inner.execute(shared, actions, &mut effects);
+    }
+    run_effects(shared, effects);
+}
+
+fn on_timer(
+    weak: &Weak<RefCell<Inner>>,
+    step: impl FnOnce(&mut Connection<SystemEntropy>, i64) -> Vec<Action>,
+) {
+    if let Some(shared) = weak.upgrade() {
+        drive(&shared, step);
+    }
+}
+
+fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
+    let Some(shared) = weak.upgrade() else { return };
+    if shared.borrow().generation != generation {
+        return;
+    }
+    drive(&shared, |machine, now| match event {
+        SocketEvent::Open => machine.on_open(now),
+        SocketEvent::Text(text) => machine.on_text(&text, now),
+        SocketEvent::Closed(_) => machine.on_close(now),
+    });
+}
+
+/// A ClawChat client: one account's connection, sends and inbound events.
+#[wasm_bindgen]
+pub struct ClawChatClient {
+    shared: Shared,
+    user_id: String,
+    device_id: String,
+}
+
+#[wasm_bindgen]
+impl ClawChatClient {
+    /// Creates a client from options; nothing connects until `connect()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ClawChatOptions")] options: JsValue,
+    ) -> Result<ClawChatClient, JsValue> {
+        let options: Options = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| error("validation", &format!("invalid options: {e}")))?;
+        let base = BaseUrl::parse(&options.base_url).map_err(|e| api_error(&e))?;
+        let ws_url = options
+            .websocket_url
+            .clone()
+            .unwrap_or_else(|| websocket_url_for(&base));
+        let lower = ws_url.to_ascii_lowercase();
+        if !(lower.starts_with("ws://") || lower.starts_with("wss://")) {
+            return Err(error(
+                "validation",
+                "websocketUrl must start with ws:// or wss://",
+            ));
+        }
+        if options.session.access_token.trim().is_empty() {
+            return Err(error("validation", "session.accessToken must not be blank"));
+        }
+        let device_id = resolve_device_id(&options);
+        let user_id = options.session.user_id.trim().to_owned();
+        let config = session_config(&options, ws_url, device_id.clone());
+        let machine = Connection::new(config, options.session.access_token.clone(), SystemEntropy);
+        let inner = Inner {
+            machine,
+            socket: None,
+            generation: 0,
+            reconnect: None,
+            tick: None,
+            online: None,
+            pending: HashMap::new(),
+            emitter: Emitter::default(),
+            base,
+            access_token: options.session.access_token,
+            level: options.log_level.unwrap_or_default(),
+        };
+        Ok(ClawChatClient {
+            shared: Rc::new(RefCell::new(inner)),
+            user_id,
+            device_id,
+        })
+    }
+
+    /// Connects (and keeps reconnecting until `disconnect()` or logout).
+    pub fn connect(&self) {
+        {
+            let mut inner = self.shared.borrow_mut();
+            if inner.tick.is_none() {
+                let weak = Rc::downgrade(&self.shared);
+                inner.tick = Some(Interval::new(TICK_MS, move || {
+                    on_timer(&weak, |m, now| m.on_tick(now))
+                }));
+            }
+            if inner.online.is_none() {
+                let weak = Rc::downgrade(&self.shared);
+                inner.online =
+                    GlobalListener::new("online", move || on_timer(&weak, |m, _| m.on_online()));
+            }
+        }
+        drive(&self.shared, |m, _| m.connect());
+    }
+
+    /// Closes the connection; pending sends fail with a clear reason. `connect()` again
+    /// to resume.
+    pub fn disconnect(&self) {
+        drive(&self.shared, |m, _| m.disconnect());
+        let mut inner = self.shared.borrow_mut();
+        if let Some(tick) = inner.tick.take() {
+            drop_later(tick);
+        }
+        if let Some(timer) = inner.reconnect.take() {
+            drop_later(timer);
+        }
+        inner.online = None;
+    }
+
+    /// Sends text to a chat. Resolves with `{messageId, acceptedAt}` on the server's ack;
+    /// rejects with a `SendError` carrying `kind`, `code`, `reason`, `traceId`, `chatId`.
+    #[wasm_bindgen(js_name = sendText, unchecked_return_type = "Promise<SendReceipt>")]
+    pub fn send_text(
+        &self,
+        #[wasm_bindgen(js_name = chatId)] chat_id: &str,
+        text: &str,
+        #[wasm_bindgen(unchecked_param_type = "SendOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        self.send(chat_id, vec![Fragment::text(text)], options)
+    }
+
+    /// Sends fragments (text, mentions, media) to a chat; settles like `sendText`.
+    #[wasm_bindgen(js_name = sendFragments, unchecked_return_type = "Promise<SendReceipt>")]
+    pub fn send_fragments(
+        &self,
+        #[wasm_bindgen(js_name = chatId)] chat_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "Fragment[]")] fragments: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SendOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        match serde_wasm_bindgen::from_value::<Vec<Fragment>>(fragments) {
+            Ok(fragments) => self.send(chat_id, fragments, options),
+            Err(e) => Promise::reject(&error("invalid", &format!("invalid fragments: {e}"))),
+        }
+    }
+
+    /// Tells a chat that we started or stopped typing (ignored while not connected).
+    #[wasm_bindgen(js_name = setTyping)]
+    pub fn set_typing(
+        &self,
+        #[wasm_bindgen(js_name = chatId)] chat_id: &str,
+        #[wasm_bindgen(js_name = isTyping)] is_typing: bool,
+    ) {
+        drive(&self.shared, |m, now| m.set_typing(chat_id, is_typing, now));
+    }
+
+    /// Registers a handler; returns a function that unregisters it.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, handler: Function) -> JsValue {
+        let id = self.shared.borrow_mut().emitter.add(event, handler);
+        let weak = Rc::downgrade(&self.shared);
+        Closure::once_into_js(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.borrow_mut().emitter.remove(id);
+            }
+        })
+    }
+
+    /// The connection state.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
+    pub fn state(&self) -> JsValue {
+        to_js(self.shared.borrow().machine.state())
+    }
+
+    /// Our user id.
+    #[wasm_bindgen(getter, js_name = userId)]
+    pub fn user_id(&self) -> String {
+        self.user_id.clone()
+    }
+
+    /// The device id this client connects with.
+    #[wasm_bindgen(getter, js_name = deviceId)]
+    pub fn device_id(&self) -> String {
+        self.device_id.clone()
+    }
+
+    /// Sends not yet acknowledged (queued or in flight).
+    #[wasm_bindgen(getter, js_name = pendingSends)]
+    pub fn pending_sends(&self) -> usize {
+        self.shared.borrow().machine.pending().len()
+    }
+
+    /// `GET /v1/users/me`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UserProfile>")]
+    pub fn me(&self) -> Promise {
+        self.rest_promise(Method::Get, "/v1/users/me".into(), None)
+    }
+
+    /// `GET /v1/users/{id}`; a blank id is a validation error and no request is made.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UserProfile>")]
+    pub fn user(&self, #[wasm_bindgen(js_name = userId)] user_id: &str) -> Promise {
+        match crate::api::user_profile_path(user_id) {
+            Ok(path) => self.rest_promise(Method::Get, path, None),
+            Err(e) => Promise::reject(&api_error(&e)),
+        }
+    }
+
+    /// `GET /v1/friendships`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UserProfile[]>")]
+    pub fn friends(&self) -> Promise {
+        self.rest_promise(Method::Get, "/v1/friendships".into(), None)
+    }
+
+    /// `GET /v1/chats`: the chats we are a member of.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ChatInfo[]>")]
+    pub fn chats(&self) -> Promise {
+        self.rest_promise(Method::Get, "/v1/chats".into(), None)
+    }
+
+    /// `POST /v1/chats`: a direct chat (one other member) or a group.
+    #[wasm_bindgen(js_name = createChat, unchecked_return_type = "Promise<ChatInfo>")]
+    pub fn create_chat(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "\"direct\" | \"group\"")] kind: &str,
+        #[wasm_bindgen(js_name = memberIds)] member_ids: Vec<String>,
+        name: Option<String>,
+    ) -> Promise {
+        let body = serde_json::json!({"type": kind, "member_ids": member_ids, "name": name.unwrap_or_default()});
+        self.rest_promise(Method::Post, "/v1/chats".into(), Some(body))
+    }
+
+    /// Uploads a file (`POST /media/upload`) and resolves with a media fragment ready
+    /// to send with `sendFragments`.
+    #[wasm_bindgen(js_name = uploadMedia, unchecked_return_type = "Promise<MediaFragment>")]
+    pub fn upload_media(&self, file: web_sys::Blob, name: Option<String>) -> Promise {
+        let client = self.clone_handle();
+        future_to_promise(async move {
+            let path = "/media/upload";
+            let name = name
+                .or_else(|| file.dyn_ref::<web_sys::File>().map(|f| f.name()))
+                .unwrap_or_else(|| "upload".into());
+            let form = web_sys::FormData::new()
+                .map_err(|_| error("validation", "FormData unavailable"))?;
+            form.append_with_blob_and_filename("file", &file, &name)
+                .map_err(|_| error("validation", "cannot attach the file"))?;
+            let request = {
+                let inner = client.shared.borrow();
+                let creds = Credentials {
+                    access_token: &inner.access_token,
+                    device_id: &client.device_id,
+                };
+                HttpRequest::authenticated(&inner.base, Method::Post, path, &creds, None)
+            };
+            let (status, text) = fetch::run(&request, Body::Form(&form))
+                .await
+                .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
+            let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
+            let url = data.get("url").and_then(Value::as_str).unwrap_or_default();
+            if url.is_empty() {
+                return Err(api_error(&ApiError::transport(
+                    "upload answer has no url",
+                    Some(status),
+                    path,
+                )));
+            }
+            let base = client.shared.borrow().base.clone();
+            let mime = data
+                .get("mime")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| Some(file.type_()).filter(|t| !t.is_empty()));
+            let media = Media {
+                kind: media_kind(mime.as_deref().unwrap_or_default()),
+                url: if url.starts_with('/') {
+                    base.join(url)
+                } else {
+                    url.to_owned()
+                },
+                name: Some(name),
+                size: data
+                    .get("size")
+                    .and_then(Value::as_u64)
+                    .or(Some(file.size() as u64)),
+                mime,
+                width: None,
+                height: None,
+                duration: None,
+            };
+            Ok(to_js(&Fragment::Media(media)))
+        })
+    }
+}
+
+impl ClawChatClient {
+    async fn rest(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let request = {
+            let inner = self.shared.borrow();
+            let creds = Credentials {
+                access_token: &inner.access_token,
+                device_id: &self.device_id,
+            };
+            HttpRequest::authenticated(
+                &inner.base,
+                method,
+                path,
+                &creds,
+                body.map(|b| b.to_string()),
+            )
+        };
+        let (status, text) = fetch::run(&request, Body::Json)
+            .await
+            .map_err(|message| ApiError::transport(message, None, path))?;
+        decode_response(status, &text, path)
+    }
+
+    fn rest_promise(&self, method: Method, path: String, body: Option<Value>) -> Promise {
+        let client = self.clone_handle();
+        future_to_promise(async move {
+            client
+                .rest(method, &path, body)
+                .await
+                .map(|v| to_js(&v))
+                .map_err(|e| api_error(&e))
+        })
+    }
+
+    fn clone_handle(&self) -> ClawChatClient {
+        ClawChatClient {
+            shared: self.shared.clone(),
+            user_id: self.user_id.clone(),
+            device_id: self.device_id.clone(),
+        }
+    }
+
+    fn send(&self, chat_id: &str, fragments: Vec<Fragment>, options: JsValue) -> Promise {
+        let options: SendOptions = if options.is_undefined() || options.is_null() {
+            SendOptions::default()
+        } else {
+            match serde_wasm_bindgen::from_value(options) {
+                Ok(options) => options,
+                Err(e) => {
+                    return Promise::reject(&error(
+                        "invalid",
+                        &format!("invalid send options: {e}"),
+                    ))
+                }
+            }
+        };
+        let outgoing = Outgoing {
+            fragments,
+            reply: options.reply_to.map(reply_context),
+            message_id: options.message_id,
+        };
+        let mut slots = None;
+        let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
+        let Some(slots) = slots else { return promise };
+        let mut effects = Vec::new();
+        {
+            let mut inner = self.shared.borrow_mut();
+            let (message_id, actions) = inner.machine.send(chat_id, outgoing, now_ms());
+            inner.pending.insert(message_id, slots);
+            inner.execute(&self.shared, actions, &mut effects);
+        }
+        run_effects(&self.shared, effects);
+        promise
+    }
+}

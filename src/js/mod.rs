@@ -1,0 +1,95 @@
+//! The JavaScript API (wasm-bindgen exports) with its TypeScript declarations.
+
+mod client;
+mod convert;
+mod events;
+mod types;
+
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::api::{decode_response, ApiError, BaseUrl, HttpRequest, Method};
+use crate::platform::fetch::{self, Body};
+use crate::protocol::ids;
+
+pub use client::ClawChatClient;
+use convert::{api_error, error, to_js};
+
+/// Mints a fresh `msg-<ULID>` message id from the clock and Web Crypto.
+#[wasm_bindgen(js_name = mintMessageId)]
+pub fn mint_message_id() -> Result<String, JsValue> {
+    let random =
+        ids::random_u128().ok_or_else(|| error("invalid", "secure random source unavailable"))?;
+    Ok(ids::message_id(js_sys::Date::now() as u64, random))
+}
+
+/// The version of this package.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Posts `body` to `path` without a bearer token and turns the account answer into a
+/// `Session`.
+async fn account_request(
+    base_url: String,
+    path: &'static str,
+    device_id: Option<String>,
+    body: Value,
+) -> Result<JsValue, JsValue> {
+    let base = BaseUrl::parse(&base_url).map_err(|e| api_error(&e))?;
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(device) = device_id.filter(|d| !d.trim().is_empty()) {
+        headers.push(("x-device-id", device));
+    }
+    let request = HttpRequest {
+        method: Method::Post,
+        path: path.into(),
+        url: base.join(path),
+        headers,
+        json_body: Some(body.to_string()),
+    };
+    let (status, text) = fetch::run(&request, Body::Json)
+        .await
+        .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
+    let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
+    let field = |key: &str| data.get(key).cloned().unwrap_or(Value::Null);
+    Ok(to_js(&json!({
+        "userId": field("user_id"),
+        "nickname": field("nickname"),
+        "deviceId": field("device_id"),
+        "accessToken": field("access_token"),
+        "refreshToken": field("refresh_token"),
+        "websocketUrl": field("websocket_url"),
+        "activatedAt": field("activated_at"),
+    })))
+}
+
+/// Signs in as a named user on a local ClawChat emulator (development only).
+#[wasm_bindgen(js_name = devSignIn, unchecked_return_type = "Promise<Session>")]
+pub fn dev_sign_in(
+    #[wasm_bindgen(js_name = baseUrl)] base_url: String,
+    nickname: String,
+    #[wasm_bindgen(js_name = deviceId)] device_id: Option<String>,
+    #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: Option<u32>,
+) -> js_sys::Promise {
+    let body = json!({"nickname": nickname, "device_id": device_id, "ttl_secs": ttl_secs});
+    future_to_promise(account_request(base_url, "/v1/dev/sign-in", None, body))
+}
+
+/// Activates an account with a one-time code (`POST /v1/agents/connect`).
+#[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
+pub fn activate(
+    #[wasm_bindgen(js_name = baseUrl)] base_url: String,
+    code: String,
+    #[wasm_bindgen(js_name = deviceId)] device_id: Option<String>,
+) -> js_sys::Promise {
+    let body = json!({"code": code.trim(), "platform": "web", "type": "user"});
+    future_to_promise(account_request(
+        base_url,
+        "/v1/agents/connect",
+        device_id,
+        body,
+    ))
+}

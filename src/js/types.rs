@@ -1,0 +1,135 @@
+//! TypeScript declarations of the values crossing the JS boundary.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** An account's credentials, as returned by `devSignIn` / `activate`. */
+export interface Session {
+  userId: string;
+  accessToken: string;
+  refreshToken?: string | null;
+  deviceId?: string | null;
+  nickname?: string | null;
+  websocketUrl?: string | null;
+  activatedAt?: number | null;
+}
+
+/** Overrides of the client's timings (milliseconds). */
+export interface ClawChatTimings {
+  handshakeTimeoutMs?: number;
+  ackTimeoutMs?: number;
+  pingIntervalMs?: number;
+  deadAfterMs?: number;
+  streamStallMs?: number;
+  maxQueueAgeMs?: number;
+  backoffInitialMs?: number;
+  backoffCapMs?: number;
+}
+
+export interface ClawChatOptions {
+  /** REST base URL (http:// or https://). */
+  baseUrl: string;
+  /** WebSocket URL; defaults to the base URL's host with /ws. */
+  websocketUrl?: string;
+  /** Device id override (wins over the session's). */
+  deviceId?: string;
+  logLevel?: "debug" | "info" | "warn" | "error" | "silent";
+  session: Session;
+  timings?: ClawChatTimings;
+}
+
+export interface TextFragment { kind: "text"; text: string; delta?: string }
+export interface MentionFragment { kind: "mention"; user_id?: string; display?: string }
+export interface MediaFragment {
+  kind: "image" | "file" | "audio" | "video";
+  url: string;
+  name?: string;
+  mime?: string;
+  size?: number;
+  width?: number;
+  height?: number;
+  duration?: number;
+}
+/** A fragment of a kind this client does not know, kept as received. */
+export interface UnsupportedFragment { kind?: unknown; [key: string]: unknown }
+export type Fragment = TextFragment | MentionFragment | MediaFragment | UnsupportedFragment;
+
+/** The message to reply to (its id, sender name and fragments for the preview). */
+export interface ReplyTarget { messageId: string; nickName: string; fragments: Fragment[] }
+
+export interface SendOptions {
+  replyTo?: ReplyTarget;
+  /** Reuse the id of an earlier failed send (the server coalesces duplicates). */
+  messageId?: string;
+}
+
+export interface SendReceipt { messageId: string; acceptedAt: number }
+
+/** The Error a failed send rejects with. */
+export interface SendError extends Error {
+  kind: "rejected" | "chat_closed" | "ack_timeout" | "ack_mismatch" | "expired" | "queue_full" | "closed" | "invalid";
+  code: string | null;
+  reason: string;
+  messageId: string;
+  chatId: string;
+  traceId: string;
+}
+
+/** The Error a REST call rejects with. */
+export interface ApiError extends Error {
+  kind: "validation" | "api" | "transport" | "auth";
+  code: number | null;
+  status: number | null;
+  path: string;
+}
+
+export type ConnectionState =
+  | { state: "idle" }
+  | { state: "connecting"; attempt: number }
+  | { state: "handshaking" }
+  | { state: "ready" }
+  | { state: "reconnecting"; attempt: number; delayMs: number }
+  | { state: "closed" }
+  | { state: "logged_out" };
+
+interface Origin { chatId: string; chatType: "direct" | "group"; senderId: string; senderName: string }
+
+export interface InboundMessage extends Origin {
+  messageId: string;
+  fragments: Fragment[];
+  text: string;
+  mentions: unknown[];
+  reply: { messageId: string; nickName: string; fragments: Fragment[]; text: string } | null;
+  sentAt: number;
+}
+
+export interface StreamUpdate extends Origin {
+  messageId: string;
+  fragments: Fragment[];
+  text: string;
+  status: "streaming" | "done" | "failed";
+  sequence: number;
+  reason: string | null;
+}
+
+export interface TypingUpdate extends Origin { isTyping: boolean }
+
+export interface ClientErrorEvent { kind: string; message: string }
+
+export interface ClawChatEventMap {
+  state: ConnectionState;
+  message: InboundMessage;
+  stream: StreamUpdate;
+  typing: TypingUpdate;
+  error: ClientErrorEvent;
+}
+
+export interface UserProfile { id: string; nickname: string; avatar_url?: string | null; bio?: string | null }
+export interface ChatInfo { id: string; type: "direct" | "group"; name: string; member_ids: string[] }
+
+export interface ClawChatClient {
+  /** Registers a handler; returns a function that unregisters it. */
+  on<K extends keyof ClawChatEventMap>(event: K, handler: (payload: ClawChatEventMap[K]) => void): () => void;
+}
+"#;

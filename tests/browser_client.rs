@@ -1,0 +1,214 @@
+//! The real client in headless Chromium against the emulator over real sockets.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use support::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn two_clients_chat_both_ways_in_a_direct_chat_with_a_reply() {
+    let ann = connected("ann").await;
+    let bob = connected("bob").await;
+    let chat_id = chat(&ann, "direct", &[&bob]).await;
+
+    let receipt = settle(ann.client.send_text(&chat_id, "hi bob", JsValue::UNDEFINED))
+        .await
+        .expect("acked");
+    assert!(get_str(&receipt, "messageId").starts_with("msg-"));
+    assert!(get(&receipt, "acceptedAt").as_f64().unwrap() > 0.0);
+    wait_until("bob receives", || bob.texts() == ["hi bob"]).await;
+    let received = &bob.of("message")[0];
+    assert_eq!(get_str(received, "senderId"), ann.user_id());
+    assert_eq!(get_str(received, "chatType"), "direct");
+    assert_eq!(
+        get_str(received, "messageId"),
+        get_str(&receipt, "messageId")
+    );
+
+    let reply_to = json(&format!(
+        r#"{{"replyTo":{{"messageId":"{}","nickName":"ann","fragments":[{{"kind":"text","text":"hi bob"}}]}}}}"#,
+        get_str(received, "messageId")
+    ));
+    settle(bob.client.send_text(&chat_id, "hello ann", reply_to))
+        .await
+        .expect("reply acked");
+    wait_until("ann receives the reply", || ann.texts() == ["hello ann"]).await;
+    let reply = get(&ann.of("message")[0], "reply");
+    assert_eq!(get_str(&reply, "text"), "hi bob");
+    assert_eq!(get_str(&reply, "nickName"), "ann");
+    assert!(ann.texts().iter().all(|t| t != "hi bob"), "no self echo");
+}
+
+#[wasm_bindgen_test]
+async fn a_group_chat_of_three_delivers_to_both_others_and_typing_is_relayed() {
+    let (a, b, c) = (
+        connected("ga").await,
+        connected("gb").await,
+        connected("gc").await,
+    );
+    let chat_id = chat(&a, "group", &[&b, &c]).await;
+    settle(
+        b.client
+            .send_text(&chat_id, "to the group", JsValue::UNDEFINED),
+    )
+    .await
+    .expect("acked");
+    wait_until("a and c receive", || {
+        a.texts() == ["to the group"] && c.texts() == ["to the group"]
+    })
+    .await;
+    assert_eq!(get_str(&a.of("message")[0], "chatType"), "group");
+    a.client.set_typing(&chat_id, true);
+    wait_until("typing reaches b", || !b.of("typing").is_empty()).await;
+    assert_eq!(get(&b.of("typing")[0], "isTyping").as_bool(), Some(true));
+    assert!(
+        b.texts().is_empty(),
+        "the sender gets no copy of its own message"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_send_during_a_forced_drop_is_delivered_exactly_once() {
+    let ann = connected("drop-a").await;
+    let bob = connected("drop-b").await;
+    let chat_id = chat(&ann, "direct", &[&bob]).await;
+    admin("/admin/faults/acks", r#"{"withhold":1}"#).await;
+    let pending = ann
+        .client
+        .send_text(&chat_id, "through the storm", JsValue::UNDEFINED);
+    wait_until("bob has it once", || bob.texts().len() == 1).await;
+    admin("/admin/drop-sockets", "{}").await;
+    let receipt = settle(pending).await.expect("acked after the resend");
+    assert!(get_str(&receipt, "messageId").starts_with("msg-"));
+    assert!(ann
+        .of("state")
+        .iter()
+        .any(|s| get_str(s, "state") == "reconnecting"));
+    wait_until("bob reconnected", || bob.state() == "ready").await;
+    sleep(500).await;
+    assert_eq!(
+        bob.texts(),
+        ["through the storm"],
+        "the resend coalesced on the server"
+    );
+    assert_eq!(ann.client.pending_sends(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_failure_ack_surfaces_code_and_reason_and_closes_the_chat() {
+    let ann = connected("fail-a").await;
+    let bob = connected("fail-b").await;
+    let eve = connected("fail-e").await;
+    let chat_id = chat(&ann, "direct", &[&bob]).await;
+    let err = settle(
+        eve.client
+            .send_text(&chat_id, "let me in", JsValue::UNDEFINED),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(get_str(&err, "kind"), "rejected");
+    assert_eq!(get_str(&err, "code"), "not_a_member");
+    assert!(!get_str(&err, "reason").is_empty());
+    assert_eq!(get_str(&err, "chatId"), chat_id);
+    assert!(!get_str(&err, "traceId").is_empty());
+    let again = settle(eve.client.send_text(&chat_id, "again", JsValue::UNDEFINED))
+        .await
+        .unwrap_err();
+    assert_eq!(get_str(&again, "kind"), "chat_closed");
+    assert!(bob.texts().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn replay_after_reconnect_arrives_in_order_and_deduped() {
+    let ann = connected("replay-a").await;
+    let bob = connected("replay-b").await;
+    let chat_id = chat(&ann, "direct", &[&bob]).await;
+    bob.client.disconnect();
+    let bob_id = bob.user_id();
+    for _ in 0..100 {
+        let live = js_sys::Array::from(&get(&stats().await, "live_sessions"));
+        if !live.iter().any(|s| get_str(&s, "user_id") == bob_id) {
+            break;
+        }
+        sleep(20).await;
+    }
+    for text in ["one", "two", "three"] {
+        settle(ann.client.send_text(&chat_id, text, JsValue::UNDEFINED))
+            .await
+            .expect("acked");
+    }
+    admin("/admin/faults/duplicate-replay", r#"{"count":3}"#).await;
+    bob.client.connect();
+    wait_until("three replayed", || bob.texts().len() >= 3).await;
+    sleep(500).await;
+    assert_eq!(bob.texts(), ["one", "two", "three"]);
+}
+
+#[wasm_bindgen_test]
+async fn sends_while_disconnected_wait_and_disconnect_fails_them_with_a_reason() {
+    let ann = connected("queue-a").await;
+    let bob = connected("queue-b").await;
+    let chat_id = chat(&ann, "direct", &[&bob]).await;
+    ann.client.disconnect();
+    let err = settle(ann.client.send_text(&chat_id, "closed", JsValue::UNDEFINED))
+        .await
+        .unwrap_err();
+    assert_eq!(get_str(&err, "kind"), "closed");
+    ann.client.connect();
+    let queued = ann
+        .client
+        .send_text(&chat_id, "queued before ready", JsValue::UNDEFINED);
+    settle(queued).await.expect("sent once ready");
+    wait_until("delivered", || bob.texts() == ["queued before ready"]).await;
+}
+
+#[wasm_bindgen_test]
+async fn media_uploads_become_fragments_the_other_side_sees() {
+    let ann = connected("media-a").await;
+    let bob = connected("media-b").await;
+    let chat_id = chat(&ann, "direct", &[&bob]).await;
+    let bytes = js_sys::Uint8Array::from(&[137u8, 80, 78, 71][..]);
+    let parts = js_sys::Array::of1(&bytes);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("image/png");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).unwrap();
+    let fragment = settle(ann.client.upload_media(blob, Some("dot.png".into())))
+        .await
+        .expect("uploaded");
+    assert_eq!(get_str(&fragment, "kind"), "image");
+    assert_eq!(get_str(&fragment, "mime"), "image/png");
+    let fragments = js_sys::Array::of1(&fragment);
+    settle(
+        ann.client
+            .send_fragments(&chat_id, fragments.into(), JsValue::UNDEFINED),
+    )
+    .await
+    .expect("acked");
+    wait_until("bob sees the image", || bob.of("message").len() == 1).await;
+    let seen = js_sys::Array::from(&get(&bob.of("message")[0], "fragments")).get(0);
+    assert_eq!(get_str(&seen, "kind"), "image");
+    assert_eq!(get_str(&seen, "url"), get_str(&fragment, "url"));
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_handshake_backs_off_and_recovers() {
+    admin(
+        "/admin/faults/handshake",
+        r#"{"reason":"auth service unavailable","count":2}"#,
+    )
+    .await;
+    let ann = connected("refused").await;
+    let reconnects = ann
+        .of("state")
+        .iter()
+        .filter(|s| get_str(s, "state") == "reconnecting")
+        .count();
+    assert!(
+        reconnects >= 2,
+        "two refusals then ready, got {reconnects} reconnects"
+    );
+}

@@ -1,0 +1,184 @@
+//! Helpers for the browser suites: the emulator's URLs (from the test command), sign-in,
+//! clients with event recorders, admin calls and polling waits.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use clawchat_wasm::js::{dev_sign_in, ClawChatClient};
+use js_sys::{Function, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// The emulator's public URL, set by scripts/test.sh.
+pub const BASE: &str = match option_env!("CLAWCHAT_EMULATOR_URL") {
+    Some(url) => url,
+    None => "http://127.0.0.1:18787",
+};
+/// The emulator's admin URL, set by scripts/test.sh.
+pub const ADMIN: &str = match option_env!("CLAWCHAT_ADMIN_URL") {
+    Some(url) => url,
+    None => "http://127.0.0.1:18788",
+};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(url: &str, init: &JsValue) -> js_sys::Promise;
+}
+
+/// A name unique to this run, so suites sharing one emulator never collide.
+pub fn unique(name: &str) -> String {
+    format!(
+        "{name}-{}",
+        &clawchat_wasm::js::mint_message_id().unwrap()[4..]
+    )
+}
+
+pub fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).expect("test JSON parses")
+}
+
+pub fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn get_str(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_default()
+}
+
+/// POSTs JSON to the admin API.
+pub async fn admin(path: &str, body: &str) {
+    let init = json(&format!(
+        r#"{{"method":"POST","headers":{{"content-type":"application/json"}},"body":{}}}"#,
+        serde_json::to_string(body).unwrap()
+    ));
+    let response = JsFuture::from(global_fetch(&format!("{ADMIN}{path}"), &init))
+        .await
+        .expect("admin reachable");
+    let ok = get(&response, "ok").as_bool().unwrap_or(false);
+    assert!(ok, "admin {path} failed");
+}
+
+/// GET /admin/stats as a JS object.
+pub async fn stats() -> JsValue {
+    let response = JsFuture::from(global_fetch(
+        &format!("{ADMIN}/admin/stats"),
+        &JsValue::UNDEFINED,
+    ))
+    .await
+    .unwrap();
+    let json_promise: js_sys::Promise = Reflect::get(&response, &"json".into())
+        .unwrap()
+        .unchecked_into::<Function>()
+        .call0(&response)
+        .unwrap()
+        .unchecked_into();
+    JsFuture::from(json_promise).await.unwrap()
+}
+
+/// A signed-in session for a fresh user.
+pub async fn session(name: &str) -> JsValue {
+    JsFuture::from(dev_sign_in(BASE.into(), unique(name), None, Some(600)))
+        .await
+        .expect("sign-in")
+}
+
+/// A client plus everything it emitted.
+pub struct Recorded {
+    pub client: ClawChatClient,
+    pub session: JsValue,
+    pub events: Rc<RefCell<Vec<(String, JsValue)>>>,
+}
+
+impl Recorded {
+    pub fn user_id(&self) -> String {
+        get_str(&self.session, "userId")
+    }
+
+    pub fn of(&self, kind: &str) -> Vec<JsValue> {
+        self.events
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.of("message")
+            .iter()
+            .map(|m| get_str(m, "text"))
+            .collect()
+    }
+
+    pub fn state(&self) -> String {
+        get_str(&self.client.state(), "state")
+    }
+}
+
+/// A client for `session` with fast test timings, recording its events.
+pub fn client(session: &JsValue) -> Recorded {
+    let options = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| Reflect::set(&options, &k.into(), &v).unwrap();
+    set("baseUrl", BASE.into());
+    set("session", session.clone());
+    set("logLevel", "warn".into());
+    set(
+        "timings",
+        json(r#"{"backoffInitialMs":100,"backoffCapMs":1000,"ackTimeoutMs":8000}"#),
+    );
+    let client = ClawChatClient::new(options.into()).expect("client");
+    let events = Rc::new(RefCell::new(Vec::new()));
+    for kind in ["state", "message", "stream", "typing", "error"] {
+        let sink = events.clone();
+        let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
+            sink.borrow_mut().push((kind.to_owned(), v))
+        });
+        client.on(kind, handler.as_ref().unchecked_ref::<Function>().clone());
+        handler.forget();
+    }
+    Recorded {
+        client,
+        session: session.clone(),
+        events,
+    }
+}
+
+/// A connected client for a fresh user.
+pub async fn connected(name: &str) -> Recorded {
+    let recorded = client(&session(name).await);
+    recorded.client.connect();
+    wait_until("ready", || recorded.state() == "ready").await;
+    recorded
+}
+
+pub async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+/// Polls `condition` every 20 ms for up to 10 s.
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Creates a chat owned by `owner` with `others`; returns its id.
+pub async fn chat(owner: &Recorded, kind: &str, others: &[&Recorded]) -> String {
+    let ids = others.iter().map(|o| o.user_id()).collect();
+    let chat = JsFuture::from(owner.client.create_chat(kind, ids, Some("test".into())))
+        .await
+        .expect("chat created");
+    get_str(&chat, "id")
+}
+
+/// Settles a promise into Ok(value) / Err(error).
+pub async fn settle(promise: js_sys::Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
