@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod protocol;
 pub mod session;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;

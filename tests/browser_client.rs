@@ -142,7 +142,7 @@ async fn replay_after_reconnect_arrives_in_order_and_deduped() {
             .expect("acked");
     }
     admin("/admin/faults/duplicate-replay", r#"{"count":3}"#).await;
-    bob.client.connect();
+    settle(bob.client.connect()).await.expect("reconnect");
     wait_until("three replayed", || bob.texts().len() >= 3).await;
     sleep(500).await;
     assert_eq!(bob.texts(), ["one", "two", "three"]);
@@ -158,7 +158,7 @@ async fn sends_while_disconnected_wait_and_disconnect_fails_them_with_a_reason()
         .await
         .unwrap_err();
     assert_eq!(get_str(&err, "kind"), "closed");
-    ann.client.connect();
+    settle(ann.client.connect()).await.expect("reconnect");
     let queued = ann
         .client
         .send_text(&chat_id, "queued before ready", JsValue::UNDEFINED);

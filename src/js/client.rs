@@ -1,11 +1,12 @@
-//! `ClawChatClient`: the connection machine driven by browser sockets and timers.
+//! `ClawChatClient`: the connection machine driven by browser sockets and timers, with
+//! the session loaded from and persisted to a token store.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -13,17 +14,21 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{decode_response, ApiError, BaseUrl, Credentials, HttpRequest, Method};
-use crate::auth::decode_claims;
+use crate::auth::{decode_claims, RefreshManager, Trigger};
+use crate::platform::coordination::TabChannel;
 use crate::platform::fetch::{self, Body};
 use crate::platform::log::{log, Level};
 use crate::platform::socket::{Socket, SocketEvent};
-use crate::platform::{now_ms, GlobalListener};
+use crate::platform::token_store::TokenStore;
+use crate::platform::{now_ms, Listener};
 use crate::protocol::{ids, Fragment, Media, MediaKind, ReplyContext, ReplyPreview};
 use crate::session::{
-    Action, Backoff, Completion, Connection, Delivery, OutboxLimits, Outgoing, SessionConfig,
-    SystemEntropy, Timings,
+    Action, Backoff, Completion, Connection, Delivery, Entropy, OutboxLimits, Outgoing,
+    SessionConfig, SystemEntropy, Timings,
 };
+use crate::store::StoredSession;
 
+use super::auth;
 use super::convert::{api_error, error, send_error, to_js};
 use super::events::Emitter;
 
@@ -38,7 +43,11 @@ struct SessionInput {
     user_id: String,
     access_token: String,
     #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
     device_id: Option<String>,
+    #[serde(default)]
+    activated_at: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -52,6 +61,7 @@ struct TimingInput {
     max_queue_age_ms: Option<i64>,
     backoff_initial_ms: Option<u32>,
     backoff_cap_ms: Option<u32>,
+    refresh_floor_ms: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -63,8 +73,11 @@ struct Options {
     #[serde(default)]
     device_id: Option<String>,
     #[serde(default)]
+    account_key: Option<String>,
+    #[serde(default)]
     log_level: Option<Level>,
-    session: SessionInput,
+    #[serde(default)]
+    session: Option<SessionInput>,
     #[serde(default)]
     timings: TimingInput,
 }
@@ -89,30 +102,68 @@ struct SendOptions {
 }
 
 /// Work for JS, done after the client is unborrowed (a handler may call the client).
-enum Effect {
+pub(super) enum Effect {
     Emit(&'static str, JsValue),
     Settle(Function, JsValue),
 }
 
-struct Inner {
-    machine: Connection<SystemEntropy>,
+pub(super) struct Inner {
+    pub machine: Connection<SystemEntropy>,
     socket: Option<Socket>,
     generation: u64,
     reconnect: Option<Timeout>,
     tick: Option<Interval>,
-    online: Option<GlobalListener>,
+    online: Option<Listener>,
     pending: HashMap<String, (Function, Function)>,
     emitter: Emitter,
-    base: BaseUrl,
-    access_token: String,
-    level: Level,
+    pub base: BaseUrl,
+    pub level: Level,
+    /// The refresh guards.
+    pub auth: RefreshManager,
+    /// Where the session is persisted.
+    pub store: TokenStore,
+    /// The store key and channel name of this account.
+    pub account_key: String,
+    /// The live session (`None` until `connect()` loaded it).
+    pub session: Option<StoredSession>,
+    /// The session given in the options, reconciled with the store at `connect()`.
+    pub offered: Option<StoredSession>,
+    /// A device id override for the socket and REST.
+    pub device_override: Option<String>,
+    /// Other tabs of this account.
+    pub channel: Option<TabChannel>,
+    /// The proactive refresh timer.
+    pub proactive: Option<Timeout>,
+    /// Callers waiting on the refresh in flight.
+    pub joiners: Vec<Function>,
+    /// visibilitychange / focus / online listeners for refresh-if-due.
+    pub wake: Vec<Listener>,
 }
 
-type Shared = Rc<RefCell<Inner>>;
+pub(super) type Shared = Rc<RefCell<Inner>>;
+
+impl Inner {
+    /// The device id used for the socket and REST: the override, else the session's.
+    pub fn device_id(&self) -> String {
+        self.device_override
+            .clone()
+            .or_else(|| self.session.as_ref().map(|s| s.device_id.clone()))
+            .or_else(|| self.offered.as_ref().map(|s| s.device_id.clone()))
+            .unwrap_or_default()
+    }
+
+    /// The current access token ("" before a session is loaded).
+    pub fn access_token(&self) -> String {
+        self.session
+            .as_ref()
+            .map(|s| s.access_token.clone())
+            .unwrap_or_default()
+    }
+}
 
 /// Drops `value` after the current JS task, so a socket or timer is never freed while
 /// its own callback is running.
-fn drop_later<T: 'static>(value: T) {
+pub(super) fn drop_later<T: 'static>(value: T) {
     wasm_bindgen_futures::spawn_local(async move { drop(value) });
 }
 
@@ -127,30 +178,38 @@ fn websocket_url_for(base: &BaseUrl) -> String {
     format!("{scheme}://{rest}/ws")
 }
 
-fn resolve_device_id(options: &Options) -> String {
-    let explicit = [&options.device_id, &options.session.device_id]
-        .into_iter()
-        .flatten()
-        .map(|d| d.trim())
-        .find(|d| !d.is_empty())
-        .map(str::to_owned);
-    explicit
-        .or_else(|| decode_claims(&options.session.access_token).and_then(|c| c.did))
+/// The session given in the options, its device id resolved: the session's, else the
+/// token's `did` claim, else a generated one.
+fn offered_session(input: SessionInput, account_key: &str) -> StoredSession {
+    let device_id = input
+        .device_id
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .or_else(|| decode_claims(&input.access_token).and_then(|c| c.did))
         .unwrap_or_else(|| {
-            let random = crate::session::Entropy::next_u128(&mut SystemEntropy);
-            format!("web-{}", ids::trace_id(now_ms().max(0) as u64, random))
-        })
+            format!(
+                "web-{}",
+                ids::trace_id(now_ms().max(0) as u64, SystemEntropy.next_u128())
+            )
+        });
+    StoredSession {
+        account_key: account_key.to_owned(),
+        user_id: input.user_id.trim().to_owned(),
+        access_token: input.access_token,
+        refresh_token: input.refresh_token.unwrap_or_default(),
+        device_id,
+        activated_at: input.activated_at.map_or_else(now_ms, |at| at as i64),
+    }
 }
 
-fn session_config(options: &Options, ws_url: String, device_id: String) -> SessionConfig {
-    let t = &options.timings;
+fn session_config(t: &TimingInput, ws_url: String) -> SessionConfig {
     let defaults = Timings::default();
     let limits = OutboxLimits::default();
     let backoff = Backoff::default();
     SessionConfig {
         ws_url,
-        device_id,
-        user_id: options.session.user_id.clone(),
+        device_id: String::new(),
+        user_id: String::new(),
         timings: Timings {
             handshake_timeout_ms: t
                 .handshake_timeout_ms
@@ -175,6 +234,23 @@ fn session_config(options: &Options, ws_url: String, device_id: String) -> Sessi
     }
 }
 
+fn storage_choice(options: &JsValue) -> Result<TokenStore, JsValue> {
+    let storage = Reflect::get(options, &"storage".into()).unwrap_or(JsValue::UNDEFINED);
+    if storage.is_undefined() || storage.is_null() {
+        return Ok(TokenStore::indexed_db());
+    }
+    match storage.as_string().as_deref() {
+        Some("indexeddb") => Ok(TokenStore::indexed_db()),
+        Some("memory") => Ok(TokenStore::memory()),
+        Some(other) => Err(error("validation", &format!("unknown storage {other:?}"))),
+        None if storage.is_object() => Ok(TokenStore::Js(storage)),
+        None => Err(error(
+            "validation",
+            "storage must be \"indexeddb\", \"memory\" or an object",
+        )),
+    }
+}
+
 fn media_kind(mime: &str) -> MediaKind {
     match mime.split('/').next().unwrap_or_default() {
         "image" => MediaKind::Image,
@@ -184,7 +260,7 @@ fn media_kind(mime: &str) -> MediaKind {
     }
 }
 
-/// The reply preview: text fragments only, trimmed to a short quote.
+/// The reply preview: the quoted text only, trimmed.
 fn reply_context(target: ReplyTarget) -> ReplyContext {
     let quote: String = crate::session::inbound::plain_text(&target.fragments)
         .chars()
@@ -198,6 +274,10 @@ fn reply_context(target: ReplyTarget) -> ReplyContext {
             fragments: vec![Fragment::text(quote)],
         },
     }
+}
+
+pub(super) fn emit(event: &'static str, payload: JsValue, effects: &mut Vec<Effect>) {
+    effects.push(Effect::Emit(event, payload));
 }
 
 impl Inner {
@@ -246,11 +326,15 @@ impl Inner {
                     emit("error", to_js(&err), effects);
                 }
                 Action::TokenRejected => {
-                    log(self.level, Level::Warn, "the hub rejected the access token");
-                    let payload = to_js(
-                        &serde_json::json!({"kind": "token_rejected", "message": "the hub rejected the access token"}),
+                    log(
+                        self.level,
+                        Level::Warn,
+                        "the hub rejected the access token; refreshing",
                     );
-                    emit("error", payload, effects);
+                    let shared = shared.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        auth::refresh(&shared, Trigger::HelloFail).await;
+                    });
                 }
             }
         }
@@ -263,11 +347,8 @@ impl Inner {
         match completion.outcome {
             Ok(accepted) => effects.push(Effect::Settle(resolve, to_js(&accepted))),
             Err(failure) => {
-                log(
-                    self.level,
-                    Level::Info,
-                    &format!("send {} failed: {}", failure.message_id, failure.reason),
-                );
+                let note = format!("send {} failed: {}", failure.message_id, failure.reason);
+                log(self.level, Level::Info, &note);
                 effects.push(Effect::Settle(reject, send_error(&failure)));
             }
         }
@@ -298,11 +379,7 @@ impl Inner {
     }
 }
 
-fn emit(event: &'static str, payload: JsValue, effects: &mut Vec<Effect>) {
-    effects.push(Effect::Emit(event, payload));
-}
-
-fn run_effects(shared: &Shared, effects: Vec<Effect>) {
+pub(super) fn run_effects(shared: &Shared, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
             Effect::Emit(event, payload) => {
@@ -324,8 +401,11 @@ fn run_effects(shared: &Shared, effects: Vec<Effect>) {
     }
 }
 
-/// Runs `step` on the machine (if the client still exists) and carries out its actions.
-fn drive(shared: &Shared, step: impl FnOnce(&mut Connection<SystemEntropy>, i64) -> Vec<Action>) {
+/// Runs `step` on the machine and carries out its actions.
+pub(super) fn drive(
+    shared: &Shared,
+    step: impl FnOnce(&mut Connection<SystemEntropy>, i64) -> Vec<Action>,
+) {
     let mut effects = Vec::new();
     {
         let mut inner = shared.borrow_mut();
@@ -356,12 +436,10 @@ fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
     });
 }
 
-/// A ClawChat client: one account's connection, sends and inbound events.
+/// A ClawChat client: one account's connection, sends, inbound events and tokens.
 #[wasm_bindgen]
 pub struct ClawChatClient {
     shared: Shared,
-    user_id: String,
-    device_id: String,
 }
 
 #[wasm_bindgen]
@@ -371,6 +449,7 @@ impl ClawChatClient {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ClawChatOptions")] options: JsValue,
     ) -> Result<ClawChatClient, JsValue> {
+        let store = storage_choice(&options)?;
         let options: Options = serde_wasm_bindgen::from_value(options)
             .map_err(|e| error("validation", &format!("invalid options: {e}")))?;
         let base = BaseUrl::parse(&options.base_url).map_err(|e| api_error(&e))?;
@@ -385,15 +464,24 @@ impl ClawChatClient {
                 "websocketUrl must start with ws:// or wss://",
             ));
         }
-        if options.session.access_token.trim().is_empty() {
+        let account_key = options
+            .account_key
+            .clone()
+            .or_else(|| options.session.as_ref().map(|s| s.user_id.clone()))
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| error("validation", "give accountKey or session"))?;
+        if options
+            .session
+            .as_ref()
+            .is_some_and(|s| s.access_token.trim().is_empty())
+        {
             return Err(error("validation", "session.accessToken must not be blank"));
         }
-        let device_id = resolve_device_id(&options);
-        let user_id = options.session.user_id.trim().to_owned();
-        let config = session_config(&options, ws_url, device_id.clone());
-        let machine = Connection::new(config, options.session.access_token.clone(), SystemEntropy);
+        let floor = options.timings.refresh_floor_ms;
+        let config = session_config(&options.timings, ws_url);
         let inner = Inner {
-            machine,
+            machine: Connection::new(config, String::new(), SystemEntropy),
             socket: None,
             generation: 0,
             reconnect: None,
@@ -402,33 +490,50 @@ impl ClawChatClient {
             pending: HashMap::new(),
             emitter: Emitter::default(),
             base,
-            access_token: options.session.access_token,
             level: options.log_level.unwrap_or_default(),
+            auth: floor.map_or_else(RefreshManager::new, RefreshManager::with_floor),
+            store,
+            offered: options.session.map(|s| offered_session(s, &account_key)),
+            account_key,
+            session: None,
+            device_override: options
+                .device_id
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty()),
+            channel: None,
+            proactive: None,
+            joiners: Vec::new(),
+            wake: Vec::new(),
         };
         Ok(ClawChatClient {
             shared: Rc::new(RefCell::new(inner)),
-            user_id,
-            device_id,
         })
     }
 
-    /// Connects (and keeps reconnecting until `disconnect()` or logout).
-    pub fn connect(&self) {
-        {
-            let mut inner = self.shared.borrow_mut();
-            if inner.tick.is_none() {
-                let weak = Rc::downgrade(&self.shared);
-                inner.tick = Some(Interval::new(TICK_MS, move || {
-                    on_timer(&weak, |m, now| m.on_tick(now))
-                }));
+    /// Loads the session (refreshing first if its token is due), then connects and keeps
+    /// reconnecting until `disconnect()` or logout. Resolves once connecting started.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn connect(&self) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            auth::start(&shared).await?;
+            {
+                let mut inner = shared.borrow_mut();
+                if inner.tick.is_none() {
+                    let weak = Rc::downgrade(&shared);
+                    inner.tick = Some(Interval::new(TICK_MS, move || {
+                        on_timer(&weak, |m, now| m.on_tick(now))
+                    }));
+                }
+                if inner.online.is_none() {
+                    let weak = Rc::downgrade(&shared);
+                    inner.online =
+                        Listener::global("online", move || on_timer(&weak, |m, _| m.on_online()));
+                }
             }
-            if inner.online.is_none() {
-                let weak = Rc::downgrade(&self.shared);
-                inner.online =
-                    GlobalListener::new("online", move || on_timer(&weak, |m, _| m.on_online()));
-            }
-        }
-        drive(&self.shared, |m, _| m.connect());
+            drive(&shared, |m, _| m.connect());
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Closes the connection; pending sends fail with a clear reason. `connect()` again
@@ -443,6 +548,23 @@ impl ClawChatClient {
             drop_later(timer);
         }
         inner.online = None;
+    }
+
+    /// Refreshes the token pair now (single-flight, across tabs). Resolves with the outcome.
+    #[wasm_bindgen(js_name = refreshNow, unchecked_return_type = "Promise<RefreshReport>")]
+    pub fn refresh_now(&self) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move { Ok(to_js(&auth::refresh(&shared, Trigger::Manual).await)) })
+    }
+
+    /// Logs out this account in every tab: stored credentials cleared, pending sends failed.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn logout(&self) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            auth::logout(&shared, 0, "logged out by the app", true).await;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Sends text to a chat. Resolves with `{messageId, acceptedAt}` on the server's ack;
@@ -499,16 +621,37 @@ impl ClawChatClient {
         to_js(self.shared.borrow().machine.state())
     }
 
-    /// Our user id.
+    /// Our user id ("" until a session is known).
     #[wasm_bindgen(getter, js_name = userId)]
     pub fn user_id(&self) -> String {
-        self.user_id.clone()
+        let inner = self.shared.borrow();
+        inner
+            .session
+            .as_ref()
+            .or(inner.offered.as_ref())
+            .map(|s| s.user_id.clone())
+            .unwrap_or_default()
     }
 
     /// The device id this client connects with.
     #[wasm_bindgen(getter, js_name = deviceId)]
     pub fn device_id(&self) -> String {
-        self.device_id.clone()
+        self.shared.borrow().device_id()
+    }
+
+    /// The current access token, for the app's own calls. It never appears in events.
+    #[wasm_bindgen(getter, js_name = accessToken)]
+    pub fn access_token(&self) -> String {
+        self.shared.borrow().access_token()
+    }
+
+    /// When the current access token expires (epoch ms), if known.
+    #[wasm_bindgen(getter, js_name = expiresAt)]
+    pub fn expires_at(&self) -> Option<f64> {
+        let inner = self.shared.borrow();
+        let session = inner.session.as_ref()?;
+        crate::auth::schedule::expiry_ms(&session.access_token, Some(session.activated_at))
+            .map(|ms| ms as f64)
     }
 
     /// Sends not yet acknowledged (queued or in flight).
@@ -560,110 +703,12 @@ impl ClawChatClient {
     /// to send with `sendFragments`.
     #[wasm_bindgen(js_name = uploadMedia, unchecked_return_type = "Promise<MediaFragment>")]
     pub fn upload_media(&self, file: web_sys::Blob, name: Option<String>) -> Promise {
-        let client = self.clone_handle();
-        future_to_promise(async move {
-            let path = "/media/upload";
-            let name = name
-                .or_else(|| file.dyn_ref::<web_sys::File>().map(|f| f.name()))
-                .unwrap_or_else(|| "upload".into());
-            let form = web_sys::FormData::new()
-                .map_err(|_| error("validation", "FormData unavailable"))?;
-            form.append_with_blob_and_filename("file", &file, &name)
-                .map_err(|_| error("validation", "cannot attach the file"))?;
-            let request = {
-                let inner = client.shared.borrow();
-                let creds = Credentials {
-                    access_token: &inner.access_token,
-                    device_id: &client.device_id,
-                };
-                HttpRequest::authenticated(&inner.base, Method::Post, path, &creds, None)
-            };
-            let (status, text) = fetch::run(&request, Body::Form(&form))
-                .await
-                .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
-            let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
-            let url = data.get("url").and_then(Value::as_str).unwrap_or_default();
-            if url.is_empty() {
-                return Err(api_error(&ApiError::transport(
-                    "upload answer has no url",
-                    Some(status),
-                    path,
-                )));
-            }
-            let base = client.shared.borrow().base.clone();
-            let mime = data
-                .get("mime")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| Some(file.type_()).filter(|t| !t.is_empty()));
-            let media = Media {
-                kind: media_kind(mime.as_deref().unwrap_or_default()),
-                url: if url.starts_with('/') {
-                    base.join(url)
-                } else {
-                    url.to_owned()
-                },
-                name: Some(name),
-                size: data
-                    .get("size")
-                    .and_then(Value::as_u64)
-                    .or(Some(file.size() as u64)),
-                mime,
-                width: None,
-                height: None,
-                duration: None,
-            };
-            Ok(to_js(&Fragment::Media(media)))
-        })
+        let shared = self.shared.clone();
+        future_to_promise(async move { upload(&shared, file, name).await })
     }
 }
 
 impl ClawChatClient {
-    async fn rest(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, ApiError> {
-        let request = {
-            let inner = self.shared.borrow();
-            let creds = Credentials {
-                access_token: &inner.access_token,
-                device_id: &self.device_id,
-            };
-            HttpRequest::authenticated(
-                &inner.base,
-                method,
-                path,
-                &creds,
-                body.map(|b| b.to_string()),
-            )
-        };
-        let (status, text) = fetch::run(&request, Body::Json)
-            .await
-            .map_err(|message| ApiError::transport(message, None, path))?;
-        decode_response(status, &text, path)
-    }
-
-    fn rest_promise(&self, method: Method, path: String, body: Option<Value>) -> Promise {
-        let client = self.clone_handle();
-        future_to_promise(async move {
-            client
-                .rest(method, &path, body)
-                .await
-                .map(|v| to_js(&v))
-                .map_err(|e| api_error(&e))
-        })
-    }
-
-    fn clone_handle(&self) -> ClawChatClient {
-        ClawChatClient {
-            shared: self.shared.clone(),
-            user_id: self.user_id.clone(),
-            device_id: self.device_id.clone(),
-        }
-    }
-
     fn send(&self, chat_id: &str, fragments: Vec<Fragment>, options: JsValue) -> Promise {
         let options: SendOptions = if options.is_undefined() || options.is_null() {
             SendOptions::default()
@@ -696,4 +741,105 @@ impl ClawChatClient {
         run_effects(&self.shared, effects);
         promise
     }
+
+    fn rest_promise(&self, method: Method, path: String, body: Option<Value>) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            rest(&shared, method, &path, body.map(|b| b.to_string()))
+                .await
+                .map(|v| to_js(&v))
+                .map_err(|e| api_error(&e))
+        })
+    }
+}
+
+/// The request as the current credentials make it.
+fn authenticated(shared: &Shared, method: Method, path: &str, body: Option<String>) -> HttpRequest {
+    let inner = shared.borrow();
+    let (token, device) = (inner.access_token(), inner.device_id());
+    let creds = Credentials {
+        access_token: &token,
+        device_id: &device,
+    };
+    HttpRequest::authenticated(&inner.base, method, path, &creds, body)
+}
+
+/// An authenticated REST call; on a 401/403 the token is refreshed and the call retried
+/// once with the new one.
+async fn rest(
+    shared: &Shared,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<Value, ApiError> {
+    let mut retried = false;
+    loop {
+        let request = authenticated(shared, method, path, body.clone());
+        let (status, text) = fetch::run(&request, Body::Json)
+            .await
+            .map_err(|message| ApiError::transport(message, None, path))?;
+        match decode_response(status, &text, path) {
+            Err(err) if err.is_auth() && !retried => {
+                retried = true;
+                if !auth::refresh(shared, Trigger::RestUnauthorized)
+                    .await
+                    .succeeded()
+                {
+                    return Err(err);
+                }
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn upload(
+    shared: &Shared,
+    file: web_sys::Blob,
+    name: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let path = "/media/upload";
+    let name = name
+        .or_else(|| file.dyn_ref::<web_sys::File>().map(|f| f.name()))
+        .unwrap_or_else(|| "upload".into());
+    let form = web_sys::FormData::new().map_err(|_| error("validation", "FormData unavailable"))?;
+    form.append_with_blob_and_filename("file", &file, &name)
+        .map_err(|_| error("validation", "cannot attach the file"))?;
+    let request = authenticated(shared, Method::Post, path, None);
+    let (status, text) = fetch::run(&request, Body::Form(&form))
+        .await
+        .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
+    let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
+    let url = data.get("url").and_then(Value::as_str).unwrap_or_default();
+    if url.is_empty() {
+        return Err(api_error(&ApiError::transport(
+            "upload answer has no url",
+            Some(status),
+            path,
+        )));
+    }
+    let base = shared.borrow().base.clone();
+    let mime = data
+        .get("mime")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| Some(file.type_()).filter(|t| !t.is_empty()));
+    let media = Media {
+        kind: media_kind(mime.as_deref().unwrap_or_default()),
+        url: if url.starts_with('/') {
+            base.join(url)
+        } else {
+            url.to_owned()
+        },
+        name: Some(name),
+        size: data
+            .get("size")
+            .and_then(Value::as_u64)
+            .or(Some(file.size() as u64)),
+        mime,
+        width: None,
+        height: None,
+        duration: None,
+    };
+    Ok(to_js(&Fragment::Media(media)))
 }

@@ -1,5 +1,6 @@
 //! The JavaScript API (wasm-bindgen exports) with its TypeScript declarations.
 
+mod auth;
 mod client;
 mod convert;
 mod events;

@@ -25,6 +25,15 @@ export interface ClawChatTimings {
   maxQueueAgeMs?: number;
   backoffInitialMs?: number;
   backoffCapMs?: number;
+  /** Floor between refresh attempts (default 30 000, the protocol's). */
+  refreshFloorMs?: number;
+}
+
+/** An app-supplied token store (edge runtimes): rows are opaque objects to keep as-is. */
+export interface TokenStorage {
+  load(accountKey: string): Promise<object | null | undefined>;
+  save(row: object): Promise<void>;
+  clear(accountKey: string): Promise<void>;
 }
 
 export interface ClawChatOptions {
@@ -35,9 +44,24 @@ export interface ClawChatOptions {
   /** Device id override (wins over the session's). */
   deviceId?: string;
   logLevel?: "debug" | "info" | "warn" | "error" | "silent";
-  session: Session;
+  /** Storage key and tab-channel name of the account (default: the session's userId). */
+  accountKey?: string;
+  /** Where the session is persisted (default "indexeddb"). */
+  storage?: "indexeddb" | "memory" | TokenStorage;
+  /** A fresh session (e.g. from devSignIn); omit to resume the stored one. */
+  session?: Session;
   timings?: ClawChatTimings;
 }
+
+/** What a refresh came to (never contains a token). */
+export interface RefreshReport {
+  outcome: "success" | "adopted" | "transient" | "permanent" | "skipped";
+  trigger: "proactive" | "pre_connect" | "hello_fail" | "rest_unauthorized" | "wake" | "manual";
+  reason: string | null;
+}
+
+export interface TokensEvent { expiresAt: number | null }
+export interface LogoutEvent { code: number; reason: string }
 
 export interface TextFragment { kind: "text"; text: string; delta?: string }
 export interface MentionFragment { kind: "mention"; user_id?: string; display?: string }
@@ -123,6 +147,9 @@ export interface ClawChatEventMap {
   stream: StreamUpdate;
   typing: TypingUpdate;
   error: ClientErrorEvent;
+  tokens: TokensEvent;
+  refresh: RefreshReport;
+  logout: LogoutEvent;
 }
 
 export interface UserProfile { id: string; nickname: string; avatar_url?: string | null; bio?: string | null }

@@ -182,6 +182,15 @@ impl<E: Entropy> Connection<E> {
         }
     }
 
+    /// Sets who we are: user id (opens the self-echo guard), device id and token. Used
+    /// when the session is loaded from storage after construction.
+    pub fn set_identity(&mut self, user_id: &str, device_id: &str, token: String) {
+        self.config.user_id = user_id.to_owned();
+        self.config.device_id = device_id.to_owned();
+        self.inbound.set_own_user_id(user_id);
+        self.token = token;
+    }
+
     /// The current state.
     pub fn state(&self) -> &ConnState {
         &self.state

@@ -479,3 +479,30 @@ fn a_retry_may_reuse_its_message_id() {
     );
     assert_ne!(minted, "bogus");
 }
+
+#[test]
+fn identity_set_after_construction_is_used_for_connect_and_the_guard() {
+    let mut m = machine("");
+    m.set_identity("me", "dev-9", "loaded-token".into());
+    ready(&mut m, 0);
+    m.connect();
+    let mut fresh = machine("");
+    fresh.set_identity("me", "dev-9", "loaded-token".into());
+    fresh.connect();
+    fresh.on_open(0);
+    let Event::Connect(connect) = &sent_frames(&fresh.on_text(&challenge(), 0))[0].event else {
+        panic!()
+    };
+    assert_eq!(
+        (connect.token.as_str(), connect.device_id.as_deref()),
+        ("loaded-token", Some("dev-9"))
+    );
+    let echo = server(
+        json!({"event": "message.send", "chat_id": "c", "sender": {"id": "me", "type": "direct", "nick_name": "Me"},
+        "payload": {"message_id": "msg-x", "message": {"body": {"fragments": []}}}}),
+    );
+    assert!(
+        m.on_text(&echo, 1).is_empty(),
+        "guard open and our echo dropped"
+    );
+}

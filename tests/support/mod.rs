@@ -78,11 +78,36 @@ pub async fn stats() -> JsValue {
     JsFuture::from(json_promise).await.unwrap()
 }
 
-/// A signed-in session for a fresh user.
+/// A signed-in session for a fresh user (tokens valid for 3 h: not yet due).
 pub async fn session(name: &str) -> JsValue {
-    JsFuture::from(dev_sign_in(BASE.into(), unique(name), None, Some(600)))
+    session_ttl(name, 3 * 3600).await
+}
+
+/// A signed-in session whose access token lives `ttl_secs`.
+pub async fn session_ttl(name: &str, ttl_secs: u32) -> JsValue {
+    JsFuture::from(dev_sign_in(BASE.into(), unique(name), None, Some(ttl_secs)))
         .await
         .expect("sign-in")
+}
+
+/// POSTs to the emulator's refresh endpoint directly (spending the token).
+pub async fn spend_refresh_token(session: &JsValue) {
+    let body = serde_json::json!({"refresh_token": get_str(session, "refreshToken")}).to_string();
+    let init = json(&format!(
+        r#"{{"method":"POST","headers":{{"content-type":"application/json","x-device-id":{}}},"body":{}}}"#,
+        serde_json::to_string(&get_str(session, "deviceId")).unwrap(),
+        serde_json::to_string(&body).unwrap()
+    ));
+    JsFuture::from(global_fetch(&format!("{BASE}/v1/auth/refresh"), &init))
+        .await
+        .expect("refresh reachable");
+}
+
+/// The emulator's refresh call count.
+pub async fn refresh_calls() -> f64 {
+    get(&stats().await, "refresh_calls")
+        .as_f64()
+        .unwrap_or(-1.0)
 }
 
 /// A client plus everything it emitted.
@@ -120,18 +145,30 @@ impl Recorded {
 
 /// A client for `session` with fast test timings, recording its events.
 pub fn client(session: &JsValue) -> Recorded {
+    client_with(
+        session,
+        r#"{"backoffInitialMs":100,"backoffCapMs":1000,"ackTimeoutMs":8000}"#,
+        None,
+    )
+}
+
+/// A client with these timings and an optional device id override.
+pub fn client_with(session: &JsValue, timings: &str, device_id: Option<&str>) -> Recorded {
     let options = js_sys::Object::new();
     let set = |k: &str, v: JsValue| Reflect::set(&options, &k.into(), &v).unwrap();
     set("baseUrl", BASE.into());
     set("session", session.clone());
+    set("accountKey", get(session, "userId"));
     set("logLevel", "warn".into());
-    set(
-        "timings",
-        json(r#"{"backoffInitialMs":100,"backoffCapMs":1000,"ackTimeoutMs":8000}"#),
-    );
+    set("timings", json(timings));
+    if let Some(device) = device_id {
+        set("deviceId", device.into());
+    }
     let client = ClawChatClient::new(options.into()).expect("client");
     let events = Rc::new(RefCell::new(Vec::new()));
-    for kind in ["state", "message", "stream", "typing", "error"] {
+    for kind in [
+        "state", "message", "stream", "typing", "error", "tokens", "refresh", "logout",
+    ] {
         let sink = events.clone();
         let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
             sink.borrow_mut().push((kind.to_owned(), v))
@@ -149,9 +186,16 @@ pub fn client(session: &JsValue) -> Recorded {
 /// A connected client for a fresh user.
 pub async fn connected(name: &str) -> Recorded {
     let recorded = client(&session(name).await);
-    recorded.client.connect();
-    wait_until("ready", || recorded.state() == "ready").await;
+    connect(&recorded).await;
     recorded
+}
+
+/// Connects and waits until ready.
+pub async fn connect(recorded: &Recorded) {
+    settle(recorded.client.connect())
+        .await
+        .expect("connect starts");
+    wait_until("ready", || recorded.state() == "ready").await;
 }
 
 pub async fn sleep(ms: u32) {

@@ -1,0 +1,130 @@
+//! When to refresh (PROTOCOL.md §2 §A.0–§A.1, §A.4).
+
+use super::jwt::decode_claims;
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+
+/// Lifetime assumed when the token has no `exp` (or no `iat`).
+pub const FALLBACK_LIFETIME_MS: i64 = 24 * HOUR_MS;
+/// Shortest lead before expiry.
+pub const MIN_LEAD_MS: i64 = 30 * MINUTE_MS;
+/// Longest lead before expiry.
+pub const MAX_LEAD_MS: i64 = 2 * HOUR_MS;
+/// Proactive jitter bound (uniform in ±this).
+pub const JITTER_MS: i64 = 5 * MINUTE_MS;
+/// Floor between two refresh attempts.
+pub const MIN_REFRESH_INTERVAL_MS: i64 = 30_000;
+
+/// Expiry of `access_token` in epoch ms: its `exp`, else `activated_at + 24 h`, else none.
+pub fn expiry_ms(access_token: &str, activated_at_ms: Option<i64>) -> Option<i64> {
+    decode_claims(access_token)
+        .and_then(|c| c.exp_ms())
+        .or_else(|| activated_at_ms.map(|at| at.saturating_add(FALLBACK_LIFETIME_MS)))
+}
+
+/// `exp − clamp(0.25 × lifetime, 30 min, 2 h) + jitter`, the lifetime taken as 24 h when
+/// `iat` is unknown.
+pub fn refresh_at_ms(exp_ms: i64, iat_ms: Option<i64>, jitter_ms: i64) -> i64 {
+    let lifetime = iat_ms.map_or(FALLBACK_LIFETIME_MS, |iat| exp_ms - iat);
+    let lead = (lifetime / 4).clamp(MIN_LEAD_MS, MAX_LEAD_MS);
+    exp_ms - lead + jitter_ms.clamp(-JITTER_MS, JITTER_MS)
+}
+
+/// The proactive refresh point of `access_token`, if its expiry is known.
+pub fn proactive_point_ms(
+    access_token: &str,
+    activated_at_ms: Option<i64>,
+    jitter_ms: i64,
+) -> Option<i64> {
+    let exp = expiry_ms(access_token, activated_at_ms)?;
+    let iat = decode_claims(access_token).and_then(|c| c.iat_ms());
+    Some(refresh_at_ms(exp, iat, jitter_ms))
+}
+
+/// §A.4: true when the token is at or past its proactive point (no jitter).
+pub fn is_due(access_token: &str, activated_at_ms: Option<i64>, now_ms: i64) -> bool {
+    proactive_point_ms(access_token, activated_at_ms, 0).is_some_and(|at| now_ms >= at)
+}
+
+/// A uniform jitter in ±[`JITTER_MS`] from a fraction in `[0, 1)`.
+pub fn jitter_from_fraction(fraction: f64) -> i64 {
+    let fraction = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
+    ((fraction * 2.0 - 1.0) * JITTER_MS as f64) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    fn jwt(payload: &str) -> String {
+        format!("h.{}.s", URL_SAFE_NO_PAD.encode(payload))
+    }
+
+    #[test]
+    fn the_lead_is_a_quarter_of_the_lifetime_clamped_to_30_min_and_2_h() {
+        let exp = 100 * HOUR_MS;
+        assert_eq!(
+            refresh_at_ms(exp, Some(exp - 4 * HOUR_MS), 0),
+            exp - HOUR_MS,
+            "quarter of 4 h"
+        );
+        assert_eq!(
+            refresh_at_ms(exp, Some(exp - HOUR_MS), 0),
+            exp - 30 * MINUTE_MS,
+            "clamped up"
+        );
+        assert_eq!(
+            refresh_at_ms(exp, Some(exp - 60 * HOUR_MS), 0),
+            exp - 2 * HOUR_MS,
+            "clamped down"
+        );
+        assert_eq!(
+            refresh_at_ms(exp, None, 0),
+            exp - 2 * HOUR_MS,
+            "unknown iat: 24 h lifetime"
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_five_minutes() {
+        let exp = 100 * HOUR_MS;
+        let base = refresh_at_ms(exp, None, 0);
+        assert_eq!(refresh_at_ms(exp, None, 10 * HOUR_MS), base + JITTER_MS);
+        assert_eq!(refresh_at_ms(exp, None, -10 * HOUR_MS), base - JITTER_MS);
+        for f in [0.0, 0.25, 0.5, 0.999, 1.0, f64::NAN, -1.0] {
+            let j = jitter_from_fraction(f);
+            assert!((-JITTER_MS..=JITTER_MS).contains(&j), "{f} {j}");
+        }
+        assert_eq!(jitter_from_fraction(0.5), 0);
+    }
+
+    #[test]
+    fn expiry_comes_from_exp_else_activation_plus_24_h_else_none() {
+        assert_eq!(expiry_ms(&jwt(r#"{"exp":100}"#), Some(5)), Some(100_000));
+        assert_eq!(
+            expiry_ms("opaque-token", Some(5)),
+            Some(5 + FALLBACK_LIFETIME_MS)
+        );
+        assert_eq!(expiry_ms("opaque-token", None), None);
+        assert!(
+            !is_due("opaque-token", None, i64::MAX),
+            "no expiry known: never due"
+        );
+    }
+
+    #[test]
+    fn a_token_is_due_at_its_proactive_point() {
+        let token = jwt(r#"{"iat":0,"exp":14400}"#); // 4 h: point at 3 h
+        assert!(!is_due(&token, None, 3 * HOUR_MS - 1));
+        assert!(is_due(&token, None, 3 * HOUR_MS));
+        let short = jwt(r#"{"iat":0,"exp":90}"#); // shorter than the 30 min lead: due at once
+        assert!(is_due(&short, None, 0));
+    }
+}

@@ -1,0 +1,143 @@
+//! The stored session: one row per account with the token pair, user and device ids
+//! and the activation time. No expiry column: expiry is derived from the token.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::TokenPair;
+
+/// One account's credentials as stored. `Debug` never shows the tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSession {
+    /// The key of the row (the account).
+    pub account_key: String,
+    /// The user id.
+    pub user_id: String,
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// The device id bound at sign-in; every refresh uses it.
+    pub device_id: String,
+    /// When the session was activated (ms); the fallback for expiry.
+    pub activated_at: i64,
+}
+
+impl fmt::Debug for StoredSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("account_key", &self.account_key)
+            .field("user_id", &self.user_id)
+            .field("device_id", &self.device_id)
+            .field("activated_at", &self.activated_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredSession {
+    /// The same session with a rotated pair.
+    pub fn rotated(&self, pair: &TokenPair) -> StoredSession {
+        StoredSession {
+            access_token: pair.access_token.clone(),
+            refresh_token: pair.refresh_token.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// Checks a row read back from storage: every id and token present.
+    pub fn validate(self) -> Result<StoredSession, StoreError> {
+        let blank = [
+            ("account_key", &self.account_key),
+            ("user_id", &self.user_id),
+            ("access_token", &self.access_token),
+            ("device_id", &self.device_id),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.trim().is_empty());
+        match blank {
+            Some((field, _)) => Err(StoreError::Malformed(format!(
+                "stored session has a blank {field}"
+            ))),
+            None => Ok(self),
+        }
+    }
+}
+
+/// A storage failure. Messages never contain tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The storage is not available here (no IndexedDB, a JS store without methods).
+    Unavailable(String),
+    /// A read or write failed.
+    Io(String),
+    /// A stored row does not have the expected shape.
+    Malformed(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable(m) => write!(f, "token store unavailable: {m}"),
+            StoreError::Io(m) => write!(f, "token store failed: {m}"),
+            StoreError::Malformed(m) => write!(f, "token store row malformed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> StoredSession {
+        StoredSession {
+            account_key: "ann".into(),
+            user_id: "u1".into(),
+            access_token: "secret-access".into(),
+            refresh_token: "secret-refresh".into(),
+            device_id: "d1".into(),
+            activated_at: 5,
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let text = format!("{:?}", session());
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn rotation_keeps_identity_and_device() {
+        let pair = TokenPair {
+            access_token: "a2".into(),
+            refresh_token: "r2".into(),
+        };
+        let rotated = session().rotated(&pair);
+        assert_eq!(
+            (
+                rotated.access_token.as_str(),
+                rotated.refresh_token.as_str()
+            ),
+            ("a2", "r2")
+        );
+        assert_eq!(
+            (rotated.device_id.as_str(), rotated.activated_at),
+            ("d1", 5)
+        );
+    }
+
+    #[test]
+    fn rows_with_blank_fields_are_malformed_and_wrong_shapes_fail_to_parse() {
+        assert!(session().validate().is_ok());
+        let mut blank = session();
+        blank.device_id = " ".into();
+        assert!(
+            matches!(blank.validate(), Err(StoreError::Malformed(m)) if m.contains("device_id"))
+        );
+        for row in ["{}", r#"{"account_key":1}"#, "[]", "null"] {
+            assert!(serde_json::from_str::<StoredSession>(row).is_err(), "{row}");
+        }
+    }
+}
