@@ -2,7 +2,8 @@
 
 # Repository root, whatever the caller's working directory.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$PATH"
+# npm tooling first (wasm-pack takes the first wasm-opt on PATH), then cargo's.
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 # tool_setting SECTION KEY: the quoted value of KEY under [SECTION] in wasm-pack.toml.
 tool_setting() {

@@ -46,9 +46,13 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq $missing >/dev/null
 fi
 
-if [ ! -d "$ROOT/e2e/node_modules/playwright-core" ]; then
-  log "installing npm packages for e2e: $npm_packages"
-  (cd "$ROOT/e2e" && npm install --no-audit --no-fund --silent)
+missing_npm=""
+for pkg in $npm_packages; do
+  [ -d "$ROOT/node_modules/$pkg" ] || missing_npm="$missing_npm $pkg"
+done
+if [ -n "$missing_npm" ]; then
+  log "installing npm tooling:$missing_npm"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
 fi
 
 log "setup complete"

@@ -36,4 +36,8 @@ export CLAWCHAT_ADMIN_URL="http://127.0.0.1:$((port + 1))"
 log "browser tests (headless Chromium, main thread and dedicated Worker)"
 CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
 
+log "page tests (playwright-core driving Chromium through the demo page)"
+wasm-pack --quiet build --release --target "$(tool_setting build target)" --out-dir "$(tool_setting build out-dir)"
+node --test --test-concurrency=1 e2e/*.test.mjs
+
 log "all tests passed in $(( $(date +%s) - started )) s"

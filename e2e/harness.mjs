@@ -1,0 +1,112 @@
+// Shared helpers for the page tests: an emulator child process with a file database
+// (so it can be killed and restarted without losing anything), Debian's Chromium via
+// playwright-core, and page actions.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const RESULTS = join(ROOT, "e2e", "test-results");
+mkdirSync(RESULTS, { recursive: true });
+
+const CHROMIUM_ARGS = [
+  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+];
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A local emulator on `port`; `restart()` stops and starts it on the same database. */
+export class Emulator {
+  constructor({ port, ttlSecs = 45 }) {
+    this.port = port;
+    this.ttlSecs = ttlSecs;
+    this.dir = mkdtempSync(join(tmpdir(), "clawchat-e2e-"));
+    this.base = `http://127.0.0.1:${port}`;
+    this.admin = `http://127.0.0.1:${port + 1}`;
+  }
+
+  async start() {
+    this.child = spawn(join(ROOT, "target/debug/clawchat-emulator"), [
+      "--listen", `127.0.0.1:${this.port}`, "--admin-listen", `127.0.0.1:${this.port + 1}`,
+      "--db", join(this.dir, "db.sqlite3"), "--token-ttl-secs", String(this.ttlSecs),
+      "--www-dir", join(ROOT, "www"), "--pkg-dir", join(ROOT, "pkg"), "--ping-interval-ms", "2000",
+    ], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(`${this.admin}/admin/stats`)).ok) return;
+      } catch { /* not up yet */ }
+      await sleep(50);
+    }
+    throw new Error("emulator did not start");
+  }
+
+  async stop() {
+    if (!this.child) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.kill("SIGKILL");
+    await exited;
+    this.child = null;
+  }
+
+  async stats() {
+    return (await fetch(`${this.admin}/admin/stats`)).json();
+  }
+}
+
+export function launch() {
+  return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
+/** A new browser context (its own storage: a separate person) signed in as `name`. */
+export async function person(browser, emulator, name) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  const page = await context.newPage();
+  page.on("pageerror", (err) => console.error(`[${name}] page error:`, err.message));
+  await page.goto(emulator.base);
+  await page.fill("#nickname", name);
+  await page.click("#signin-form button");
+  await page.waitForSelector("#app:not([hidden])");
+  await page.waitForSelector('#badge[data-state="ready"]');
+  return page;
+}
+
+/** Starts a chat with the people named, from `page`. */
+export async function startChat(page, names) {
+  await page.click("#new-chat summary");
+  for (const name of names) {
+    await page.locator("#people label", { hasText: name }).locator("input").check();
+  }
+  await page.click("#create-chat");
+  await page.waitForFunction(() => !document.querySelector("#text").disabled);
+}
+
+export async function openChatNamed(page, text) {
+  await page.locator("#chats li", { hasText: text }).first().click();
+}
+
+export async function type(page, text) {
+  await page.fill("#text", text);
+  await page.press("#text", "Enter");
+}
+
+export const bodies = (page) => page.locator("#messages .msg .body").allTextContents();
+
+/** A small PNG drawn by the page's canvas. */
+export async function picture(page) {
+  const dataUrl = await page.evaluate(() => {
+    const canvas = Object.assign(document.createElement("canvas"), { width: 96, height: 64 });
+    const g = canvas.getContext("2d");
+    g.fillStyle = "#3558d6";
+    g.fillRect(0, 0, 96, 64);
+    g.fillStyle = "#fff";
+    g.font = "bold 20px sans-serif";
+    g.fillText("wasm", 20, 40);
+    return canvas.toDataURL("image/png");
+  });
+  return Buffer.from(dataUrl.split(",")[1], "base64");
+}
+
+export const shot = (page, name) => page.screenshot({ path: join(RESULTS, `${name}.png`) });

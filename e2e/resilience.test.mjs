@@ -1,0 +1,69 @@
+// The page through an emulator crash and through token expiry.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { bodies, Emulator, launch, openChatNamed, person, shot, startChat, type } from "./harness.mjs";
+
+const emulator = new Emulator({ port: 18807, ttlSecs: 45 });
+let browser;
+
+before(async () => {
+  await emulator.start();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await emulator.stop();
+});
+
+const count = (list, text) => list.filter((b) => b === text).length;
+
+test("an emulator crash shows reconnecting, then delivers the message sent meanwhile exactly once", async () => {
+  const ann = await person(browser, emulator, "ann");
+  const bob = await person(browser, emulator, "bob");
+  await startChat(ann, ["bob"]);
+  await type(ann, "before the crash");
+  await bob.waitForSelector("#chats li");
+  await openChatNamed(bob, "ann");
+  await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("before the crash"));
+
+  await emulator.stop();
+  await ann.waitForSelector('#badge[data-state="reconnecting"]');
+  assert.match(await ann.textContent("#badge"), /reconnecting in \d+ s/);
+  await type(ann, "sent while the server was down");
+  await ann.waitForSelector('.msg.mine .status[data-status="sending"]');
+  await shot(ann, "reconnecting");
+
+  await emulator.start();
+  await ann.waitForSelector('#badge[data-state="ready"]', { timeout: 45_000 });
+  await ann.waitForFunction(() => [...document.querySelectorAll('.msg.mine .status')].every((s) => s.dataset.status === "sent"), null, { timeout: 20_000 });
+  await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("sent while the server was down"), null, { timeout: 45_000 });
+  await bob.waitForTimeout(1500);
+  assert.equal(count(await bodies(bob), "sent while the server was down"), 1);
+  assert.equal(count(await bodies(bob), "before the crash"), 1);
+  await shot(bob, "after-restart");
+});
+
+test("token expiry passes during the conversation without the user noticing", async () => {
+  const cy = await person(browser, emulator, "cy");
+  const dee = await person(browser, emulator, "dee");
+  await startChat(cy, ["dee"]);
+  await dee.waitForSelector("#chats li").catch(() => {});
+  const started = Date.now();
+  let round = 0;
+  while (Date.now() - started < (emulator.ttlSecs + 15) * 1000) {
+    await type(cy, `still here ${round}`);
+    round += 1;
+    await cy.waitForTimeout(6000);
+  }
+  await openChatNamed(dee, "cy");
+  await dee.waitForFunction((n) => document.querySelectorAll("#messages .msg").length === n, round, { timeout: 20_000 });
+  await cy.waitForFunction(() => [...document.querySelectorAll('.msg.mine .status')].every((s) => s.dataset.status === "sent"));
+  const token = await cy.textContent("#token");
+  const refreshes = Number(token.match(/refreshes (\d+)/)[1]);
+  assert.ok(refreshes >= 2, `the token was refreshed in the background: ${token}`);
+  assert.equal(await cy.getAttribute("#badge", "data-state"), "ready");
+  assert.ok(!(await cy.isVisible("#signin")), "never sent back to sign-in");
+  assert.ok((await emulator.stats()).refresh_calls >= 2);
+  await shot(cy, "after-token-expiry");
+});

@@ -1,0 +1,327 @@
+// The ClawChat demo page: built only on the SDK's public JS API, exactly as a web app
+// imports it after `wasm-pack build`. Every piece of message text goes to the page through
+// textContent, never as HTML.
+import init, { ClawChatClient, devSignIn, activate } from "/pkg/clawchat_wasm.js";
+
+const $ = (id) => document.getElementById(id);
+const ACCOUNT_KEY = "clawchat-demo-account";
+
+/** Page state: the client, people, chats and the messages of each chat. */
+const state = {
+  client: null,
+  me: null,
+  people: new Map(), // user id -> nickname
+  chats: new Map(), // chat id -> chat
+  messages: new Map(), // chat id -> [entry]
+  unread: new Map(),
+  current: null,
+  replyTo: null,
+  typing: new Map(), // chat id -> Map(user id -> {name, until})
+};
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key in node) node[key] = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+const time = (ms) => new Date(ms || Date.now()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+function chatName(chat) {
+  if (chat.name && chat.type === "group") return chat.name;
+  const others = chat.member_ids.filter((id) => id !== state.me.userId);
+  return others.map((id) => state.people.get(id) || id).join(", ") || chat.name || chat.id;
+}
+
+// ---- rendering -------------------------------------------------------------------
+
+function renderFragments(fragments) {
+  const body = el("div", { className: "body" });
+  for (const f of fragments || []) {
+    if (f.kind === "text") body.append(document.createTextNode(f.text));
+    else if (f.kind === "mention") body.append(el("span", { className: "mention", textContent: f.display || "@" + (f.user_id || "?") }));
+    else if (f.kind === "image") body.append(el("img", { src: f.url, alt: f.name || "image" }));
+    else if (["file", "audio", "video"].includes(f.kind)) body.append(el("a", { href: f.url, target: "_blank", rel: "noopener", textContent: `File: ${f.name || f.url}` }));
+    else body.append(el("em", { textContent: "[unsupported content]" }));
+  }
+  return body;
+}
+
+function renderEntry(entry) {
+  const mine = entry.senderId === state.me.userId;
+  const meta = el("div", { className: "meta" }, el("strong", { textContent: mine ? "You" : entry.senderName }), el("span", { textContent: time(entry.sentAt) }));
+  if (mine) {
+    const status = el("span", { className: "status", dataset: { status: entry.status }, textContent: entry.status === "failed" ? `failed: ${entry.reason}` : entry.status });
+    meta.append(status);
+    if (entry.status === "failed") meta.append(el("button", { type: "button", className: "link", textContent: "Retry", onclick: () => retry(entry) }));
+  } else {
+    meta.append(el("button", { type: "button", className: "link", textContent: "Reply", onclick: () => startReply(entry) }));
+  }
+  const item = el("li", { className: `msg${mine ? " mine" : ""}${entry.streaming ? " streaming" : ""}`, dataset: { messageId: entry.messageId } }, meta);
+  if (entry.reply) item.append(el("div", { className: "quote", textContent: `${entry.reply.nickName}: ${entry.reply.text}` }));
+  item.append(renderFragments(entry.fragments));
+  return item;
+}
+
+function renderMessages() {
+  const list = $("messages");
+  list.replaceChildren(...(state.messages.get(state.current) || []).map(renderEntry));
+  list.scrollTop = list.scrollHeight;
+}
+
+function renderChats() {
+  const items = [...state.chats.values()].map((chat) => {
+    const unread = state.unread.get(chat.id) || 0;
+    return el("li", { "aria-selected": String(chat.id === state.current), onclick: () => openChat(chat.id), dataset: { chatId: chat.id } },
+      el("span", { textContent: `${chat.type === "group" ? "Group: " : ""}${chatName(chat)}` }),
+      unread ? el("span", { className: "unread", textContent: String(unread) }) : null);
+  });
+  $("chats").replaceChildren(...items);
+}
+
+function renderPeople() {
+  const items = [...state.people.entries()].filter(([id]) => id !== state.me.userId).map(([id, name]) =>
+    el("li", {}, el("label", {}, el("input", { type: "checkbox", value: id }), document.createTextNode(` ${name}`))));
+  $("people").replaceChildren(...items);
+}
+
+function renderTyping() {
+  const now = Date.now();
+  const typers = [...(state.typing.get(state.current) || new Map()).values()].filter((t) => t.until > now).map((t) => t.name);
+  $("typing").textContent = typers.length ? `${typers.join(", ")} ${typers.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+function renderBadge(connection) {
+  const badge = $("badge");
+  badge.dataset.state = connection.state;
+  badge.textContent = {
+    ready: "connected",
+    connecting: "connecting…",
+    handshaking: "connecting…",
+    reconnecting: `reconnecting in ${Math.ceil((connection.delayMs || 0) / 1000)} s`,
+    logged_out: "signed out",
+    closed: "offline",
+    idle: "idle",
+  }[connection.state] || connection.state;
+}
+
+const tokenStatus = { last: "none yet", refreshes: 0 };
+function renderToken() {
+  if (!state.client) return;
+  const expiresAt = state.client.expiresAt;
+  const left = expiresAt ? Math.max(0, Math.round((expiresAt - Date.now()) / 1000)) : null;
+  $("token").textContent = `token ${left == null ? "—" : `expires in ${left} s`} · refreshes ${tokenStatus.refreshes} · last: ${tokenStatus.last}`;
+}
+
+// ---- state changes ------------------------------------------------------------------
+
+function addEntry(chatId, entry) {
+  if (!state.messages.has(chatId)) state.messages.set(chatId, []);
+  const list = state.messages.get(chatId);
+  const existing = list.findIndex((m) => m.messageId === entry.messageId);
+  if (existing >= 0) list[existing] = { ...list[existing], ...entry };
+  else list.push(entry);
+  if (chatId === state.current) renderMessages();
+  else if (existing < 0) {
+    state.unread.set(chatId, (state.unread.get(chatId) || 0) + 1);
+    renderChats();
+  }
+}
+
+async function refreshChats() {
+  const [people, chats] = await Promise.all([state.client.friends(), state.client.chats()]);
+  for (const p of people) state.people.set(p.id, p.nickname);
+  state.people.set(state.me.userId, state.me.nickname);
+  for (const chat of chats) state.chats.set(chat.id, chat);
+  renderChats();
+  renderPeople();
+}
+
+function openChat(chatId) {
+  state.current = chatId;
+  state.unread.delete(chatId);
+  state.replyTo = null;
+  $("replying").hidden = true;
+  $("chat-title").textContent = chatName(state.chats.get(chatId));
+  $("text").disabled = $("send").disabled = false;
+  renderChats();
+  renderMessages();
+  renderTyping();
+  $("text").focus();
+}
+
+function startReply(entry) {
+  state.replyTo = { messageId: entry.messageId, nickName: entry.senderName, fragments: entry.fragments };
+  $("replying-text").textContent = `Replying to ${entry.senderName}: ${entry.text || "[attachment]"}`;
+  $("replying").hidden = false;
+  $("text").focus();
+}
+
+function track(chatId, fragments, options, promise) {
+  const entry = { messageId: null, chatId, senderId: state.me.userId, senderName: state.me.nickname, fragments, text: fragments.map((f) => f.text || "").join(""), reply: options.replyTo ? { nickName: options.replyTo.nickName, text: options.replyTo.fragments.map((f) => f.text || "").join("") } : null, sentAt: Date.now(), status: "sending", options };
+  entry.messageId = options.messageId || `pending-${Math.random()}`;
+  addEntry(chatId, entry);
+  promise.then(
+    (receipt) => replaceEntry(chatId, entry.messageId, { messageId: receipt.messageId, status: "sent", sentAt: receipt.acceptedAt }),
+    (err) => replaceEntry(chatId, entry.messageId, { messageId: err.messageId || entry.messageId, status: "failed", reason: err.reason || err.message }),
+  );
+}
+
+function replaceEntry(chatId, oldId, changes) {
+  const list = state.messages.get(chatId) || [];
+  const entry = list.find((m) => m.messageId === oldId);
+  if (entry) Object.assign(entry, changes);
+  if (chatId === state.current) renderMessages();
+}
+
+function send(chatId, fragments, options = {}) {
+  const promise = state.client.sendFragments(chatId, fragments, options);
+  track(chatId, fragments, options, promise);
+}
+
+function retry(entry) {
+  const list = state.messages.get(entry.chatId);
+  list.splice(list.indexOf(entry), 1);
+  send(entry.chatId, entry.fragments, { ...entry.options, messageId: entry.messageId });
+}
+
+// ---- wiring -------------------------------------------------------------------------
+
+function wireClient(client) {
+  client.on("state", (s) => renderBadge(s));
+  client.on("message", async (m) => {
+    if (!state.chats.has(m.chatId)) await refreshChats();
+    addEntry(m.chatId, { ...m, status: "received" });
+    const typers = state.typing.get(m.chatId);
+    if (typers) typers.delete(m.senderId);
+    renderTyping();
+  });
+  client.on("stream", (s) => addEntry(s.chatId, { ...s, sentAt: Date.now(), streaming: s.status === "streaming", status: "received" }));
+  client.on("typing", (t) => {
+    if (!state.typing.has(t.chatId)) state.typing.set(t.chatId, new Map());
+    const typers = state.typing.get(t.chatId);
+    if (t.isTyping) typers.set(t.senderId, { name: t.senderName, until: Date.now() + 5000 });
+    else typers.delete(t.senderId);
+    renderTyping();
+  });
+  client.on("tokens", () => renderToken());
+  client.on("refresh", (r) => {
+    if (r.outcome === "success" || r.outcome === "adopted") tokenStatus.refreshes += 1;
+    tokenStatus.last = `${r.outcome} (${r.trigger.replace("_", " ")}) at ${time()}`;
+    renderToken();
+  });
+  client.on("logout", (e) => signedOut(`Signed out: ${e.reason}`));
+  client.on("error", (e) => console.warn("clawchat:", e.kind, e.message));
+}
+
+async function start(session, nickname) {
+  const options = { baseUrl: location.origin, accountKey: nickname, logLevel: "info" };
+  if (session) options.session = session;
+  const client = new ClawChatClient(options);
+  wireClient(client);
+  await client.connect();
+  state.client = client;
+  const me = await client.me();
+  state.me = { userId: me.id, nickname: me.nickname };
+  localStorage.setItem(ACCOUNT_KEY, nickname);
+  $("me").textContent = me.nickname;
+  $("signin").hidden = true;
+  $("app").hidden = $("status").hidden = false;
+  await refreshChats();
+  renderToken();
+}
+
+function signedOut(message) {
+  localStorage.removeItem(ACCOUNT_KEY);
+  $("app").hidden = $("status").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message || "";
+  state.client = null;
+}
+
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const nickname = $("nickname").value.trim();
+  try {
+    await start(await devSignIn(location.origin, nickname), nickname);
+  } catch (err) {
+    $("signin-error").textContent = err.message;
+  }
+});
+
+$("code-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const session = await activate(location.origin, $("code").value);
+    await start(session, session.nickname || session.userId);
+  } catch (err) {
+    $("signin-error").textContent = err.message;
+  }
+});
+
+let typingSent = 0;
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("text").value.trim();
+  if (!text || !state.current) return;
+  send(state.current, [{ kind: "text", text }], state.replyTo ? { replyTo: state.replyTo } : {});
+  $("text").value = "";
+  state.replyTo = null;
+  $("replying").hidden = true;
+  state.client.setTyping(state.current, false);
+  typingSent = 0;
+});
+$("text").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+$("text").addEventListener("input", () => {
+  if (state.current && Date.now() - typingSent > 2000) {
+    typingSent = Date.now();
+    state.client.setTyping(state.current, true);
+  }
+});
+
+$("file").addEventListener("change", async () => {
+  const file = $("file").files[0];
+  if (!file || !state.current) return;
+  try {
+    send(state.current, [await state.client.uploadMedia(file)]);
+  } catch (err) {
+    alert(`Upload failed: ${err.message}`);
+  }
+  $("file").value = "";
+});
+
+$("cancel-reply").addEventListener("click", () => {
+  state.replyTo = null;
+  $("replying").hidden = true;
+});
+
+$("create-chat").addEventListener("click", async () => {
+  const ids = [...$("people").querySelectorAll("input:checked")].map((box) => box.value);
+  if (!ids.length) return;
+  const chat = await state.client.createChat(ids.length === 1 ? "direct" : "group", ids, $("group-name").value.trim() || undefined);
+  state.chats.set(chat.id, chat);
+  $("new-chat").open = false;
+  openChat(chat.id);
+});
+
+$("new-chat").addEventListener("toggle", () => {
+  if ($("new-chat").open) refreshChats();
+});
+
+$("logout").addEventListener("click", () => state.client && state.client.logout());
+
+setInterval(() => { renderToken(); renderTyping(); }, 1000);
+
+await init();
+const remembered = localStorage.getItem(ACCOUNT_KEY);
+if (remembered) start(null, remembered).catch(() => signedOut());
