@@ -194,6 +194,7 @@ function retry(entry) {
 
 function wireClient(client) {
   client.on("state", (s) => renderBadge(s));
+  client.on("role", ({ role }) => { $("role").textContent = `this tab: ${role}`; $("role").dataset.role = role; });
   client.on("message", async (m) => {
     if (!state.chats.has(m.chatId)) await refreshChats();
     addEntry(m.chatId, { ...m, status: "received" });
@@ -230,6 +231,8 @@ async function start(session, nickname) {
   state.me = { userId: me.id, nickname: me.nickname };
   localStorage.setItem(ACCOUNT_KEY, nickname);
   $("me").textContent = me.nickname;
+  renderBadge(client.state);
+  $("role").textContent = `this tab: ${client.role}`;
   $("signin").hidden = true;
   $("app").hidden = $("status").hidden = false;
   await refreshChats();

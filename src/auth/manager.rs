@@ -20,6 +20,8 @@ pub enum Trigger {
     Wake,
     /// The app called `refreshNow()`.
     Manual,
+    /// A follower tab asked the leader (followers never call the endpoint).
+    Follower,
 }
 
 /// Why a refresh request did not start one.

@@ -25,6 +25,7 @@ use crate::store::StoredSession;
 
 use super::client::{drive, drop_later, emit, run_effects, Shared};
 use super::convert::{error, to_js};
+use super::leadership::{self, Role};
 
 /// What a refresh request came to, as the app sees it (never a token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +62,7 @@ fn trigger_name(trigger: Trigger) -> &'static str {
         Trigger::RestUnauthorized => "rest_unauthorized",
         Trigger::Wake => "wake",
         Trigger::Manual => "manual",
+        Trigger::Follower => "follower",
     }
 }
 
@@ -168,12 +170,21 @@ pub async fn start(shared: &Shared) -> Result<(), JsValue> {
     }
     join_tabs(shared, &key);
     listen_for_wake(shared);
+    emit_tokens(shared);
+    Ok(())
+}
+
+/// This tab now owns the connection and the refresh: refresh first if the token is
+/// already due (§A.4), then arm the proactive timer.
+pub async fn take_charge(shared: &Shared) {
     if due(shared) {
         refresh(shared, Trigger::PreConnect).await;
     }
     arm_proactive(shared);
-    emit_tokens(shared);
-    Ok(())
+}
+
+fn in_charge(shared: &Shared) -> bool {
+    matches!(shared.borrow().role, Role::Leader | Role::Solo)
 }
 
 fn due(shared: &Shared) -> bool {
@@ -246,6 +257,9 @@ async fn on_tab_message(shared: &Shared, message: TabMessage) {
 /// (Re)arms the proactive timer from the live token: its proactive point with jitter,
 /// never sooner than the floor after the last attempt.
 fn arm_proactive(shared: &Shared) {
+    if !in_charge(shared) {
+        return;
+    }
     let mut inner = shared.borrow_mut();
     let jitter = jitter_from_fraction(SystemEntropy.fraction());
     let at = inner.session.as_ref().and_then(|s| {
@@ -322,8 +336,32 @@ async fn rotate(store: &TokenStore, base: &BaseUrl, session: &StoredSession) -> 
     }
 }
 
-/// Runs (or joins) a refresh. Never throws: the report says what happened.
+/// How long a follower waits for the leader's rotation.
+const FOLLOWER_WAIT_MS: u32 = 10_000;
+
+/// Follower: asks the leader to refresh and waits for the rotated pair to arrive.
+async fn refresh_through_leader(shared: &Shared, trigger: Trigger) -> RefreshReport {
+    let before = shared.borrow().access_token();
+    leadership::ask_for_refresh(shared);
+    for _ in 0..FOLLOWER_WAIT_MS / 100 {
+        gloo_timers::future::TimeoutFuture::new(100).await;
+        if shared.borrow().access_token() != before {
+            return RefreshReport::new("adopted", trigger, None);
+        }
+    }
+    RefreshReport::new(
+        "transient",
+        trigger,
+        Some("the leader tab did not rotate the tokens in time".into()),
+    )
+}
+
+/// Runs (or joins) a refresh: in the tab in charge of the connection; a follower asks
+/// the leader instead. Never throws: the report says what happened.
 pub async fn refresh(shared: &Shared, trigger: Trigger) -> RefreshReport {
+    if shared.borrow().role == Role::Follower {
+        return refresh_through_leader(shared, trigger).await;
+    }
     let request = {
         let mut inner = shared.borrow_mut();
         inner.session.clone().map(|session| {

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{decode_response, ApiError, BaseUrl, Credentials, HttpRequest, Method};
 use crate::auth::{decode_claims, RefreshManager, Trigger};
-use crate::platform::coordination::TabChannel;
+use crate::platform::coordination::{LockHold, TabChannel, TabMessage};
 use crate::platform::fetch::{self, Body};
 use crate::platform::log::{log, Level};
 use crate::platform::socket::{Socket, SocketEvent};
@@ -31,6 +31,7 @@ use crate::store::StoredSession;
 use super::auth;
 use super::convert::{api_error, error, send_error, to_js};
 use super::events::Emitter;
+use super::leadership::{self, Relay, RelayedSend, Role};
 
 /// How often the machine's tick runs.
 const TICK_MS: u32 = 1_000;
@@ -105,6 +106,7 @@ struct SendOptions {
 pub(super) enum Effect {
     Emit(&'static str, JsValue),
     Settle(Function, JsValue),
+    Relay(Relay),
 }
 
 pub(super) struct Inner {
@@ -131,13 +133,27 @@ pub(super) struct Inner {
     /// A device id override for the socket and REST.
     pub device_override: Option<String>,
     /// Other tabs of this account.
-    pub channel: Option<TabChannel>,
+    pub channel: Option<TabChannel<TabMessage>>,
     /// The proactive refresh timer.
     pub proactive: Option<Timeout>,
     /// Callers waiting on the refresh in flight.
     pub joiners: Vec<Function>,
     /// visibilitychange / focus / online listeners for refresh-if-due.
     pub wake: Vec<Listener>,
+    /// This tab's part in the account's connection.
+    pub role: Role,
+    /// This tab's id in relay messages.
+    pub tab_id: String,
+    /// The relay channel between the tabs of this account.
+    pub relay: Option<TabChannel<Relay>>,
+    /// The leader lock, held (leader) or requested (follower).
+    pub leader_lock: Option<LockHold>,
+    /// Follower: sends relayed to the leader and not yet settled.
+    pub relayed: HashMap<String, RelayedSend>,
+    /// Leader: which follower tab each relayed send came from.
+    pub remote: HashMap<String, String>,
+    /// Follower: the leader's last connection state.
+    pub leader_state: Option<Value>,
 }
 
 pub(super) type Shared = Rc<RefCell<Inner>>;
@@ -341,10 +357,34 @@ impl Inner {
     }
 
     fn settle(&mut self, completion: Completion, effects: &mut Vec<Effect>) {
-        let Some((resolve, reject)) = self.pending.remove(&completion.message_id) else {
+        if let Some(to) = self.remote.remove(&completion.message_id) {
+            let (accepted, error) = match completion.outcome {
+                Ok(accepted) => (Some(accepted), None),
+                Err(error) => (None, Some(error)),
+            };
+            let message_id = completion.message_id;
+            effects.push(Effect::Relay(Relay::Settled {
+                to,
+                message_id,
+                accepted,
+                error,
+            }));
+            return;
+        }
+        self.settle_outcome(&completion.message_id, completion.outcome, effects);
+    }
+
+    /// Resolves or rejects the app's promise for `message_id`.
+    pub fn settle_outcome(
+        &mut self,
+        message_id: &str,
+        outcome: Result<crate::session::Accepted, crate::session::SendError>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some((resolve, reject)) = self.pending.remove(message_id) else {
             return;
         };
-        match completion.outcome {
+        match outcome {
             Ok(accepted) => effects.push(Effect::Settle(resolve, to_js(&accepted))),
             Err(failure) => {
                 let note = format!("send {} failed: {}", failure.message_id, failure.reason);
@@ -382,7 +422,13 @@ impl Inner {
 pub(super) fn run_effects(shared: &Shared, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
+            Effect::Relay(message) => {
+                if let Some(relay) = shared.borrow().relay.as_ref() {
+                    relay.post(&message);
+                }
+            }
             Effect::Emit(event, payload) => {
+                leadership::forward(shared, event, &payload);
                 let handlers = shared.borrow().emitter.handlers(event);
                 for handler in handlers {
                     if handler.call1(&JsValue::NULL, &payload).is_err() {
@@ -434,6 +480,25 @@ fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
         SocketEvent::Text(text) => machine.on_text(&text, now),
         SocketEvent::Closed(_) => machine.on_close(now),
     });
+}
+
+/// Starts this tab's connection: the tick, the online listener, then the machine.
+pub(super) fn start_connection(shared: &Shared) {
+    {
+        let mut inner = shared.borrow_mut();
+        if inner.tick.is_none() {
+            let weak = Rc::downgrade(shared);
+            inner.tick = Some(Interval::new(TICK_MS, move || {
+                on_timer(&weak, |m, now| m.on_tick(now))
+            }));
+        }
+        if inner.online.is_none() {
+            let weak = Rc::downgrade(shared);
+            inner.online =
+                Listener::global("online", move || on_timer(&weak, |m, _| m.on_online()));
+        }
+    }
+    drive(shared, |m, _| m.connect());
 }
 
 /// A ClawChat client: one account's connection, sends, inbound events and tokens.
@@ -504,6 +569,13 @@ impl ClawChatClient {
             proactive: None,
             joiners: Vec::new(),
             wake: Vec::new(),
+            role: Role::Idle,
+            tab_id: leadership::new_tab_id(),
+            relay: None,
+            leader_lock: None,
+            relayed: HashMap::new(),
+            remote: HashMap::new(),
+            leader_state: None,
         };
         Ok(ClawChatClient {
             shared: Rc::new(RefCell::new(inner)),
@@ -517,29 +589,16 @@ impl ClawChatClient {
         let shared = self.shared.clone();
         future_to_promise(async move {
             auth::start(&shared).await?;
-            {
-                let mut inner = shared.borrow_mut();
-                if inner.tick.is_none() {
-                    let weak = Rc::downgrade(&shared);
-                    inner.tick = Some(Interval::new(TICK_MS, move || {
-                        on_timer(&weak, |m, now| m.on_tick(now))
-                    }));
-                }
-                if inner.online.is_none() {
-                    let weak = Rc::downgrade(&shared);
-                    inner.online =
-                        Listener::global("online", move || on_timer(&weak, |m, _| m.on_online()));
-                }
-            }
-            drive(&shared, |m, _| m.connect());
+            leadership::start(&shared);
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Closes the connection; pending sends fail with a clear reason. `connect()` again
-    /// to resume.
+    /// Closes the connection (a leader tab hands the connection to another tab); pending
+    /// sends fail with a clear reason. `connect()` again to resume.
     pub fn disconnect(&self) {
         drive(&self.shared, |m, _| m.disconnect());
+        leadership::stop(&self.shared);
         let mut inner = self.shared.borrow_mut();
         if let Some(tick) = inner.tick.take() {
             drop_later(tick);
@@ -600,7 +659,15 @@ impl ClawChatClient {
         #[wasm_bindgen(js_name = chatId)] chat_id: &str,
         #[wasm_bindgen(js_name = isTyping)] is_typing: bool,
     ) {
-        drive(&self.shared, |m, now| m.set_typing(chat_id, is_typing, now));
+        if !leadership::relay_typing(&self.shared, chat_id, is_typing) {
+            drive(&self.shared, |m, now| m.set_typing(chat_id, is_typing, now));
+        }
+    }
+
+    /// This tab's part: `leader` owns the socket, a `follower` relays through the leader.
+    #[wasm_bindgen(getter, unchecked_return_type = "TabRole")]
+    pub fn role(&self) -> JsValue {
+        to_js(&self.shared.borrow().role)
     }
 
     /// Registers a handler; returns a function that unregisters it.
@@ -618,7 +685,14 @@ impl ClawChatClient {
     /// The connection state.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
     pub fn state(&self) -> JsValue {
-        to_js(self.shared.borrow().machine.state())
+        let inner = self.shared.borrow();
+        match (&inner.role, &inner.leader_state) {
+            (Role::Follower, Some(state)) => to_js(state),
+            (Role::Follower, None) => {
+                to_js(&serde_json::json!({"state": "connecting", "attempt": 0}))
+            }
+            _ => to_js(inner.machine.state()),
+        }
     }
 
     /// Our user id ("" until a session is known).
@@ -731,6 +805,14 @@ impl ClawChatClient {
         let mut slots = None;
         let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
         let Some(slots) = slots else { return promise };
+        let logged_out =
+            *self.shared.borrow().machine.state() == crate::session::ConnState::LoggedOut;
+        if !logged_out {
+            if let Some(message_id) = leadership::relay_send(&self.shared, chat_id, &outgoing) {
+                self.shared.borrow_mut().pending.insert(message_id, slots);
+                return promise;
+            }
+        }
         let mut effects = Vec::new();
         {
             let mut inner = self.shared.borrow_mut();

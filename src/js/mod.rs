@@ -4,6 +4,7 @@ mod auth;
 mod client;
 mod convert;
 mod events;
+mod leadership;
 mod types;
 
 use serde_json::{json, Value};

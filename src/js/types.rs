@@ -60,6 +60,9 @@ export interface RefreshReport {
   reason: string | null;
 }
 
+/** This tab's part in its account's connection. */
+export type TabRole = "idle" | "follower" | "leader" | "solo";
+
 export interface TokensEvent { expiresAt: number | null }
 export interface LogoutEvent { code: number; reason: string }
 
@@ -150,6 +153,7 @@ export interface ClawChatEventMap {
   tokens: TokensEvent;
   refresh: RefreshReport;
   logout: LogoutEvent;
+  role: { role: TabRole };
 }
 
 export interface UserProfile { id: string; nickname: string; avatar_url?: string | null; bio?: string | null }

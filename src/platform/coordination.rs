@@ -10,6 +10,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{BroadcastChannel, MessageEvent};
 
+/// True when BroadcastChannel is available.
+pub fn has_broadcast_channel() -> bool {
+    Reflect::get(&js_sys::global(), &"BroadcastChannel".into()).is_ok_and(|c| c.is_function())
+}
+
 /// What tabs tell each other. Never carries a token: tabs re-read the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -59,21 +64,20 @@ where
     JsFuture::from(promise).await
 }
 
-/// A BroadcastChannel for one account, with its listener.
-pub struct TabChannel {
+/// A BroadcastChannel carrying messages of type `M`, with its listener.
+pub struct TabChannel<M> {
     channel: BroadcastChannel,
     _listener: Closure<dyn FnMut(MessageEvent)>,
+    _message: std::marker::PhantomData<M>,
 }
 
-impl TabChannel {
-    /// Joins the channel `name`; `on_message` receives what other tabs post.
-    pub fn join(
-        name: &str,
-        mut on_message: impl FnMut(TabMessage) + 'static,
-    ) -> Option<TabChannel> {
+impl<M: Serialize + for<'de> Deserialize<'de> + 'static> TabChannel<M> {
+    /// Joins the channel `name`; `on_message` receives what other tabs post (messages
+    /// that do not parse are ignored).
+    pub fn join(name: &str, mut on_message: impl FnMut(M) + 'static) -> Option<Self> {
         let channel = BroadcastChannel::new(name).ok()?;
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Ok(message) = serde_wasm_bindgen::from_value::<TabMessage>(event.data()) {
+            if let Ok(message) = serde_wasm_bindgen::from_value::<M>(event.data()) {
                 on_message(message);
             }
         });
@@ -81,11 +85,12 @@ impl TabChannel {
         Some(TabChannel {
             channel,
             _listener: listener,
+            _message: std::marker::PhantomData,
         })
     }
 
     /// Tells every other tab.
-    pub fn post(&self, message: &TabMessage) {
+    pub fn post(&self, message: &M) {
         let value = message
             .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
             .unwrap_or(JsValue::NULL);
@@ -93,9 +98,54 @@ impl TabChannel {
     }
 }
 
-impl Drop for TabChannel {
+impl<M> Drop for TabChannel<M> {
     fn drop(&mut self) {
         self.channel.set_onmessage(None);
         self.channel.close();
+    }
+}
+
+/// A Web Lock held for as long as this value lives (or a queued request for it).
+pub struct LockHold {
+    release: js_sys::Function,
+    abort: web_sys::AbortController,
+}
+
+impl LockHold {
+    /// Requests the exclusive lock `name` and keeps it once granted, calling `on_granted`
+    /// then. `None` without Web Locks.
+    pub fn request(name: &str, on_granted: impl FnOnce() + 'static) -> Option<LockHold> {
+        let locks = locks()?;
+        let request = Reflect::get(&locks, &"request".into())
+            .ok()?
+            .dyn_into::<Function>()
+            .ok()?;
+        let mut release = None;
+        let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+        let release = release?;
+        let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
+            on_granted();
+            held
+        });
+        let abort = web_sys::AbortController::new().ok()?;
+        let options = js_sys::Object::new();
+        Reflect::set(&options, &"signal".into(), &abort.signal()).ok()?;
+        let pending = request
+            .call3(&locks, &name.into(), &options, &callback)
+            .ok()?;
+        // A queued request aborted on drop rejects; that is expected, not an error.
+        if let Ok(pending) = pending.dyn_into::<Promise>() {
+            let ignore = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+            let _ = pending.catch(&ignore);
+            ignore.forget(); // one tiny handler per lock request, for the tab's life
+        }
+        Some(LockHold { release, abort })
+    }
+}
+
+impl Drop for LockHold {
+    fn drop(&mut self) {
+        self.abort.abort();
+        let _ = self.release.call0(&JsValue::NULL);
     }
 }

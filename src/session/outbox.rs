@@ -51,7 +51,7 @@ pub struct QueuedSend {
 }
 
 /// Why a send failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SendErrorKind {
     /// The server answered `message.error`.
@@ -73,7 +73,7 @@ pub enum SendErrorKind {
 }
 
 /// A failed send, with everything the app needs to explain it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SendError {
     /// The class of failure.
@@ -91,7 +91,7 @@ pub struct SendError {
 }
 
 /// A send the server accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     /// The message id.

@@ -1,0 +1,148 @@
+//! Many clients of one account in one browser (they share Web Locks, BroadcastChannel
+//! and IndexedDB as tabs do): one socket, relayed sends and events, hand-over, and one
+//! refresh per rotation.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use support::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const TIMINGS: &str = r#"{"backoffInitialMs":100,"backoffCapMs":1000,"refreshFloorMs":1500}"#;
+
+fn role(tab: &Recorded) -> String {
+    tab.client.role().as_string().unwrap_or_default()
+}
+
+async fn tabs(session: &JsValue, n: usize) -> Vec<Recorded> {
+    let tabs: Vec<Recorded> = (0..n)
+        .map(|_| client_with(session, TIMINGS, None))
+        .collect();
+    for tab in &tabs {
+        settle(tab.client.connect()).await.expect("connect starts");
+    }
+    wait_until("one leader, ready everywhere", || {
+        tabs.iter().filter(|t| role(t) == "leader").count() == 1
+            && tabs.iter().all(|t| t.state() == "ready")
+    })
+    .await;
+    tabs
+}
+
+async fn account_sockets(user_id: &str) -> Vec<String> {
+    js_sys::Array::from(&get(&stats().await, "live_sessions"))
+        .iter()
+        .filter(|s| get_str(s, "user_id") == user_id)
+        .map(|s| get_str(&s, "device_id"))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn three_tabs_share_one_socket_send_and_receive_and_hand_over() {
+    let session = session("tabs").await;
+    let user_id = get_str(&session, "userId");
+    let tabs = tabs(&session, 3).await;
+    assert_eq!(tabs.iter().filter(|t| role(t) == "follower").count(), 2);
+    let bob = connected("tabs-bob").await;
+    let chat_id = chat(&tabs[1], "direct", &[&bob]).await;
+    let takeovers = get(&stats().await, "takeovers").as_f64().unwrap();
+
+    for round in 0..4 {
+        for (i, tab) in tabs.iter().enumerate() {
+            let receipt = settle(tab.client.send_text(
+                &chat_id,
+                &format!("r{round} tab{i}"),
+                JsValue::UNDEFINED,
+            ))
+            .await;
+            assert!(get_str(&receipt.expect("acked"), "messageId").starts_with("msg-"));
+        }
+        settle(
+            bob.client
+                .send_text(&chat_id, &format!("bob r{round}"), JsValue::UNDEFINED),
+        )
+        .await
+        .expect("acked");
+        sleep(500).await;
+    }
+    wait_until("bob got every tab's messages", || bob.texts().len() == 12).await;
+    wait_until("every tab got bob's messages", || {
+        tabs.iter().all(|t| t.texts().len() == 4)
+    })
+    .await;
+    assert_eq!(
+        account_sockets(&user_id).await,
+        [get_str(&session, "deviceId")],
+        "one socket, canonical device"
+    );
+    assert_eq!(
+        get(&stats().await, "takeovers").as_f64().unwrap(),
+        takeovers,
+        "no takeovers"
+    );
+
+    let leader = tabs.iter().position(|t| role(t) == "leader").unwrap();
+    let follower = (leader + 1) % 3;
+    tabs[leader].client.disconnect();
+    let started = js_sys::Date::now();
+    let during =
+        tabs[follower]
+            .client
+            .send_text(&chat_id, "during the hand-over", JsValue::UNDEFINED);
+    let remaining: Vec<&Recorded> = tabs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != leader)
+        .map(|(_, t)| t)
+        .collect();
+    wait_until("a new leader is ready", || {
+        remaining.iter().any(|t| role(t) == "leader")
+            && remaining.iter().all(|t| t.state() == "ready")
+    })
+    .await;
+    web_sys::console::log_1(&format!("hand-over took {} ms", js_sys::Date::now() - started).into());
+    settle(during).await.expect("the hand-over send is acked");
+    wait_until("delivered", || {
+        bob.texts().iter().any(|t| t == "during the hand-over")
+    })
+    .await;
+    sleep(1000).await;
+    assert_eq!(
+        bob.texts()
+            .iter()
+            .filter(|t| *t == "during the hand-over")
+            .count(),
+        1,
+        "exactly once"
+    );
+    assert_eq!(account_sockets(&user_id).await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn only_the_leader_refreshes_once_per_rotation_for_all_tabs() {
+    let session = session_ttl("tabs-refresh", 60).await;
+    let before = refresh_calls().await;
+    let tabs = tabs(&session, 3).await;
+    sleep(5000).await;
+    let leader = tabs.iter().find(|t| role(t) == "leader").unwrap();
+    wait_until("every tab on the leader's pair", || {
+        tabs.iter()
+            .all(|t| t.client.access_token() == leader.client.access_token())
+    })
+    .await;
+    let rotations = leader
+        .of("refresh")
+        .iter()
+        .filter(|r| get_str(r, "outcome") == "success")
+        .count() as f64;
+    assert!(rotations >= 2.0, "the leader rotated repeatedly");
+    let calls = refresh_calls().await - before;
+    assert!(
+        calls == rotations || calls == rotations + 1.0,
+        "{calls} calls for {rotations} rotations (one may be in flight)"
+    );
+    assert!(tabs.iter().all(|t| t.state() == "ready"));
+}
