@@ -1,24 +1,14 @@
 // Two and three people chatting through the demo page in real Chromium contexts.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bodies, Emulator, launch, openChatNamed, person, picture, shot, startChat, type } from "./harness.mjs";
+import { bodies, openChatNamed, person, picture, shot, startChat, suite, type } from "./harness.mjs";
 
-const emulator = new Emulator({ port: 18797, ttlSecs: 45 });
-let browser;
-
-before(async () => {
-  await emulator.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await emulator.stop();
-});
+const env = suite({ port: 18797, ttlSecs: 45 });
+const emulator = env.emulator;
 
 test("a direct chat: both ways, typing, a reply with preview, an image, inert HTML", async () => {
-  const ann = await person(browser, emulator, "ann");
-  const bob = await person(browser, emulator, "bob");
+  const ann = await person(env.browser, emulator, "ann");
+  const bob = await person(env.browser, emulator, "bob");
   await startChat(ann, ["bob"]);
   await type(ann, "Hi Bob!");
   await ann.waitForSelector('.msg.mine .status[data-status="sent"]');
@@ -56,7 +46,7 @@ test("a direct chat: both ways, typing, a reply with preview, an image, inert HT
 });
 
 test("a group chat of three delivers to both others", async () => {
-  const [cy, dee, eli] = await Promise.all(["cy", "dee", "eli"].map((n) => person(browser, emulator, n)));
+  const [cy, dee, eli] = await Promise.all(["cy", "dee", "eli"].map((n) => person(env.browser, emulator, n)));
   await startChat(cy, ["dee", "eli"]);
   await type(cy, "Hello group");
   for (const page of [dee, eli]) {

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -54,6 +55,20 @@ export class Emulator {
   async stats() {
     return (await fetch(`${this.admin}/admin/stats`)).json();
   }
+}
+
+/** Registers hooks that start an emulator and a browser for the test file, and stop them. */
+export function suite({ port, ttlSecs }) {
+  const env = { emulator: new Emulator({ port, ttlSecs }), browser: null };
+  before(async () => {
+    await env.emulator.start();
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.emulator.stop();
+  });
+  return env;
 }
 
 export function launch() {

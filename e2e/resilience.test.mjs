@@ -1,26 +1,16 @@
 // The page through an emulator crash and through token expiry.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bodies, Emulator, launch, openChatNamed, person, shot, startChat, type } from "./harness.mjs";
+import { bodies, openChatNamed, person, shot, startChat, suite, type } from "./harness.mjs";
 
-const emulator = new Emulator({ port: 18807, ttlSecs: 45 });
-let browser;
-
-before(async () => {
-  await emulator.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await emulator.stop();
-});
+const env = suite({ port: 18807, ttlSecs: 45 });
+const emulator = env.emulator;
 
 const count = (list, text) => list.filter((b) => b === text).length;
 
 test("an emulator crash shows reconnecting, then delivers the message sent meanwhile exactly once", async () => {
-  const ann = await person(browser, emulator, "ann");
-  const bob = await person(browser, emulator, "bob");
+  const ann = await person(env.browser, emulator, "ann");
+  const bob = await person(env.browser, emulator, "bob");
   await startChat(ann, ["bob"]);
   await type(ann, "before the crash");
   await bob.waitForSelector("#chats li");
@@ -45,8 +35,8 @@ test("an emulator crash shows reconnecting, then delivers the message sent meanw
 });
 
 test("token expiry passes during the conversation without the user noticing", async () => {
-  const cy = await person(browser, emulator, "cy");
-  const dee = await person(browser, emulator, "dee");
+  const cy = await person(env.browser, emulator, "cy");
+  const dee = await person(env.browser, emulator, "dee");
   await startChat(cy, ["dee"]);
   await dee.waitForSelector("#chats li").catch(() => {});
   const started = Date.now();

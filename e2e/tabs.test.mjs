@@ -1,21 +1,11 @@
 // Three real tabs of one Chromium profile on one account: one socket, every tab sends and
 // receives, and closing the leader tab hands the connection over without losing a message.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bodies, Emulator, launch, openChatNamed, person, shot, startChat, type } from "./harness.mjs";
+import { bodies, openChatNamed, person, shot, startChat, suite, type } from "./harness.mjs";
 
-const emulator = new Emulator({ port: 18817, ttlSecs: 45 });
-let browser;
-
-before(async () => {
-  await emulator.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await emulator.stop();
-});
+const env = suite({ port: 18817, ttlSecs: 45 });
+const emulator = env.emulator;
 
 const roleOf = (page) => page.textContent("#role");
 
@@ -29,13 +19,13 @@ async function resumeTab(context, emulator) {
 }
 
 test("three tabs, one socket, a minute of traffic, and a leader hand-over", async () => {
-  const first = await person(browser, emulator, "tia");
+  const first = await person(env.browser, emulator, "tia");
   const context = first.context();
   const tabs = [first, await resumeTab(context, emulator), await resumeTab(context, emulator)];
   const roles = await Promise.all(tabs.map(roleOf));
   assert.deepEqual(roles.sort(), ["this tab: follower", "this tab: follower", "this tab: leader"]);
 
-  const bob = await person(browser, emulator, "bob");
+  const bob = await person(env.browser, emulator, "bob");
   await startChat(bob, ["tia"]);
   await type(bob, "hello, every tab");
   for (const tab of tabs) {
@@ -63,9 +53,12 @@ test("three tabs, one socket, a minute of traffic, and a leader hand-over", asyn
 
   const leaderIndex = (await Promise.all(tabs.map(roleOf))).findIndex((r) => r === "this tab: leader");
   const [leader] = tabs.splice(leaderIndex, 1);
+  const closedAt = Date.now();
   await leader.close();
   await type(tabs[0], "sent during the hand-over");
   await Promise.race(tabs.map((t) => t.waitForFunction(() => document.querySelector("#role").textContent === "this tab: leader")));
+  await Promise.all(tabs.map((t) => t.waitForSelector('#badge[data-state="ready"]')));
+  console.log(`hand-over: a new leader tab connected ${Date.now() - closedAt} ms after the old one closed`);
   await tabs[0].waitForFunction(() => [...document.querySelectorAll('.msg.mine .status')].every((s) => s.dataset.status === "sent"), null, { timeout: 20_000 });
   await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("sent during the hand-over"));
   await bob.waitForTimeout(1500);

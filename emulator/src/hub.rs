@@ -34,6 +34,8 @@ pub struct SessionHandle {
     pub control: mpsc::UnboundedSender<Control>,
     /// Poked when the user's inbox grew.
     pub inbox: Arc<Notify>,
+    /// The `jti` of the access token the session connected with.
+    pub token_id: String,
 }
 
 /// One live session, as the admin API reports it.
@@ -51,6 +53,7 @@ pub struct Hub {
     sessions: Mutex<HashMap<String, HashMap<String, SessionHandle>>>,
     next_id: AtomicU64,
     takeovers: AtomicU64,
+    handovers: AtomicU64,
 }
 
 impl Hub {
@@ -58,8 +61,9 @@ impl Hub {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new handle with a fresh id and its control receiver.
-    pub fn new_handle(&self) -> (SessionHandle, mpsc::UnboundedReceiver<Control>) {
+    /// A new handle with a fresh id and its control receiver, for a session that
+    /// connected with the token whose `jti` is `token_id`.
+    pub fn new_handle(&self, token_id: &str) -> (SessionHandle, mpsc::UnboundedReceiver<Control>) {
         let (control, rx) = mpsc::unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         (
@@ -67,20 +71,30 @@ impl Hub {
                 id,
                 control,
                 inbox: Arc::new(Notify::new()),
+                token_id: token_id.to_owned(),
             },
             rx,
         )
     }
 
-    /// Registers `handle` for (user, device); a session already there is replaced.
+    /// Registers `handle` for (user, device); a session already there is replaced. A
+    /// replacement with the same token is a takeover (two clients fighting over one
+    /// device); one with another token is a handover (a client reconnecting with its
+    /// rotated token before dropping the old socket).
     pub fn register(&self, user_id: &str, device_id: &str, handle: SessionHandle) {
+        let token_id = handle.token_id.clone();
         let previous = self
             .sessions()
             .entry(user_id.to_owned())
             .or_default()
             .insert(device_id.to_owned(), handle);
         if let Some(previous) = previous {
-            self.takeovers.fetch_add(1, Ordering::Relaxed);
+            let counter = if previous.token_id == token_id {
+                &self.takeovers
+            } else {
+                &self.handovers
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
             let _ = previous.control.send(Control::Kick(Kick::Replaced));
         }
     }
@@ -141,9 +155,14 @@ impl Hub {
         live
     }
 
-    /// How many sessions have been taken over since start.
+    /// How many sessions were taken over by a socket with the same token since start.
     pub fn takeovers(&self) -> u64 {
         self.takeovers.load(Ordering::Relaxed)
+    }
+
+    /// How many sessions were replaced by a socket with another (rotated) token.
+    pub fn handovers(&self) -> u64 {
+        self.handovers.load(Ordering::Relaxed)
     }
 }
 
@@ -154,8 +173,8 @@ mod tests {
     #[test]
     fn a_second_session_for_a_device_takes_over_the_first() {
         let hub = Hub::default();
-        let (first, mut first_rx) = hub.new_handle();
-        let (second, _second_rx) = hub.new_handle();
+        let (first, mut first_rx) = hub.new_handle("t1");
+        let (second, _second_rx) = hub.new_handle("t1");
         let first_id = first.id;
         hub.register("u", "d", first);
         hub.register("u", "d", second);
@@ -175,9 +194,17 @@ mod tests {
     #[test]
     fn sibling_devices_coexist() {
         let hub = Hub::default();
-        hub.register("u", "d", hub.new_handle().0);
-        hub.register("u", "d-tab2", hub.new_handle().0);
+        hub.register("u", "d", hub.new_handle("t1").0);
+        hub.register("u", "d-tab2", hub.new_handle("t1").0);
         assert_eq!(hub.live().len(), 2);
         assert_eq!(hub.takeovers(), 0);
+    }
+
+    #[test]
+    fn a_replacement_with_a_rotated_token_is_a_handover_not_a_takeover() {
+        let hub = Hub::default();
+        hub.register("u", "d", hub.new_handle("old-token").0);
+        hub.register("u", "d", hub.new_handle("rotated-token").0);
+        assert_eq!((hub.takeovers(), hub.handovers()), (0, 1));
     }
 }

@@ -44,6 +44,7 @@ pub struct Stats {
     sends_accepted: u64,
     bad_frames: u64,
     takeovers: u64,
+    handovers: u64,
     live_sessions: Vec<LiveSession>,
 }
 
@@ -137,6 +138,7 @@ impl AppState {
             sends_accepted: read(&self.counters.sends_accepted),
             bad_frames: read(&self.counters.bad_frames),
             takeovers: self.hub.takeovers(),
+            handovers: self.hub.handovers(),
             live_sessions: self.hub.live(),
         }
     }

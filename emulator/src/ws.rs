@@ -30,6 +30,7 @@ struct Peer {
     user_id: String,
     device_id: String,
     nick_name: String,
+    token_id: String,
 }
 
 /// Runs one socket from accept to close.
@@ -37,7 +38,7 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
     let Some(peer) = handshake(&mut socket, &state).await else {
         return;
     };
-    let (handle, control) = state.hub.new_handle();
+    let (handle, control) = state.hub.new_handle(&peer.token_id);
     state
         .hub
         .register(&peer.user_id, &peer.device_id, handle.clone());
@@ -120,6 +121,7 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<Peer> {
         user_id: claims.sub,
         device_id,
         nick_name,
+        token_id: claims.jti,
     })
 }
 

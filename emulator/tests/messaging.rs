@@ -97,11 +97,7 @@ async fn sends_to_foreign_or_missing_chats_fail_with_terminal_codes() {
 #[tokio::test]
 async fn a_resend_with_the_same_id_coalesces() {
     let emu = Emu::start().await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, bob, chat) = emu.direct_pair().await;
     let (mut a, mut b) = (emu.connect(&ann).await, emu.connect(&bob).await);
     let id = mint_id();
     a.send_message(&chat, &id, "once").await;
@@ -119,11 +115,7 @@ async fn a_resend_with_the_same_id_coalesces() {
 #[tokio::test]
 async fn missed_envelopes_replay_in_order_after_reconnect_then_live_ones_follow() {
     let emu = Emu::start().await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, bob, chat) = emu.direct_pair().await;
     let mut a = emu.connect(&ann).await;
     let mut b = emu.connect(&bob).await;
     a.send_text(&chat, "m0").await;
@@ -151,11 +143,7 @@ async fn nothing_is_lost_across_a_real_restart() {
     let mut config = Config::for_tests();
     config.db = dir.path().join("db.sqlite3").to_string_lossy().into_owned();
     let emu = Emu::start_with(config.clone()).await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, bob, chat) = emu.direct_pair().await;
     let mut b = emu.connect(&bob).await;
     let mut a = emu.connect(&ann).await;
     a.send_text(&chat, "before").await;
@@ -180,11 +168,7 @@ async fn nothing_is_lost_across_a_real_restart() {
 #[tokio::test]
 async fn typing_and_streaming_are_relayed_without_acks_or_echo() {
     let emu = Emu::start().await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, bob, chat) = emu.direct_pair().await;
     let (mut a, mut b) = (emu.connect(&ann).await, emu.connect(&bob).await);
     a.send(&Frame::new(Event::Typing(Typing { is_typing: true }), "t1", 0).in_chat(&chat))
         .await;
@@ -223,11 +207,7 @@ async fn bad_input_is_answered_and_the_server_keeps_serving() {
     let mut config = Config::for_tests();
     config.max_frame_bytes = 4096;
     let emu = Emu::start_with(config).await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, bob, chat) = emu.direct_pair().await;
     let mut a = emu.connect(&ann).await;
     let mut b = emu.connect(&bob).await;
     for junk in [
@@ -259,11 +239,7 @@ async fn bad_input_is_answered_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn ack_faults_delay_and_withhold() {
     let emu = Emu::start().await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, _bob, chat) = emu.direct_pair().await;
     let mut a = emu.connect(&ann).await;
     emu.admin("/admin/faults/acks", json!({"withhold": 1}))
         .await;
@@ -284,11 +260,7 @@ async fn ack_faults_delay_and_withhold() {
 #[tokio::test]
 async fn duplicate_replay_sends_an_envelope_twice() {
     let emu = Emu::start().await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, bob, chat) = emu.direct_pair().await;
     let mut a = emu.connect(&ann).await;
     let id = a.send_text(&chat, "twice").await;
     a.ack().await;
@@ -304,11 +276,7 @@ async fn duplicate_replay_sends_an_envelope_twice() {
 #[tokio::test]
 async fn drop_and_restart_knobs_cut_sockets_without_a_close_frame_and_keep_storage() {
     let emu = Emu::start().await;
-    let (ann, bob) = (
-        emu.sign_in("ann", "d1").await,
-        emu.sign_in("bob", "d2").await,
-    );
-    let chat = emu.chat(&ann, "direct", &[&bob]).await;
+    let (ann, bob, chat) = emu.direct_pair().await;
     for knob in ["/admin/drop-sockets", "/admin/restart"] {
         let mut a = emu.connect(&ann).await;
         emu.admin(knob, json!({})).await;

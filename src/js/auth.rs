@@ -106,8 +106,11 @@ fn swap_in(shared: &Shared, session: StoredSession) {
     let user = session.user_id.clone();
     {
         let mut inner = shared.borrow_mut();
-        inner.session = Some(session);
         inner.auth.swapped();
+        if inner.access_token() == token {
+            return; // already in use (the broadcast and the lease path both delivered it)
+        }
+        inner.session = Some(session);
     }
     let device = shared.borrow().device_id();
     drive(shared, |machine, now| {
@@ -119,7 +122,7 @@ fn swap_in(shared: &Shared, session: StoredSession) {
 }
 
 /// Loads the session (the stored one, or the one from the options if newer), joins the
-/// account's tab channel, and refreshes first if the token is already due (§A.4).
+/// account's tab channel and listens for wake-ups.
 pub async fn start(shared: &Shared) -> Result<(), JsValue> {
     if shared.borrow().session.is_some() {
         return Ok(());

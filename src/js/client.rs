@@ -113,6 +113,8 @@ pub(super) struct Inner {
     pub machine: Connection<SystemEntropy>,
     socket: Option<Socket>,
     generation: u64,
+    /// A replaced socket still being read until the server closes it, and its generation.
+    draining: Option<(u64, Socket)>,
     reconnect: Option<Timeout>,
     tick: Option<Interval>,
     online: Option<Listener>,
@@ -301,6 +303,14 @@ impl Inner {
         for action in actions {
             match action {
                 Action::OpenSocket(url) => self.open_socket(shared, &url, effects),
+                Action::ReplaceSocket(url) => {
+                    if let Some(old) = self.socket.take() {
+                        if let Some((_, older)) = self.draining.replace((self.generation, old)) {
+                            drop_later(older);
+                        }
+                    }
+                    self.open_socket(shared, &url, effects);
+                }
                 Action::SendText(text) => {
                     if !self.socket.as_ref().is_some_and(|s| s.send(&text)) {
                         log(
@@ -472,6 +482,24 @@ fn on_timer(
 
 fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
     let Some(shared) = weak.upgrade() else { return };
+    let draining = shared
+        .borrow()
+        .draining
+        .as_ref()
+        .is_some_and(|(g, _)| *g == generation);
+    if draining {
+        // The replaced socket: deliver what it still carries; its close is expected.
+        match event {
+            SocketEvent::Text(text) => drive(&shared, |machine, now| machine.on_text(&text, now)),
+            SocketEvent::Closed(_) => {
+                if let Some((_, socket)) = shared.borrow_mut().draining.take() {
+                    drop_later(socket);
+                }
+            }
+            SocketEvent::Open => {}
+        }
+        return;
+    }
     if shared.borrow().generation != generation {
         return;
     }
@@ -549,6 +577,7 @@ impl ClawChatClient {
             machine: Connection::new(config, String::new(), SystemEntropy),
             socket: None,
             generation: 0,
+            draining: None,
             reconnect: None,
             tick: None,
             online: None,
@@ -605,6 +634,9 @@ impl ClawChatClient {
         }
         if let Some(timer) = inner.reconnect.take() {
             drop_later(timer);
+        }
+        if let Some((_, socket)) = inner.draining.take() {
+            drop_later(socket);
         }
         inner.online = None;
     }

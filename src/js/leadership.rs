@@ -117,6 +117,13 @@ pub fn start(shared: &Shared) {
             let mut inner = shared.borrow_mut();
             let sibling = format!("{}-{}", inner.device_id(), suffix.to_ascii_lowercase());
             inner.device_override.get_or_insert(sibling);
+            let (device, token) = (inner.device_id(), inner.access_token());
+            let user = inner
+                .session
+                .as_ref()
+                .map(|s| s.user_id.clone())
+                .unwrap_or_default();
+            inner.machine.set_identity(&user, &device, token);
         }
         log(
             shared.borrow().level,

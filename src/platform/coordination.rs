@@ -41,14 +41,19 @@ pub fn has_web_locks() -> bool {
     locks().is_some()
 }
 
+/// How long a fallback lease lasts: a tab that dies holding it blocks others no longer.
+const LEASE_TTL_MS: f64 = 30_000.0;
+/// How often a tab waiting for a fallback lease tries again.
+const LEASE_RETRY_MS: u32 = 100;
+
 /// Runs `work` while holding the exclusive Web Lock `name` (other tabs wait). Without
-/// Web Locks, runs it directly (the caller's in-tab single flight still applies).
+/// Web Locks, a lease row in IndexedDB with an expiry stands in for the lock.
 pub async fn with_lock<F>(name: &str, work: F) -> Result<JsValue, JsValue>
 where
     F: Future<Output = Result<JsValue, JsValue>> + 'static,
 {
     let Some(locks) = locks() else {
-        return work.await;
+        return with_lease(name, work).await;
     };
     let request = Reflect::get(&locks, &"request".into())?.dyn_into::<Function>()?;
     let mut work = Some(work);
@@ -148,4 +153,39 @@ impl Drop for LockHold {
         self.abort.abort();
         let _ = self.release.call0(&JsValue::NULL);
     }
+}
+
+/// The fallback: take the lease (waiting while another tab holds an unexpired one), run
+/// `work`, give the lease back. If IndexedDB is unavailable too, `work` runs unguarded.
+async fn with_lease<F>(name: &str, work: F) -> Result<JsValue, JsValue>
+where
+    F: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    let Ok(idb) = super::idb::Idb::open().await else {
+        return work.await;
+    };
+    let owner = format!(
+        "{:032x}",
+        crate::protocol::ids::random_u128().unwrap_or_default()
+    );
+    let deadline = js_sys::Date::now() + LEASE_TTL_MS;
+    loop {
+        match idb
+            .try_lease(name, &owner, LEASE_TTL_MS, js_sys::Date::now())
+            .await
+        {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(err) => {
+                web_sys::console::warn_1(&format!("[clawchat] lease attempt failed: {err}").into())
+            }
+        }
+        if js_sys::Date::now() > deadline {
+            return Err(JsValue::from_str("lease not obtained"));
+        }
+        gloo_timers::future::TimeoutFuture::new(LEASE_RETRY_MS).await;
+    }
+    let result = work.await;
+    let _ = idb.release_lease(name, &owner).await;
+    result
 }

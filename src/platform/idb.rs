@@ -12,9 +12,22 @@ use web_sys::{
 use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
-const DB_VERSION: u32 = 1;
+const DB_VERSION: u32 = 2;
 /// The object store of sessions, keyed by `account_key`.
 pub const SESSIONS: &str = "sessions";
+/// The object store of lease rows (the lock fallback without Web Locks), keyed by `name`.
+pub const LEASES: &str = "leases";
+
+/// The name and message of a DOMException (no data: safe to log).
+fn dom_error(value: &JsValue) -> String {
+    let field = |key: &str| {
+        js_sys::Reflect::get(value, &key.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    format!("{}: {}", field("name"), field("message"))
+}
 
 fn io(what: &str) -> StoreError {
     StoreError::Io(what.to_owned())
@@ -80,10 +93,12 @@ impl Idb {
                 .ok()
                 .and_then(|r| r.dyn_into::<IdbDatabase>().ok())
             {
-                if !db.object_store_names().contains(SESSIONS) {
-                    let params = IdbObjectStoreParameters::new();
-                    params.set_key_path(&"account_key".into());
-                    let _ = db.create_object_store_with_optional_parameters(SESSIONS, &params);
+                for (store, key) in [(SESSIONS, "account_key"), (LEASES, "name")] {
+                    if !db.object_store_names().contains(store) {
+                        let params = IdbObjectStoreParameters::new();
+                        params.set_key_path(&key.into());
+                        let _ = db.create_object_store_with_optional_parameters(store, &params);
+                    }
                 }
             }
         });
@@ -130,6 +145,74 @@ impl Idb {
         tx.object_store(store)
             .and_then(|s| s.delete(&key.into()))
             .map_err(|_| io("cannot delete"))?;
+        committed(&tx).await
+    }
+}
+
+/// A lease row: who holds `name` until when.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Lease {
+    name: String,
+    owner: String,
+    expires_at: f64,
+}
+
+impl Idb {
+    /// Takes the lease `name` for `owner` until `now + ttl_ms` unless another owner holds
+    /// an unexpired one. The read and the write are one readwrite transaction, which
+    /// IndexedDB runs alone across tabs: a compare-and-set.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl_ms: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(LEASES, IdbTransactionMode::Readwrite)
+            .map_err(|e| io(&format!("cannot start a lease: {}", dom_error(&e))))?;
+        let store = tx.object_store(LEASES).map_err(|_| io("no lease store"))?;
+        let current = settle(
+            &store
+                .get(&name.into())
+                .map_err(|_| io("cannot read a lease"))?,
+        )
+        .await?;
+        if let Ok(lease) = serde_wasm_bindgen::from_value::<Lease>(current) {
+            if lease.owner != owner && lease.expires_at > now {
+                return Ok(false);
+            }
+        }
+        let lease = Lease {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            expires_at: now + ttl_ms,
+        };
+        let row = serde_wasm_bindgen::to_value(&lease).map_err(|_| io("cannot encode a lease"))?;
+        store.put(&row).map_err(|_| io("cannot write a lease"))?;
+        committed(&tx).await.map(|_| true)
+    }
+
+    /// Gives the lease `name` back if `owner` still holds it.
+    pub async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(LEASES, IdbTransactionMode::Readwrite)
+            .map_err(|_| io("cannot start a release"))?;
+        let store = tx.object_store(LEASES).map_err(|_| io("no lease store"))?;
+        let current = settle(
+            &store
+                .get(&name.into())
+                .map_err(|_| io("cannot read a lease"))?,
+        )
+        .await?;
+        if serde_wasm_bindgen::from_value::<Lease>(current).is_ok_and(|lease| lease.owner == owner)
+        {
+            store
+                .delete(&name.into())
+                .map_err(|_| io("cannot delete a lease"))?;
+        }
         committed(&tx).await
     }
 }

@@ -105,6 +105,10 @@ pub struct ClientError {
 pub enum Action {
     /// Open a WebSocket to this URL (closing any previous one).
     OpenSocket(String),
+    /// Open a WebSocket to this URL but keep reading the previous one until the server
+    /// closes it: the hub's takeover of the old session comes after every envelope it
+    /// wrote there, so nothing in flight is lost (make before break).
+    ReplaceSocket(String),
     /// Write this text frame to the open socket.
     SendText(String),
     /// Close the socket and ignore its further events.
@@ -546,7 +550,21 @@ impl<E: Entropy> Connection<E> {
         self.token = token;
         let mut out = Vec::new();
         match self.state {
-            ConnState::Connecting { .. } | ConnState::Handshaking | ConnState::Ready => {
+            ConnState::Ready => {
+                // Sends in flight on the old socket go again on the new one (same frames,
+                // coalesced by the server); its acks may still arrive on the old one.
+                out.extend(
+                    self.outbox
+                        .on_disconnect()
+                        .into_iter()
+                        .map(Action::Completed),
+                );
+                self.ready_since = None;
+                self.attempt = 0;
+                self.set_state(ConnState::Connecting { attempt: 0 }, &mut out);
+                out.push(Action::ReplaceSocket(self.config.ws_url.clone()));
+            }
+            ConnState::Connecting { .. } | ConnState::Handshaking => {
                 self.drop_socket(Cause::NewToken, now, &mut out);
             }
             ConnState::Reconnecting { .. } => {

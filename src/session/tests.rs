@@ -441,9 +441,46 @@ fn disconnect_and_logout_fail_pending_sends_and_stop_reconnecting() {
 }
 
 #[test]
-fn a_new_token_reconnects_at_once_and_is_used_in_the_next_connect() {
+fn a_new_token_replaces_a_ready_socket_make_before_break() {
     let mut m = machine("me");
     ready(&mut m, 0);
+    let (_, sent) = m.send("c1", text("in flight"), 5);
+    let original = sent_frames(&sent)[0].encode_uplink();
+    let actions = m.reconnect_with_token("fresh-token".into(), 10);
+    assert!(
+        !actions.contains(&Action::CloseSocket),
+        "the old socket keeps being read"
+    );
+    assert_eq!(
+        actions.last(),
+        Some(&Action::ReplaceSocket("ws://hub/ws".into()))
+    );
+    let late = server(
+        json!({"event": "message.send", "chat_id": "c1", "sender": {"id": "ann", "type": "direct", "nick_name": "Ann"},
+        "payload": {"message_id": "msg-late", "message": {"body": {"fragments": [{"kind": "text", "text": "late"}]}}}}),
+    );
+    assert!(
+        matches!(&m.on_text(&late, 11)[..], [Action::Deliver(_)]),
+        "frames still arriving on the old socket are delivered"
+    );
+    m.on_open(12);
+    let Event::Connect(connect) = &sent_frames(&m.on_text(&challenge(), 12))[0].event else {
+        panic!()
+    };
+    assert_eq!(connect.token, "fresh-token");
+    let flushed = sent_frames(&m.on_text(&hello_ok(), 13));
+    assert_eq!(
+        flushed[0].encode_uplink(),
+        original,
+        "the in-flight send goes again, same frame"
+    );
+}
+
+#[test]
+fn a_new_token_during_a_handshake_reconnects_at_once() {
+    let mut m = machine("me");
+    m.connect();
+    m.on_open(0);
     let actions = m.reconnect_with_token("fresh-token".into(), 10);
     assert!(actions.contains(&Action::CloseSocket));
     assert_eq!(actions.last(), Some(&Action::ArmReconnect(0)));

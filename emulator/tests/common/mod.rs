@@ -145,6 +145,14 @@ impl Emu {
         body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// ann and bob, signed in on devices d1 and d2, with a direct chat between them.
+    pub async fn direct_pair(&self) -> (Account, Account, String) {
+        let ann = self.sign_in("ann", "d1").await;
+        let bob = self.sign_in("bob", "d2").await;
+        let chat = self.chat(&ann, "direct", &[&bob]).await;
+        (ann, bob, chat)
+    }
+
     /// A socket through the handshake as `account`.
     pub async fn connect(&self, account: &Account) -> Ws {
         Ws::handshake(
