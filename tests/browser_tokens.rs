@@ -197,3 +197,43 @@ async fn a_rotation_and_a_logout_reach_the_other_client() {
     .await;
     assert_eq!(get(&two.of("logout")[0], "code").as_f64(), Some(0.0));
 }
+
+/// A JS token store whose `save` rejects any row but the first (the rotated pair).
+fn failing_store() -> JsValue {
+    let make = js_sys::Function::new_no_args(
+        "let saved = null; return {
+           load: async () => saved,
+           save: async (row) => { if (saved && saved.access_token !== row.access_token) throw new Error('disk full'); saved = row; },
+           clear: async () => { saved = null; },
+         };",
+    );
+    make.call0(&JsValue::NULL).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn a_rotation_that_cannot_be_persisted_is_not_used() {
+    let session = session("persist-fail").await;
+    let options = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| js_sys::Reflect::set(&options, &k.into(), &v).unwrap();
+    set("baseUrl", BASE.into());
+    set("session", session.clone());
+    set("storage", failing_store());
+    set("logLevel", "silent".into());
+    set("timings", json(NO_FLOOR));
+    let client = clawchat_wasm::js::ClawChatClient::new(options.into()).expect("client");
+    settle(client.connect()).await.expect("connect starts");
+    wait_until("ready", || get_str(&client.state(), "state") == "ready").await;
+    let token = client.access_token();
+    let report = settle(client.refresh_now()).await.unwrap();
+    assert_eq!(get_str(&report, "outcome"), "transient");
+    assert!(
+        get_str(&report, "reason").contains("not used"),
+        "{report:?}"
+    );
+    assert_eq!(client.access_token(), token, "no swap without persistence");
+    assert_eq!(
+        get_str(&client.state(), "state"),
+        "ready",
+        "still signed in"
+    );
+}
