@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbRequest, IdbTransaction,
+    IdbDatabase, IdbFactory, IdbObjectStore, IdbObjectStoreParameters, IdbRequest, IdbTransaction,
     IdbTransactionMode,
 };
 
@@ -33,41 +33,42 @@ fn io(what: &str) -> StoreError {
     StoreError::Io(what.to_owned())
 }
 
+/// Waits for one of two events: `bind` installs the promise's own resolve and reject
+/// functions as the event handlers.
+async fn first_event(bind: impl FnOnce(&js_sys::Function, &js_sys::Function)) -> bool {
+    let mut bind = Some(bind);
+    let promise = Promise::new(&mut |resolve, reject| {
+        if let Some(bind) = bind.take() {
+            bind(&resolve, &reject);
+        }
+    });
+    JsFuture::from(promise).await.is_ok()
+}
+
 /// Resolves when `request` succeeds, with its result.
 async fn settle(request: &IdbRequest) -> Result<JsValue, StoreError> {
-    let promise = Promise::new(&mut |resolve, reject| {
-        let done = request.clone();
-        let on_success = Closure::once_into_js(move || {
-            let _ = resolve.call1(&JsValue::NULL, &done.result().unwrap_or(JsValue::UNDEFINED));
-        });
-        let on_error = Closure::once_into_js(move || {
-            let _ = reject.call0(&JsValue::NULL);
-        });
-        request.set_onsuccess(Some(on_success.unchecked_ref()));
-        request.set_onerror(Some(on_error.unchecked_ref()));
-    });
-    JsFuture::from(promise)
-        .await
-        .map_err(|_| io("IndexedDB request failed"))
+    let succeeded = first_event(|ok, fail| {
+        request.set_onsuccess(Some(ok));
+        request.set_onerror(Some(fail));
+    })
+    .await;
+    match succeeded {
+        true => Ok(request.result().unwrap_or(JsValue::UNDEFINED)),
+        false => Err(io("IndexedDB request failed")),
+    }
 }
 
 /// Resolves when a read-write transaction is durably complete.
 async fn committed(tx: &IdbTransaction) -> Result<(), StoreError> {
-    let promise = Promise::new(&mut |resolve, reject| {
-        let on_complete = Closure::once_into_js(move || {
-            let _ = resolve.call0(&JsValue::NULL);
-        });
-        let on_abort = Closure::once_into_js(move || {
-            let _ = reject.call0(&JsValue::NULL);
-        });
-        tx.set_oncomplete(Some(on_complete.unchecked_ref()));
-        // A failed request aborts its transaction, so `abort` covers errors too.
-        tx.set_onabort(Some(on_abort.unchecked_ref()));
-    });
-    JsFuture::from(promise)
-        .await
-        .map(|_| ())
-        .map_err(|_| io("IndexedDB transaction aborted"))
+    // A failed request aborts its transaction, so `abort` covers errors too.
+    let complete = first_event(|ok, fail| {
+        tx.set_oncomplete(Some(ok));
+        tx.set_onabort(Some(fail));
+    })
+    .await;
+    complete
+        .then_some(())
+        .ok_or_else(|| io("IndexedDB transaction aborted"))
 }
 
 /// An open database.
@@ -158,16 +159,11 @@ struct Lease {
 }
 
 impl Idb {
-    /// Takes the lease `name` for `owner` until `now + ttl_ms` unless another owner holds
-    /// an unexpired one. The read and the write are one readwrite transaction, which
-    /// IndexedDB runs alone across tabs: a compare-and-set.
-    pub async fn try_lease(
+    /// A read-write transaction on the leases and the current lease `name`, if any.
+    async fn lease_row(
         &self,
         name: &str,
-        owner: &str,
-        ttl_ms: f64,
-        now: f64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(IdbTransaction, IdbObjectStore, Option<Lease>), StoreError> {
         let tx = self
             .db
             .transaction_with_str_and_mode(LEASES, IdbTransactionMode::Readwrite)
@@ -179,10 +175,26 @@ impl Idb {
                 .map_err(|_| io("cannot read a lease"))?,
         )
         .await?;
-        if let Ok(lease) = serde_wasm_bindgen::from_value::<Lease>(current) {
-            if lease.owner != owner && lease.expires_at > now {
-                return Ok(false);
-            }
+        Ok((
+            tx,
+            store,
+            serde_wasm_bindgen::from_value::<Lease>(current).ok(),
+        ))
+    }
+
+    /// Takes the lease `name` for `owner` until `now + ttl_ms` unless another owner holds
+    /// an unexpired one. The read and the write are one readwrite transaction, which
+    /// IndexedDB runs alone across tabs: a compare-and-set.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl_ms: f64,
+        now: f64,
+    ) -> Result<bool, StoreError> {
+        let (tx, store, current) = self.lease_row(name).await?;
+        if current.is_some_and(|lease| lease.owner != owner && lease.expires_at > now) {
+            return Ok(false);
         }
         let lease = Lease {
             name: name.to_owned(),
@@ -196,19 +208,8 @@ impl Idb {
 
     /// Gives the lease `name` back if `owner` still holds it.
     pub async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction_with_str_and_mode(LEASES, IdbTransactionMode::Readwrite)
-            .map_err(|_| io("cannot start a release"))?;
-        let store = tx.object_store(LEASES).map_err(|_| io("no lease store"))?;
-        let current = settle(
-            &store
-                .get(&name.into())
-                .map_err(|_| io("cannot read a lease"))?,
-        )
-        .await?;
-        if serde_wasm_bindgen::from_value::<Lease>(current).is_ok_and(|lease| lease.owner == owner)
-        {
+        let (tx, store, current) = self.lease_row(name).await?;
+        if current.is_some_and(|lease| lease.owner == owner) {
             store
                 .delete(&name.into())
                 .map_err(|_| io("cannot delete a lease"))?;
