@@ -196,7 +196,8 @@ fn write_send(shared: &Shared, send: RelayedSend) {
     });
 }
 
-/// Follower: relays a send to the leader; returns false when this tab should send itself.
+/// Follower: relays a send to the leader and returns its message id; `None` when this tab
+/// is not a follower and should send itself.
 pub fn relay_send(shared: &Shared, chat_id: &str, outgoing: &Outgoing) -> Option<String> {
     if shared.borrow().role != Role::Follower {
         return None;

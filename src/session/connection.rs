@@ -460,33 +460,32 @@ impl<E: Entropy> Connection<E> {
             .filter(|id| ids::is_message_id(id))
             .unwrap_or_else(|| ids::message_id(now.max(0) as u64, self.entropy.next_u128()));
         let trace_id = self.trace_id(now);
-        let invalid = |reason: &str| {
-            Action::Completed(Completion {
+        let refusal = if chat_id.trim().is_empty() {
+            Some((SendErrorKind::Invalid, "chat id must not be blank"))
+        } else if outgoing.fragments.is_empty() {
+            Some((
+                SendErrorKind::Invalid,
+                "a message needs at least one fragment",
+            ))
+        } else if self.state == ConnState::LoggedOut {
+            Some((SendErrorKind::Closed, "logged out"))
+        } else if self.state == ConnState::Closed {
+            Some((SendErrorKind::Closed, "client closed; call connect() first"))
+        } else {
+            None
+        };
+        if let Some((kind, reason)) = refusal {
+            out.push(Action::Completed(Completion {
                 message_id: message_id.clone(),
                 outcome: Err(SendError {
-                    kind: if reason.contains("logged out") || reason.contains("closed") {
-                        SendErrorKind::Closed
-                    } else {
-                        SendErrorKind::Invalid
-                    },
+                    kind,
                     code: None,
                     reason: reason.to_owned(),
                     message_id: message_id.clone(),
                     chat_id: chat_id.to_owned(),
-                    trace_id: trace_id.clone(),
+                    trace_id,
                 }),
-            })
-        };
-        if chat_id.trim().is_empty() {
-            out.push(invalid("chat id must not be blank"));
-        } else if outgoing.fragments.is_empty() {
-            out.push(invalid("a message needs at least one fragment"));
-        } else if self.state == ConnState::LoggedOut {
-            out.push(invalid("logged out"));
-        } else if self.state == ConnState::Closed {
-            out.push(invalid("client closed; call connect() first"));
-        }
-        if !out.is_empty() {
+            }));
             return (message_id, out);
         }
         let payload = MessagePayload {
