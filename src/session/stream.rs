@@ -12,6 +12,8 @@ use super::inbound::{plain_text, Origin};
 
 /// How many finished stream ids are remembered to drop late frames (**ours**).
 const FINISHED_WINDOW: usize = 512;
+/// Most fragments one streamed message may grow to (**ours**; a chat message has a few).
+pub const MAX_STREAM_FRAGMENTS: usize = 256;
 
 /// Where a stream stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,6 +62,8 @@ pub struct StreamAssembler {
     stall_ms: i64,
     /// `add` frames whose `delta` disagreed with the cumulative text (the text wins).
     pub delta_mismatches: u64,
+    /// `add` frames dropped because their target index lay past the end of the message.
+    pub rejected_mutations: u64,
 }
 
 impl StreamAssembler {
@@ -70,6 +74,7 @@ impl StreamAssembler {
             finished: DedupeWindow::new(FINISHED_WINDOW),
             stall_ms,
             delta_mismatches: 0,
+            rejected_mutations: 0,
         }
     }
 
@@ -127,10 +132,20 @@ impl StreamAssembler {
                             self.delta_mismatches += 1;
                         }
                     }
-                    if view.fragments.len() <= target {
-                        view.fragments.resize(target + 1, Fragment::text(""));
+                    let fragment = strip_delta(fragment);
+                    let len = view.fragments.len();
+                    match view.fragments.get_mut(target) {
+                        Some(slot) => *slot = fragment,
+                        // Appending one fragment at the end is the only way to grow;
+                        // any index past it is a hostile or broken frame.
+                        None if target == len && len < MAX_STREAM_FRAGMENTS => {
+                            view.fragments.push(fragment)
+                        }
+                        None => {
+                            self.rejected_mutations += 1;
+                            return None;
+                        }
                     }
-                    view.fragments[target] = strip_delta(fragment);
                 }
             }
             StreamPhase::Done => {
@@ -283,6 +298,35 @@ mod tests {
             (1, StreamStatus::Failed)
         );
         assert!(a.on_tick(5_000).is_empty());
+    }
+
+    fn add_at(seq: u64, index: u64) -> StreamPayload {
+        serde_json::from_value(json!({"message_id": "s1", "sequence": seq,
+            "mutation": {"type": "append", "target_fragment_index": index},
+            "fragments": [{"kind": "text", "text": "x"}]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_target_index_past_the_end_is_dropped_not_trusted() {
+        let mut a = StreamAssembler::new(60_000);
+        a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0)
+            .unwrap();
+        // The first regression: u32::MAX wrapped `target + 1` and indexed out of bounds.
+        for (seq, index) in [(2, u64::from(u32::MAX)), (3, 5_000_000), (4, 2)] {
+            assert!(a
+                .apply(origin(), StreamPhase::Add, add_at(seq, index), 1)
+                .is_none());
+        }
+        assert_eq!(a.rejected_mutations, 3);
+        let v = a
+            .apply(origin(), StreamPhase::Add, add_at(5, 0), 2)
+            .unwrap();
+        assert_eq!(v.fragments.len(), 1);
+        let v = a
+            .apply(origin(), StreamPhase::Add, add_at(6, 1), 3)
+            .unwrap();
+        assert_eq!((v.fragments.len(), v.text.as_str()), (2, "xx"));
     }
 
     #[test]
