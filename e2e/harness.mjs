@@ -57,9 +57,12 @@ export class Emulator {
   }
 }
 
+/** Added to every page test's ports, so two checkouts can run their page tests at once. */
+const PORT_OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
+
 /** Registers hooks that start an emulator and a browser for the test file, and stop them. */
 export function suite({ port, ttlSecs }) {
-  const env = { emulator: new Emulator({ port, ttlSecs }), browser: null };
+  const env = { emulator: new Emulator({ port: port + PORT_OFFSET, ttlSecs }), browser: null };
   before(async () => {
     await env.emulator.start();
     env.browser = await launch();
