@@ -26,17 +26,19 @@ pub enum ProtocolError {
         /// What was wrong.
         detail: String,
     },
-    /// A `version` other than "2".
-    UnsupportedVersion {
-        /// The version received.
-        version: String,
-    },
+    /// A `version` other than "2" (not echoed: it is untrusted text).
+    UnsupportedVersion,
     /// The payload does not fit its event.
     InvalidPayload {
         /// The event name.
         event: String,
         /// What was wrong.
         detail: String,
+    },
+    /// A length, count or number beyond its bound in [`super::bounds`].
+    OutOfBounds {
+        /// The field, e.g. `message_id` or `mutation.target_fragment_index`.
+        field: &'static str,
     },
 }
 
@@ -49,9 +51,8 @@ impl fmt::Display for ProtocolError {
                 write!(f, "frame is a JSON {found}, not an object")
             }
             ProtocolError::InvalidEnvelope { detail } => write!(f, "invalid envelope: {detail}"),
-            ProtocolError::UnsupportedVersion { version } => {
-                write!(f, "unsupported protocol version {version:?}")
-            }
+            ProtocolError::UnsupportedVersion => write!(f, "unsupported protocol version"),
+            ProtocolError::OutOfBounds { field } => write!(f, "{field} is out of bounds"),
             ProtocolError::InvalidPayload { event, detail } => {
                 write!(f, "invalid {event} payload: {detail}")
             }

@@ -1,12 +1,14 @@
 //! The v2 frame: common envelope fields plus one typed event.
 
 use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::bounds;
 use super::error::{safe_detail, ProtocolError};
 use super::payload::{
-    json_type, Ack, Challenge, Connect, HelloFail, HelloOk, MessagePayload, SendFailure,
-    StreamPayload, Typing,
+    Ack, Challenge, Connect, HelloFail, HelloOk, MessagePayload, SendFailure, StreamPayload, Typing,
 };
 
 /// The protocol version this crate speaks.
@@ -144,12 +146,14 @@ impl Event {
         value.unwrap_or(Value::Null)
     }
 
-    fn from_parts(name: &str, payload: Value) -> Result<Event, ProtocolError> {
+    fn from_parts(name: &str, payload: &str) -> Result<Event, ProtocolError> {
         fn typed<T: serde::de::DeserializeOwned>(
             name: &str,
-            payload: Value,
+            payload: &str,
         ) -> Result<T, ProtocolError> {
-            serde_json::from_value(payload).map_err(|err| ProtocolError::InvalidPayload {
+            // Absent and `null` payloads read as `{}`, so defaults apply.
+            let payload = if payload == "null" { "{}" } else { payload };
+            serde_json::from_str(payload).map_err(|err| ProtocolError::InvalidPayload {
                 event: name.to_owned(),
                 detail: safe_detail(&err),
             })
@@ -169,14 +173,14 @@ impl Event {
             "message.done" => stream(StreamPhase::Done, payload),
             "message.failed" => stream(StreamPhase::Failed, payload),
             "typing.update" => Ok(Event::Typing(typed(name, payload)?)),
-            "ping" => Ok(Event::Ping(payload)),
-            "pong" => Ok(Event::Pong(payload)),
+            "ping" => Ok(Event::Ping(typed(name, payload)?)),
+            "pong" => Ok(Event::Pong(typed(name, payload)?)),
             "offline.batch" | "offline.ack" | "offline.done" => {
                 Ok(Event::LegacyOffline(name.to_owned()))
             }
             _ => Ok(Event::Unknown {
                 name: name.to_owned(),
-                payload,
+                payload: typed(name, payload)?,
             }),
         }
     }
@@ -247,9 +251,28 @@ impl Frame {
     }
 }
 
-/// The frame as it is on the wire, before the event is typed.
-#[derive(Serialize, Deserialize)]
+/// The frame as it is on the wire, for encoding.
+#[derive(Serialize)]
 struct WireFrame {
+    version: String,
+    event: String,
+    trace_id: String,
+    emitted_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chat_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<Target>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chat_type: Option<ChatType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender: Option<Sender>,
+    payload: Value,
+}
+
+/// The frame as decoded: the envelope typed, the payload still raw text, typed next
+/// straight from that text by its event (no intermediate [`Value`]).
+#[derive(Deserialize)]
+struct IncomingFrame<'a> {
     #[serde(default)]
     version: String,
     event: String,
@@ -257,42 +280,52 @@ struct WireFrame {
     trace_id: String,
     #[serde(default)]
     emitted_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    chat_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    to: Option<Target>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    chat_type: Option<ChatType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sender: Option<Sender>,
     #[serde(default)]
-    payload: Value,
+    chat_id: Option<String>,
+    #[serde(default)]
+    to: Option<Target>,
+    #[serde(default)]
+    chat_type: Option<ChatType>,
+    #[serde(default)]
+    sender: Option<Sender>,
+    #[serde(borrow, default)]
+    payload: Option<&'a RawValue>,
 }
 
-/// Decodes one text frame. Never panics; every failure is a [`ProtocolError`].
+/// The JSON type a document starts with, for errors that never echo the value.
+fn leading_type(text: &str) -> &'static str {
+    match text.trim_start().chars().next() {
+        Some('{') => "object",
+        Some('[') => "array",
+        Some('"') => "string",
+        Some('t' | 'f') => "boolean",
+        Some('n') => "null",
+        _ => "number",
+    }
+}
+
+/// Decodes one text frame and checks its [`bounds`]. Never panics; every failure is a
+/// [`ProtocolError`].
 pub fn decode(text: &str) -> Result<Frame, ProtocolError> {
     if text.len() > MAX_FRAME_BYTES {
         return Err(ProtocolError::TooLarge { bytes: text.len() });
     }
-    let value: Value = serde_json::from_str(text).map_err(|err| ProtocolError::NotJson {
-        detail: safe_detail(&err),
+    let wire: IncomingFrame = serde_json::from_str(text).map_err(|err| {
+        let detail = safe_detail(&err);
+        match err.classify() {
+            Category::Data if leading_type(text) != "object" => ProtocolError::NotAnObject {
+                found: leading_type(text),
+            },
+            Category::Data => ProtocolError::InvalidEnvelope { detail },
+            _ => ProtocolError::NotJson { detail },
+        }
     })?;
-    if !value.is_object() {
-        return Err(ProtocolError::NotAnObject {
-            found: json_type(&value),
-        });
-    }
-    let wire: WireFrame =
-        serde_json::from_value(value).map_err(|err| ProtocolError::InvalidEnvelope {
-            detail: safe_detail(&err),
-        })?;
     if !wire.version.is_empty() && wire.version != PROTOCOL_VERSION {
-        return Err(ProtocolError::UnsupportedVersion {
-            version: wire.version,
-        });
+        return Err(ProtocolError::UnsupportedVersion);
     }
-    let event = Event::from_parts(&wire.event, wire.payload)?;
-    Ok(Frame {
+    let payload = wire.payload.map_or("null", RawValue::get);
+    let event = Event::from_parts(&wire.event, payload)?;
+    let frame = Frame {
         trace_id: wire.trace_id,
         emitted_at: wire.emitted_at,
         chat_id: wire.chat_id,
@@ -300,5 +333,7 @@ pub fn decode(text: &str) -> Result<Frame, ProtocolError> {
         chat_type: wire.chat_type,
         sender: wire.sender,
         event,
-    })
+    };
+    bounds::frame(&frame)?;
+    Ok(frame)
 }

@@ -2,6 +2,7 @@
 //!
 //! Pure Rust: no I/O, no browser APIs; compiles for wasm32 and the host alike.
 
+pub mod bounds;
 mod error;
 mod fragment;
 mod frame;

@@ -197,7 +197,7 @@ pub struct Mutation {
     pub kind: String,
     /// The fragment being appended to.
     #[serde(default)]
-    pub target_fragment_index: usize,
+    pub target_fragment_index: u64,
 }
 
 /// `message.created/add/done/failed` payload (flat).

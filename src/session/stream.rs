@@ -118,7 +118,8 @@ impl StreamAssembler {
                 let target = payload
                     .mutation
                     .as_ref()
-                    .map_or(0, |m| m.target_fragment_index);
+                    .map_or(Some(0), |m| usize::try_from(m.target_fragment_index).ok())
+                    .unwrap_or(usize::MAX);
                 if let Some(fragment) = payload.fragments.into_iter().next() {
                     if let (
                         Some(Fragment::Text { text: old, .. }),
