@@ -90,6 +90,17 @@ impl Fragment {
         }
     }
 
+    /// Roughly how many bytes this fragment holds (its strings; raw ones as JSON text).
+    pub fn approx_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        match self {
+            Fragment::Text { text, delta } => text.len() + opt(delta),
+            Fragment::Mention { user_id, display } => opt(user_id) + opt(display),
+            Fragment::Media(m) => m.url.len() + opt(&m.name) + opt(&m.mime),
+            Fragment::Unsupported(raw) => raw.to_string().len(),
+        }
+    }
+
     fn to_value(&self) -> Value {
         let mut map = Map::new();
         match self {

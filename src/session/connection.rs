@@ -346,6 +346,10 @@ impl<E: Entropy> Connection<E> {
                         kind: "self_echo_guard",
                         message: "own user id unknown: message frames refused".into(),
                     })),
+                    Err(Skip::Refused(why)) => out.push(Action::Error(ClientError {
+                        kind: "bad_frame",
+                        message: why.into(),
+                    })),
                     Err(_) => {}
                 }
             }

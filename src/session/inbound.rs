@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::protocol::{ChatType, Event, Fragment, Frame, MessagePayload};
 
 use super::dedupe::DedupeWindow;
-use super::stream::{StreamAssembler, StreamView};
+use super::stream::{StreamAssembler, StreamSkip, StreamView};
 
 /// How many message ids the dedupe window remembers (**ours**).
 pub const DEDUPE_WINDOW: usize = 2048;
@@ -98,6 +98,8 @@ pub enum Skip {
     MissingRouting,
     /// Stale or out-of-order streaming frame.
     StaleStream,
+    /// A frame no honest peer sends, or past a bound: dropped, and the app is told why.
+    Refused(&'static str),
 }
 
 /// The inbound filter and stream assembler.
@@ -170,7 +172,10 @@ impl InboundFilter {
                 self.streams
                     .apply(origin, phase, payload, now)
                     .map(Delivery::Stream)
-                    .ok_or(Skip::StaleStream)
+                    .map_err(|skip| match skip {
+                        StreamSkip::Stale => Skip::StaleStream,
+                        StreamSkip::Refused(why) => Skip::Refused(why),
+                    })
             }
             Event::Typing(typing) => Ok(Delivery::Typing(TypingUpdate {
                 origin,

@@ -1,11 +1,11 @@
 //! Outbound sends: at-least-once with client-minted ids, acks matched by id, bounded
 //! resends after a drop, terminal chat closure, and a reason for every failure.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{send_codes, Ack, SendFailure};
+
+use super::dedupe::Recent;
 
 /// Bounds of the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +109,10 @@ pub struct Completion {
     pub outcome: Result<Accepted, SendError>,
 }
 
+/// How many closed chats are remembered (**ours**): the server names the chat ids, so
+/// the map is capped; a forgotten one is learned again from the server's next refusal.
+pub const MAX_CLOSED_CHATS: usize = 256;
+
 /// The reason a chat was closed for sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ClosedChat {
@@ -117,10 +121,10 @@ struct ClosedChat {
 }
 
 /// The queue of sends, in the order they were made.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Outbox {
     sends: Vec<QueuedSend>,
-    closed_chats: HashMap<String, ClosedChat>,
+    closed_chats: Recent<ClosedChat>,
     limits: OutboxLimits,
 }
 
@@ -129,7 +133,7 @@ impl Outbox {
     pub fn new(limits: OutboxLimits) -> Self {
         Outbox {
             sends: Vec::new(),
-            closed_chats: HashMap::new(),
+            closed_chats: Recent::new(MAX_CLOSED_CHATS),
             limits,
         }
     }
@@ -291,7 +295,7 @@ impl Outbox {
                     reason,
                 ));
             }
-            self.closed_chats.insert(chat, closed);
+            self.closed_chats.insert(&chat, closed);
         }
         done
     }

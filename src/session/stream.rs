@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::protocol::bounds::MAX_FRAGMENTS;
 use crate::protocol::{Fragment, StreamPayload, StreamPhase};
 
 use super::dedupe::DedupeWindow;
@@ -12,8 +13,22 @@ use super::inbound::{plain_text, Origin};
 
 /// How many finished stream ids are remembered to drop late frames (**ours**).
 const FINISHED_WINDOW: usize = 512;
-/// Most fragments one streamed message may grow to (**ours**; a chat message has a few).
-pub const MAX_STREAM_FRAGMENTS: usize = 256;
+/// Most fragments one streamed message may grow to (the bound of a message body).
+pub const MAX_STREAM_FRAGMENTS: usize = MAX_FRAGMENTS;
+/// Most streams alive at once (**ours**): a chat has one or two agents streaming; a
+/// peer opening more is refused rather than allowed to grow memory.
+pub const MAX_LIVE_STREAMS: usize = 16;
+/// Largest streamed message, in bytes of its fragments (**ours**; about 60k words).
+pub const MAX_STREAM_BYTES: usize = 256 * 1024;
+
+/// Why a streaming frame was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamSkip {
+    /// Late, repeated or out of order: normal on a real network.
+    Stale,
+    /// A frame no honest sender produces, or one past a bound; the app is told.
+    Refused(&'static str),
+}
 
 /// Where a stream stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,17 +93,21 @@ impl StreamAssembler {
         }
     }
 
-    /// Applies one streaming frame; returns the updated view, or `None` for a stale or
-    /// out-of-order frame.
+    /// Applies one streaming frame; returns the updated view, or why it was skipped.
+    /// A stream that grows past [`MAX_STREAM_BYTES`] is failed (and reported failed).
     pub fn apply(
         &mut self,
         origin: Origin,
         phase: StreamPhase,
         payload: StreamPayload,
         now: i64,
-    ) -> Option<StreamView> {
+    ) -> Result<StreamView, StreamSkip> {
         if self.finished.contains(&payload.message_id) {
-            return None;
+            return Err(StreamSkip::Stale);
+        }
+        if !self.streams.contains_key(&payload.message_id) && self.streams.len() >= MAX_LIVE_STREAMS
+        {
+            return Err(StreamSkip::Refused("too many live streams"));
         }
         let stream = self
             .streams
@@ -110,7 +129,7 @@ impl StreamAssembler {
         if view.status != StreamStatus::Streaming
             || (!terminal && view.sequence > 0 && payload.sequence <= view.sequence)
         {
-            return None;
+            return Err(StreamSkip::Stale);
         }
         match phase {
             StreamPhase::Created => view.fragments = payload.fragments,
@@ -144,7 +163,9 @@ impl StreamAssembler {
                         }
                         None => {
                             self.rejected_mutations += 1;
-                            return None;
+                            return Err(StreamSkip::Refused(
+                                "streaming fragment index past the end of the message",
+                            ));
                         }
                     }
                 }
@@ -161,6 +182,19 @@ impl StreamAssembler {
             }
         }
         view.sequence = view.sequence.max(payload.sequence);
+        let too_large = view.fragments.len() > MAX_STREAM_FRAGMENTS
+            || view
+                .fragments
+                .iter()
+                .map(Fragment::approx_bytes)
+                .sum::<usize>()
+                > MAX_STREAM_BYTES;
+        if too_large {
+            view.fragments.truncate(MAX_STREAM_FRAGMENTS);
+            view.status = StreamStatus::Failed;
+            view.reason = Some("the streamed message grew too large".into());
+        }
+        let terminal = terminal || too_large;
         view.text = plain_text(&view.fragments);
         stream.updated_at = now;
         let snapshot = view.clone();
@@ -168,7 +202,7 @@ impl StreamAssembler {
             self.streams.remove(&snapshot.message_id);
             self.finished.first_sighting(&snapshot.message_id);
         }
-        Some(snapshot)
+        Ok(snapshot)
     }
 
     /// Fails streams that have been silent for the stall time (a missing `done`).
@@ -261,9 +295,10 @@ mod tests {
             (done.status, done.text.as_str(), done.sequence),
             (StreamStatus::Done, "Hello", 4)
         );
-        assert!(a
-            .apply(origin(), StreamPhase::Add, payload(5, text("late", "x")), 4)
-            .is_none());
+        assert_eq!(
+            a.apply(origin(), StreamPhase::Add, payload(5, text("late", "x")), 4),
+            Err(StreamSkip::Stale)
+        );
         assert_eq!(a.delta_mismatches, 0);
     }
 
@@ -272,9 +307,10 @@ mod tests {
         let mut a = StreamAssembler::new(60_000);
         a.apply(origin(), StreamPhase::Add, payload(3, text("abc", "c")), 0)
             .unwrap();
-        assert!(a
-            .apply(origin(), StreamPhase::Add, payload(2, text("ab", "b")), 1)
-            .is_none());
+        assert_eq!(
+            a.apply(origin(), StreamPhase::Add, payload(2, text("ab", "b")), 1),
+            Err(StreamSkip::Stale)
+        );
         let v = a
             .apply(
                 origin(),
@@ -315,9 +351,10 @@ mod tests {
             .unwrap();
         // The first regression: u32::MAX wrapped `target + 1` and indexed out of bounds.
         for (seq, index) in [(2, u64::from(u32::MAX)), (3, 5_000_000), (4, 2)] {
-            assert!(a
-                .apply(origin(), StreamPhase::Add, add_at(seq, index), 1)
-                .is_none());
+            assert!(matches!(
+                a.apply(origin(), StreamPhase::Add, add_at(seq, index), 1),
+                Err(StreamSkip::Refused(_))
+            ));
         }
         assert_eq!(a.rejected_mutations, 3);
         let v = a
@@ -328,6 +365,44 @@ mod tests {
             .apply(origin(), StreamPhase::Add, add_at(6, 1), 3)
             .unwrap();
         assert_eq!((v.fragments.len(), v.text.as_str()), (2, "xx"));
+    }
+
+    fn created(id: &str) -> StreamPayload {
+        serde_json::from_value(json!({"message_id": id, "sequence": 1, "fragments": []})).unwrap()
+    }
+
+    #[test]
+    fn live_streams_are_capped_and_a_finished_one_frees_its_place() {
+        let mut a = StreamAssembler::new(60_000);
+        for i in 0..MAX_LIVE_STREAMS {
+            assert!(a
+                .apply(origin(), StreamPhase::Created, created(&format!("s{i}")), 0)
+                .is_ok());
+        }
+        assert!(matches!(
+            a.apply(origin(), StreamPhase::Created, created("one-more"), 0),
+            Err(StreamSkip::Refused(_))
+        ));
+        a.apply(origin(), StreamPhase::Done, created("s0"), 1)
+            .unwrap();
+        assert!(a
+            .apply(origin(), StreamPhase::Created, created("one-more"), 2)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_stream_growing_past_its_byte_bound_is_failed_and_forgotten() {
+        let mut a = StreamAssembler::new(60_000);
+        let chunk = "x".repeat(MAX_STREAM_BYTES / 4);
+        let mut last = None;
+        for seq in 1..=5u64 {
+            let text = chunk.repeat(seq as usize);
+            let p = payload(seq, json!([{"kind": "text", "text": text}]));
+            last = Some(a.apply(origin(), StreamPhase::Add, p, 0));
+        }
+        let failed = last.unwrap().unwrap();
+        assert_eq!(failed.status, StreamStatus::Failed);
+        assert!(a.streams.is_empty(), "a failed stream holds no memory");
     }
 
     #[test]
