@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiErrorKind};
 
-/// How much of a non-envelope body an error message quotes.
-const BODY_EXCERPT_CHARS: usize = 200;
+/// How much of an envelope's `msg` an error message quotes (**ours**).
+const MSG_EXCERPT_CHARS: usize = 200;
 
 /// A parsed envelope: its numeric code, its message (`msg`, else `message`) and `data`.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,7 @@ pub fn parse_envelope(body: &str) -> Option<Envelope> {
     let msg = ["msg", "message"]
         .iter()
         .find_map(|key| object.get(*key).and_then(Value::as_str))
+        .map(excerpt)
         .unwrap_or_default()
         .to_owned();
     let data = object.remove("data").unwrap_or(Value::Null);
@@ -72,7 +73,7 @@ pub fn decode_response(status: u16, body: &str, path: &str) -> Result<Value, Api
         };
         return Err(ApiError {
             kind,
-            message: format!("http {status} {}", excerpt(body)),
+            message: format!("http {status} {}", status_text(status)),
             code: None,
             status: Some(status),
             path: path.to_owned(),
@@ -86,11 +87,25 @@ pub fn decode_response(status: u16, body: &str, path: &str) -> Result<Value, Api
     Err(ApiError::transport(message, Some(status), path))
 }
 
-/// The first [`BODY_EXCERPT_CHARS`] characters of `body` (on a char boundary).
-pub(crate) fn excerpt(body: &str) -> &str {
-    match body.char_indices().nth(BODY_EXCERPT_CHARS) {
-        Some((cut, _)) => &body[..cut],
-        None => body,
+/// A fixed description of an HTTP status. A body that is not an envelope is never
+/// quoted: an error page may echo the request, and with it a token.
+pub(crate) fn status_text(status: u16) -> &'static str {
+    match status {
+        401 | 403 => "unauthorized",
+        404 => "not found",
+        408 | 504 => "timed out",
+        429 => "rate limited",
+        400..=499 => "request refused",
+        500..=599 => "server error",
+        _ => "unexpected status",
+    }
+}
+
+/// The first [`MSG_EXCERPT_CHARS`] characters of `text` (on a char boundary).
+fn excerpt(text: &str) -> &str {
+    match text.char_indices().nth(MSG_EXCERPT_CHARS) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
     }
 }
 
@@ -146,12 +161,12 @@ mod tests {
     }
 
     #[test]
-    fn non_2xx_without_envelope_is_transport_with_excerpt() {
-        let long = "x".repeat(500);
-        let err = decode_response(502, &long, "/p").unwrap_err();
+    fn non_2xx_without_envelope_is_transport_and_never_quotes_the_body() {
+        let page = "<html>echo: Bearer secret-token</html>";
+        let err = decode_response(502, page, "/p").unwrap_err();
         assert_eq!(err.kind, ApiErrorKind::Transport);
         assert_eq!(err.status, Some(502));
-        assert_eq!(err.message, format!("http 502 {}", "x".repeat(200)));
+        assert_eq!(err.message, "http 502 server error");
         let err = decode_response(500, r#"{"code":"1"}"#, "/p").unwrap_err();
         assert_eq!(err.kind, ApiErrorKind::Transport);
     }
@@ -182,9 +197,10 @@ mod tests {
     }
 
     #[test]
-    fn excerpt_cuts_on_char_boundaries() {
-        let s = "é".repeat(300);
-        assert_eq!(excerpt(&s).chars().count(), 200);
+    fn a_long_msg_is_cut_on_char_boundaries() {
+        let body = format!(r#"{{"code":7,"msg":"{}"}}"#, "é".repeat(300));
+        let err = decode_response(200, &body, "/p").unwrap_err();
+        assert_eq!(err.message.chars().count(), 200);
         assert_eq!(excerpt("short"), "short");
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::envelope::{excerpt, parse_envelope};
+use super::envelope::{parse_envelope, status_text};
 use super::request::{BaseUrl, HttpRequest, Method};
 
 /// The refresh endpoint's path.
@@ -121,7 +121,7 @@ pub fn classify_refresh(outcome: HttpOutcome<'_>) -> RefreshResult {
         return RefreshResult::transient(
             Some(status),
             None,
-            format!("refresh http {status} {}", excerpt(body)),
+            format!("refresh http {status} {}", status_text(status)),
         );
     }
     let Some(envelope) = parse_envelope(body) else {
@@ -190,6 +190,15 @@ mod tests {
                 assert!(is_transient(&response(status, body)), "{status} {body}");
             }
         }
+    }
+
+    #[test]
+    fn a_non_200_body_is_never_quoted_in_the_reason() {
+        let result = response(502, "<pre>refresh_token=rt-secret</pre>");
+        let RefreshResult::Transient { message, .. } = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(message, "refresh http 502 server error");
     }
 
     #[test]

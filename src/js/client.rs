@@ -491,6 +491,7 @@ fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
         // The replaced socket: deliver what it still carries; its close is expected.
         match event {
             SocketEvent::Text(text) => drive(&shared, |machine, now| machine.on_text(&text, now)),
+            SocketEvent::Refused => drive(&shared, |machine, now| machine.on_refused_frame(now)),
             SocketEvent::Closed(_) => {
                 if let Some((_, socket)) = shared.borrow_mut().draining.take() {
                     drop_later(socket);
@@ -506,6 +507,7 @@ fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
     drive(&shared, |machine, now| match event {
         SocketEvent::Open => machine.on_open(now),
         SocketEvent::Text(text) => machine.on_text(&text, now),
+        SocketEvent::Refused => machine.on_refused_frame(now),
         SocketEvent::Closed(_) => machine.on_close(now),
     });
 }

@@ -26,6 +26,13 @@ pub fn mint_message_id() -> Result<String, JsValue> {
     Ok(ids::message_id(js_sys::Date::now() as u64, random))
 }
 
+/// True for a media URL that is safe to put in `src` or `href`: relative, `http:`,
+/// `https:`, `blob:` or a raster `data:image/…`. Never render other URLs from messages.
+#[wasm_bindgen(js_name = isSafeMediaUrl)]
+pub fn is_safe_media_url(url: &str) -> bool {
+    crate::protocol::is_safe_media_url(url)
+}
+
 /// The version of this package.
 #[wasm_bindgen]
 pub fn version() -> String {

@@ -1,8 +1,11 @@
 //! A browser WebSocket with its handlers; dropping it detaches them and closes it.
 
+use js_sys::JsString;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use crate::protocol::MAX_FRAME_BYTES;
 
 /// What the socket reports.
 pub enum SocketEvent {
@@ -10,6 +13,9 @@ pub enum SocketEvent {
     Open,
     /// A text frame.
     Text(String),
+    /// A frame that was not copied into wasm: binary, or a text longer than
+    /// [`MAX_FRAME_BYTES`] (measured in the JS string, before any copy).
+    Refused,
     /// Closed (or failed to connect), with the close code.
     Closed(u16),
 }
@@ -31,8 +37,14 @@ impl Socket {
         let on_open = Closure::<dyn FnMut()>::new(move || h(SocketEvent::Open));
         let h = handler.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(text) = event.data().as_string() {
-                h(SocketEvent::Text(text));
+            let data = event.data();
+            let fits = data
+                .dyn_ref::<JsString>()
+                // UTF-8 takes at least one byte per UTF-16 unit: longer is too large.
+                .is_some_and(|s| s.length() as usize <= MAX_FRAME_BYTES);
+            match data.as_string() {
+                Some(text) if fits => h(SocketEvent::Text(text)),
+                _ => h(SocketEvent::Refused),
             }
         });
         let h = handler;

@@ -8,6 +8,7 @@ mod fragment;
 mod frame;
 mod handshake;
 pub mod ids;
+mod media_url;
 mod payload;
 pub mod send_codes;
 
@@ -17,6 +18,7 @@ pub use frame::{
     decode, ChatType, Event, Frame, Sender, StreamPhase, Target, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 pub use handshake::HandshakeFailure;
+pub use media_url::is_safe_media_url;
 pub use payload::{
     Ack, Capabilities, Challenge, Connect, HelloFail, HelloOk, MentionEntry, MessageBody,
     MessageContent, MessageContext, MessagePayload, Mutation, ReplyContext, ReplyPreview,

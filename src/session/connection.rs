@@ -358,6 +358,19 @@ impl<E: Entropy> Connection<E> {
         out
     }
 
+    /// A frame arrived that the shell did not copy (binary, or longer than
+    /// [`crate::protocol::MAX_FRAME_BYTES`]): the socket is alive, the frame is dropped.
+    pub fn on_refused_frame(&mut self, now: i64) -> Vec<Action> {
+        if self.stopped() {
+            return Vec::new();
+        }
+        self.last_heard = now;
+        vec![Action::Error(ClientError {
+            kind: "malformed_frame",
+            message: "binary or oversized frame dropped".into(),
+        })]
+    }
+
     /// The socket closed (or errored) on its own.
     pub fn on_close(&mut self, now: i64) -> Vec<Action> {
         let mut out = Vec::new();
