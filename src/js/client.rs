@@ -21,7 +21,7 @@ use crate::platform::log::{log, Level};
 use crate::platform::socket::{Socket, SocketEvent};
 use crate::platform::token_store::TokenStore;
 use crate::platform::{now_ms, Listener};
-use crate::protocol::{ids, Fragment, Media, MediaKind, ReplyContext, ReplyPreview};
+use crate::protocol::{ids, redact_quoted, Fragment, Media, MediaKind, ReplyContext, ReplyPreview};
 use crate::session::{
     Action, Backoff, Completion, Connection, Delivery, Entropy, OutboxLimits, Outgoing,
     SessionConfig, SystemEntropy, Timings,
@@ -545,8 +545,12 @@ impl ClawChatClient {
         #[wasm_bindgen(unchecked_param_type = "ClawChatOptions")] options: JsValue,
     ) -> Result<ClawChatClient, JsValue> {
         let store = storage_choice(&options)?;
-        let options: Options = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| error("validation", &format!("invalid options: {e}")))?;
+        let options: Options = serde_wasm_bindgen::from_value(options).map_err(|e| {
+            error(
+                "validation",
+                &format!("invalid options: {}", redact_quoted(&e.to_string())),
+            )
+        })?;
         let base = BaseUrl::parse(&options.base_url).map_err(|e| api_error(&e))?;
         let ws_url = options
             .websocket_url
@@ -682,7 +686,10 @@ impl ClawChatClient {
     ) -> Promise {
         match serde_wasm_bindgen::from_value::<Vec<Fragment>>(fragments) {
             Ok(fragments) => self.send(chat_id, fragments, options),
-            Err(e) => Promise::reject(&error("invalid", &format!("invalid fragments: {e}"))),
+            Err(e) => Promise::reject(&error(
+                "invalid",
+                &format!("invalid fragments: {}", redact_quoted(&e.to_string())),
+            )),
         }
     }
 
@@ -826,7 +833,7 @@ impl ClawChatClient {
                 Err(e) => {
                     return Promise::reject(&error(
                         "invalid",
-                        &format!("invalid send options: {e}"),
+                        &format!("invalid send options: {}", redact_quoted(&e.to_string())),
                     ))
                 }
             }

@@ -11,6 +11,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::idb::{Idb, SESSIONS};
+use crate::protocol::redact_quoted;
 use crate::store::{StoreError, StoredSession};
 
 /// A token store.
@@ -32,7 +33,7 @@ fn to_row(session: &StoredSession) -> JsValue {
 
 fn from_row(row: JsValue) -> Result<StoredSession, StoreError> {
     serde_wasm_bindgen::from_value::<StoredSession>(row)
-        .map_err(|e| StoreError::Malformed(e.to_string()))?
+        .map_err(|e| StoreError::Malformed(redact_quoted(&e.to_string())))?
         .validate()
 }
 

@@ -65,16 +65,23 @@ impl std::error::Error for ProtocolError {}
 /// A serde_json error as text that is safe to log: quoted values (which could be a token
 /// or message text) are replaced by `"…"`, keeping the category and position.
 pub(crate) fn safe_detail(err: &serde_json::Error) -> String {
+    redact_quoted(&err.to_string())
+}
+
+/// `text` with every `"…"` and `` `…` `` quoted part replaced by `"…"`: serde's error
+/// messages quote the offending value that way, and a value may be a token.
+pub fn redact_quoted(text: &str) -> String {
     let mut out = String::new();
-    let mut in_quotes = false;
-    for c in err.to_string().chars() {
-        if c == '"' {
-            if !in_quotes {
+    let mut open_quote = None;
+    for c in text.chars() {
+        match (open_quote, c) {
+            (None, '"' | '`') => {
                 out.push_str("\"…\"");
+                open_quote = Some(c);
             }
-            in_quotes = !in_quotes;
-        } else if !in_quotes {
-            out.push(c);
+            (None, _) => out.push(c),
+            (Some(q), _) if c == q => open_quote = None,
+            (Some(_), _) => {}
         }
     }
     out
@@ -90,5 +97,11 @@ mod tests {
         let detail = safe_detail(&err);
         assert!(!detail.contains("secret-token"), "{detail}");
         assert!(detail.contains("invalid type"), "{detail}");
+    }
+
+    #[test]
+    fn backquoted_values_are_hidden_too() {
+        let text = redact_quoted("unknown variant `eyJtoken`, expected `debug` at line 1");
+        assert_eq!(text, "unknown variant \"…\", expected \"…\" at line 1");
     }
 }

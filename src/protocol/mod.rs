@@ -12,7 +12,7 @@ mod media_url;
 mod payload;
 pub mod send_codes;
 
-pub use error::ProtocolError;
+pub use error::{redact_quoted, ProtocolError};
 pub use fragment::{Fragment, Media, MediaKind};
 pub use frame::{
     decode, ChatType, Event, Frame, Sender, StreamPhase, Target, MAX_FRAME_BYTES, PROTOCOL_VERSION,
