@@ -4,6 +4,7 @@ mod auth;
 mod client;
 mod convert;
 mod events;
+mod fatal;
 mod leadership;
 mod types;
 
