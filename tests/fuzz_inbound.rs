@@ -149,17 +149,13 @@ impl FrameGen {
         }
     }
 
+    /// JSON string content of about `len` bytes: ASCII, `é` and escaped quotes, cut from
+    /// a fixed pattern in 8-byte units (each unit is valid on its own).
     fn text(&mut self, len: usize) -> String {
-        let mut s = String::with_capacity(len);
-        for i in 0..len {
-            s.push(match (i + self.rng.below(7) as usize) % 7 {
-                0 => ' ',
-                1 => 'é',
-                2 => '"',
-                _ => 'a',
-            });
-        }
-        s.replace('"', "\\\"")
+        const UNIT: [&str; 2] = ["ab cd ef", "abé\\\"de"];
+        let units = len / 8;
+        let start = self.rng.below(2) as usize;
+        (0..units).map(|i| UNIT[(start + i) % 2]).collect()
     }
 
     fn fragment(&mut self) -> String {
@@ -339,8 +335,9 @@ struct Harness {
     settled: HashSet<String>,
     peak_bytes: usize,
     baseline: usize,
-    /// Where the run is (seed and step, or corpus file), for a replayable failure.
-    step: String,
+    /// What runs (a seed or a corpus file) and the step, for a replayable failure.
+    label: String,
+    step: u64,
     /// The last frames fed, newest last.
     recent: VecDeque<String>,
 }
@@ -365,7 +362,8 @@ impl Harness {
             settled: HashSet::new(),
             peak_bytes: 0,
             baseline,
-            step: String::new(),
+            label: String::new(),
+            step: 0,
             recent: VecDeque::new(),
         };
         let actions = h.machine.connect();
@@ -512,13 +510,14 @@ fn random_frame_sequences_hold_every_invariant() {
     let mut gen = FrameGen::new(seed);
     let mut events = Rng(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut harness = Harness::new();
+    harness.label = format!("seed {seed}");
     let started = Instant::now();
     for step in 0..frames {
         if events.chance(20) {
             harness.event(&mut events);
         }
         let frame = gen.frame(&harness.pending);
-        harness.step = format!("seed {seed} step {step}");
+        harness.step = step;
         harness.frame(&frame);
         harness.remember(frame);
     }
@@ -546,7 +545,7 @@ fn the_corpus_of_found_cases_replays_cleanly() {
         let mut harness = Harness::new();
         let text = std::fs::read_to_string(&case).expect("readable case");
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            harness.step = case.display().to_string();
+            harness.label = case.display().to_string();
             harness.frame(line);
             harness.remember(line.to_owned());
         }
