@@ -29,6 +29,7 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/faults/clear", post(clear_faults))
         .route("/admin/drop-sockets", post(drop_sockets))
         .route("/admin/restart", post(restart))
+        .route("/admin/inject", post(inject))
         .layer(middleware::from_fn(loopback_only))
 }
 
@@ -133,6 +134,34 @@ async fn clear_faults(State(state): State<Shared>) -> Response {
 /// Drops every socket without a close frame, like a network cut.
 async fn drop_sockets(State(state): State<Shared>) -> Response {
     state.hub.kick_all(Kick::Dropped);
+    done()
+}
+
+#[derive(Deserialize)]
+struct InjectRequest {
+    user_id: String,
+    frame: String,
+    #[serde(default = "one")]
+    repeat: u32,
+    #[serde(default)]
+    pad_to_bytes: usize,
+}
+
+/// Largest frame `inject` builds (it pads with spaces): 128 MiB.
+const MAX_INJECTED_BYTES: usize = 128 << 20;
+
+/// `{user_id, frame, repeat?, pad_to_bytes?}`: writes `frame` as is to every live
+/// socket of the user, as a hostile or broken server would — `repeat` times, with
+/// `{n}` replaced by 0, 1, 2…, each padded with trailing spaces to `pad_to_bytes`.
+async fn inject(State(state): State<Shared>, Json(r): Json<InjectRequest>) -> Response {
+    let pad = r.pad_to_bytes.min(MAX_INJECTED_BYTES);
+    for n in 0..r.repeat {
+        let mut text = r.frame.replace("{n}", &n.to_string());
+        if text.len() < pad {
+            text.push_str(&" ".repeat(pad - text.len()));
+        }
+        state.hub.send_live(&r.user_id, &text);
+    }
     done()
 }
 

@@ -42,9 +42,9 @@ impl Socket {
                 .dyn_ref::<JsString>()
                 // UTF-8 takes at least one byte per UTF-16 unit: longer is too large.
                 .is_some_and(|s| s.length() as usize <= MAX_FRAME_BYTES);
-            match data.as_string() {
-                Some(text) if fits => h(SocketEvent::Text(text)),
-                _ => h(SocketEvent::Refused),
+            match fits.then(|| data.as_string()).flatten() {
+                Some(text) => h(SocketEvent::Text(text)),
+                None => h(SocketEvent::Refused),
             }
         });
         let h = handler;

@@ -1,0 +1,144 @@
+//! A hostile server and a hostile peer against a real client in headless Chromium: every
+//! frame known to have hurt a client is written to the victim's socket (through the
+//! emulator's loopback admin `inject`), and the victim must stay `ready`, keep sending and
+//! receiving, and keep its wasm memory within a stated bound.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use js_sys::Reflect;
+use support::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// How much the victim's wasm memory may grow under the whole attack (**ours**: the
+/// machines' own bounds are a few MiB; wasm memory never shrinks, so growth is what a
+/// hostile peer could take for good).
+const MEMORY_GROWTH_BOUND: f64 = 16.0 * 1024.0 * 1024.0;
+
+fn wasm_memory_bytes() -> f64 {
+    let buffer = Reflect::get(&wasm_bindgen::memory(), &"buffer".into()).unwrap();
+    get(&buffer, "byteLength").as_f64().unwrap()
+}
+
+/// A downlink frame from `sender` in `chat` (`{n}` is numbered by `inject`).
+fn downlink(event: &str, chat: &str, sender: &str, payload: &str) -> String {
+    format!(
+        r#"{{"version":"2","event":"{event}","trace_id":"t-{{n}}","emitted_at":1,"chat_id":"{chat}","chat_type":"direct","sender":{{"id":"{sender}","type":"direct","nick_name":"mallory"}},"payload":{payload}}}"#
+    )
+}
+
+async fn inject(user_id: &str, frame: &str, repeat: u32, pad_to_bytes: usize) {
+    let body = serde_json::json!({
+        "user_id": user_id, "frame": frame, "repeat": repeat, "pad_to_bytes": pad_to_bytes,
+    });
+    admin("/admin/inject", &body.to_string()).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_victim_survives_every_hostile_frame_and_goes_on_chatting() {
+    let victim = connected("victim").await;
+    let mallory = connected("mallory").await;
+    let chat_id = chat(&mallory, "direct", &[&victim]).await;
+    let (v, m) = (victim.user_id(), mallory.user_id());
+    let before = wasm_memory_bytes();
+
+    // The trap: a fragment index that wrapped `target + 1` on wasm32, and one that grew
+    // memory to 840 MB.
+    let created = downlink(
+        "message.created",
+        &chat_id,
+        &m,
+        r#"{"message_id":"s-trap","sequence":1,"fragments":[{"kind":"text","text":""}]}"#,
+    );
+    inject(&v, &created, 1, 0).await;
+    for index in ["4294967295", "5000000"] {
+        let add = downlink(
+            "message.add",
+            &chat_id,
+            &m,
+            &format!(
+                r#"{{"message_id":"s-trap","sequence":2,"mutation":{{"type":"append","target_fragment_index":{index}}},"fragments":[{{"kind":"text","text":"x","delta":"x"}}]}}"#
+            ),
+        );
+        inject(&v, &add, 1, 0).await;
+    }
+    // Maps a server could grow: closed chats, live streams, dedupe ids (long and many).
+    let error = downlink(
+        "message.error",
+        "evil-chat-{n}",
+        &m,
+        r#"{"code":"chat_not_found","reason":"gone"}"#,
+    );
+    inject(&v, &error, 5_000, 0).await;
+    let stream = downlink(
+        "message.created",
+        &chat_id,
+        &m,
+        r#"{"message_id":"s-{n}","sequence":1,"fragments":[{"kind":"text","text":"x"}]}"#,
+    );
+    inject(&v, &stream, 5_000, 0).await;
+    let long_id = "L".repeat(300);
+    let long = downlink(
+        "message.send",
+        &chat_id,
+        &m,
+        &format!(r#"{{"message_id":"{long_id}-{{n}}","message":{{"body":{{"fragments":[]}}}}}}"#),
+    );
+    inject(&v, &long, 2_000, 0).await;
+    // Integers JavaScript cannot hold exactly, which turned whole events into `null`.
+    let huge = downlink(
+        "message.send",
+        &chat_id,
+        &m,
+        r#"{"message_id":"msg-huge","message":{"body":{"fragments":[{"kind":"file","url":"/f","size":9007199254740993}]},"context":{"mentions":[{"user_id":"all","n":18446744073709551615}]}}}"#,
+    );
+    inject(&v, &huge, 1, 0).await;
+    // A 64 MiB text frame: measured before it is copied into wasm.
+    let ping = downlink("ping", &chat_id, &m, "{}");
+    inject(&v, &ping, 1, 64 << 20).await;
+
+    wait_until("the attack is reported", || {
+        let errors = victim.of("error");
+        let kinds: Vec<String> = errors.iter().map(|e| get_str(e, "kind")).collect();
+        kinds.iter().any(|k| k == "bad_frame")
+            && kinds.iter().filter(|k| *k == "malformed_frame").count() >= 2_000
+    })
+    .await;
+    assert_eq!(victim.state(), "ready", "the victim never dropped");
+    assert!(
+        victim.of("message").iter().all(|m| !m.is_null()),
+        "no event turned into null"
+    );
+    assert!(
+        victim.texts().is_empty(),
+        "no hostile frame was delivered as a message"
+    );
+
+    // The victim goes on: it sends, and it receives.
+    let receipt = settle(
+        victim
+            .client
+            .send_text(&chat_id, "still here", JsValue::UNDEFINED),
+    )
+    .await
+    .expect("acked after the attack");
+    assert!(get_str(&receipt, "messageId").starts_with("msg-"));
+    settle(
+        mallory
+            .client
+            .send_text(&chat_id, "ok, you win", JsValue::UNDEFINED),
+    )
+    .await
+    .expect("mallory's send acked");
+    wait_until("the victim receives", || victim.texts() == ["ok, you win"]).await;
+
+    let growth = wasm_memory_bytes() - before;
+    web_sys::console::log_1(&format!("wasm memory growth under attack: {growth} bytes").into());
+    assert!(
+        growth <= MEMORY_GROWTH_BOUND,
+        "wasm memory grew {growth} bytes (bound {MEMORY_GROWTH_BOUND})"
+    );
+}
