@@ -1,5 +1,10 @@
 //! The `{code, msg, data}` response envelope (PROTOCOL.md §1, §15.3 parse-first).
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
+)]
+
 use serde_json::Value;
 
 use super::error::{ApiError, ApiErrorKind};

@@ -1,6 +1,11 @@
 //! `POST /v1/auth/refresh` (PROTOCOL.md §1.1): the request and the classification of
 //! every possible answer into success, transient or permanent.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
+)]
+
 use std::fmt;
 
 use serde_json::Value;

@@ -94,9 +94,13 @@ impl Fragment {
     pub fn approx_bytes(&self) -> usize {
         let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
         match self {
-            Fragment::Text { text, delta } => text.len() + opt(delta),
-            Fragment::Mention { user_id, display } => opt(user_id) + opt(display),
-            Fragment::Media(m) => m.url.len() + opt(&m.name) + opt(&m.mime),
+            Fragment::Text { text, delta } => text.len().saturating_add(opt(delta)),
+            Fragment::Mention { user_id, display } => opt(user_id).saturating_add(opt(display)),
+            Fragment::Media(m) => m
+                .url
+                .len()
+                .saturating_add(opt(&m.name))
+                .saturating_add(opt(&m.mime)),
             Fragment::Unsupported(raw) => raw.to_string().len(),
         }
     }

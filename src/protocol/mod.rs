@@ -2,6 +2,11 @@
 //!
 //! Pure Rust: no I/O, no browser APIs; compiles for wasm32 and the host alike.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
+)]
+
 pub mod bounds;
 mod error;
 mod fragment;

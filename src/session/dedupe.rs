@@ -1,6 +1,11 @@
 //! Bounded memory of recently seen keys: the dedupe window for message ids, and any other
 //! map the server can grow (closed chats).
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
+)]
+
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 

@@ -1,6 +1,11 @@
 //! Inbound frames: self-echo guard (fail-closed), mode filter, dedupe, and the events the
 //! app receives.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
+)]
+
 use serde::Serialize;
 use serde_json::Value;
 

@@ -1,6 +1,11 @@
 //! Assembly of streamed messages (`message.created/add/done/failed`) into one evolving
 //! message per `message_id`.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
+)]
+
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -149,7 +154,7 @@ impl StreamAssembler {
                     ) = (view.fragments.get(target), &fragment)
                     {
                         if format!("{old}{delta}") != *new {
-                            self.delta_mismatches += 1;
+                            self.delta_mismatches = self.delta_mismatches.saturating_add(1);
                         }
                     }
                     let fragment = strip_delta(fragment);
@@ -162,7 +167,7 @@ impl StreamAssembler {
                             view.fragments.push(fragment)
                         }
                         None => {
-                            self.rejected_mutations += 1;
+                            self.rejected_mutations = self.rejected_mutations.saturating_add(1);
                             return Err(StreamSkip::Refused(
                                 "streaming fragment index past the end of the message",
                             ));
@@ -211,7 +216,7 @@ impl StreamAssembler {
         let stalled: Vec<String> = self
             .streams
             .iter()
-            .filter(|(_, s)| now - s.updated_at >= stall_ms)
+            .filter(|(_, s)| now.saturating_sub(s.updated_at) >= stall_ms)
             .map(|(id, _)| id.clone())
             .collect();
         stalled
