@@ -182,7 +182,7 @@ const benches = {
 
   async memory({ browser, server }) {
     const curve = await inPage(browser, server.url, "memory", { n: MEMORY_FRAMES, step: MEMORY_STEP });
-    const points = curve.map((p) => `${p.frames / 1000}k ${fmt(p.bytes / 1048576, 2)} MB`).join(" · ");
+    const points = curve.map((p) => `${p.frames / 1000}k ${fmt(p.bytes / 1048576, 2)} MiB`).join(" · ");
     const flat = curve.at(-1).bytes === curve[1].bytes ? "flat after the first 100k" : "growing";
     console.log(`${"wasm memory over 300k inbound frames".padEnd(48)} ${points}   (${flat})`);
   },
