@@ -96,6 +96,8 @@ export class Inbound {
     if (!this.own) return null; // self-echo guard fails closed
     const { chat_id: chatId, sender, payload } = frame;
     if (typeof chatId !== "string" || !chatId || !isObject(sender) || typeof sender.id !== "string") return null;
+    const chatType = frame.chat_type ?? "direct";
+    if (chatType !== "direct" && chatType !== "group") return null;
     if (sender.id === this.own || !isObject(payload)) return null;
     const id = payload.message_id;
     if (typeof id !== "string" || !id || id.length > MAX_ID_CHARS) return null;
@@ -116,7 +118,7 @@ export class Inbound {
     if (!this.dedupe.firstSighting(id)) return null;
     const nick = typeof sender.nick_name === "string" && sender.nick_name ? sender.nick_name : sender.id;
     return {
-      messageId: id, chatId, chatType: frame.chat_type === "group" ? "group" : "direct", senderId: sender.id,
+      messageId: id, chatId, chatType, senderId: sender.id,
       senderName: nick, fragments: body, text: plainText(body), mentions, reply, sentAt: frame.emitted_at ?? 0,
     };
   }
