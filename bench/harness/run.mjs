@@ -1,0 +1,210 @@
+// Browser benches: the SDK side by side with the plain-JS baseline (bench/web/baseline.js)
+// in one headless Chromium, each comparison run RUNS times (fresh pages, alternating which
+// side goes first), printing min / median / max of the ratio. The machine is shared and
+// noisy: the absolute figures drift from run to run, the ratios are what count.
+//
+// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [send-ack] [cold-start] [memory]
+// (all when none is named; bench/browser builds what this needs first)
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+
+import { Emulator, launch, ROOT } from "../../e2e/harness.mjs";
+import { startServer } from "./server.mjs";
+
+const RUNS = 3;
+const CPU_FRAMES = 100_000;
+const SOCKET_FRAMES = 20_000;
+const WARMUP_FRAMES = 2_000;
+const SENDS = 1_000;
+const WARMUP_SENDS = 50;
+const COLD_LOADS = 7;
+const MEMORY_FRAMES = 300_000;
+const MEMORY_STEP = 100_000;
+
+const OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
+const EMULATOR_PORT = 18827 + OFFSET; // and its admin listener on + 1
+const SERVER_PORT = 18830 + OFFSET;
+const ALL = ["inbound-cpu", "inbound-socket", "send-ack", "cold-start", "memory"];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.round((p / 100) * (sorted.length - 1)))];
+const fmt = (x, digits = 2) => x.toFixed(digits);
+
+/** One result line: min / median / max of the per-run ratios, then the detail. */
+function report(label, ratios, detail) {
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const digits = sorted[0] < 0.1 ? 3 : 2;
+  console.log(`${label.padEnd(48)} min ${fmt(sorted[0], digits)}×  median ${fmt(median(sorted), digits)}×  max ${fmt(sorted.at(-1), digits)}×   ${detail}`);
+}
+
+/** Runs `fn(kind, run)` for both sides RUNS times, alternating which goes first. */
+async function sideBySide(fn) {
+  const runs = [];
+  for (let run = 0; run < RUNS; run++) {
+    const order = run % 2 ? ["raw", "sdk"] : ["sdk", "raw"];
+    const result = {};
+    for (const kind of order) result[kind] = await fn(kind, run);
+    runs.push(result);
+  }
+  return runs;
+}
+
+/** Calls `window.bench[name](args)` in a fresh context's bench page. */
+async function inPage(browser, base, name, args) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.on("pageerror", (err) => console.error(`page error (${name}):`, err.message));
+    await page.goto(`${base}/bench.html`);
+    await page.waitForFunction(() => window.benchReady === true);
+    return await page.evaluate(([n, a]) => window.bench[n](a), [name, args]);
+  } finally {
+    await context.close();
+  }
+}
+
+/** The page tests' emulator, but the release build (as shipped) serving the bench pages. */
+class ReleaseEmulator extends Emulator {
+  constructor(port) {
+    super({ port, ttlSecs: 86_400 });
+    this.ws = `ws://127.0.0.1:${port}/ws`;
+  }
+
+  /** Starts it and resolves when it prints that it is ready. */
+  start() {
+    this.child = spawn(join(ROOT, "target/release/clawchat-emulator"), [
+      "--listen", `127.0.0.1:${this.port}`, "--admin-listen", `127.0.0.1:${this.port + 1}`,
+      "--db", join(this.dir, "db.sqlite3"), "--token-ttl-secs", String(this.ttlSecs),
+      "--www-dir", join(ROOT, "bench/web"), "--pkg-dir", join(ROOT, "pkg"),
+    ], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
+    return new Promise((resolve, reject) => {
+      this.child.once("exit", (code) => reject(new Error(`emulator exited (${code})`)));
+      this.child.stdout.on("data", (chunk) => String(chunk).includes("emulator ready") && resolve());
+    });
+  }
+
+  async stop() {
+    await super.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async call(path, body, token) {
+    const headers = { "content-type": "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const reply = await (await fetch(`${this.base}${path}`, { method: "POST", headers, body: JSON.stringify(body) })).json();
+    if (reply.code !== 0) throw new Error(`${path}: ${reply.msg}`);
+    return reply.data;
+  }
+
+  /** A session for `nickname` as the SDK's options take it. */
+  async signIn(nickname) {
+    const d = await this.call("/v1/dev/sign-in", { nickname, device_id: `${nickname}-device`, ttl_secs: 86_400 });
+    return { userId: d.user_id, accessToken: d.access_token, refreshToken: d.refresh_token, deviceId: d.device_id, activatedAt: d.activated_at };
+  }
+
+  async directChat(session, peer) {
+    return (await this.call("/v1/chats", { type: "direct", member_ids: [peer.userId] }, session.accessToken)).id;
+  }
+}
+
+const benches = {
+  async "inbound-cpu"({ browser, server }) {
+    const runs = await sideBySide((kind) => inPage(browser, server.url, "cpu", { kind, n: CPU_FRAMES, warmup: WARMUP_FRAMES }));
+    const ratios = runs.map((r) => r.raw.ms / r.sdk.ms);
+    const us = (kind) => fmt(median(runs.map((r) => r[kind].perFrameUs)));
+    report("inbound decode+dispatch, CPU (100k frames)", ratios,
+      `throughput SDK ÷ JS; median µs/frame SDK ${us("sdk")}, JS ${us("raw")}`);
+  },
+
+  async "inbound-socket"({ browser, server }) {
+    const runs = await sideBySide((kind, run) => inPage(browser, server.url, "socket", { kind, n: SOCKET_FRAMES, warmup: WARMUP_FRAMES, run }));
+    const ratios = runs.map((r) => r.sdk.framesPerSec / r.raw.framesPerSec);
+    const rate = (kind) => Math.round(median(runs.map((r) => r[kind].framesPerSec)));
+    report("inbound over loopback socket (20k frames)", ratios,
+      `frames/s SDK ÷ JS; median SDK ${rate("sdk")}/s, JS ${rate("raw")}/s`);
+  },
+
+  async "send-ack"({ browser, server, emulator }) {
+    const peer = await emulator.signIn("bench-peer");
+    const sides = {};
+    for (const kind of ["sdk", "raw"]) {
+      const session = await emulator.signIn(`bench-${kind}`);
+      sides[kind] = { session, chatId: await emulator.directChat(session, peer) };
+    }
+    const runs = await sideBySide(async (kind) => {
+      const latencies = await inPage(browser, server.url, "sendAck", {
+        kind, base: emulator.base, wsUrl: emulator.ws, ...sides[kind], n: SENDS, warmup: WARMUP_SENDS,
+      });
+      latencies.sort((a, b) => a - b);
+      return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    });
+    for (const p of ["p50", "p99"]) {
+      const ms = (kind) => fmt(median(runs.map((r) => r[kind][p])), 3);
+      report(`send → ack ${p} (${SENDS} sends, emulator)`, runs.map((r) => r.sdk[p] / r.raw[p]),
+        `latency SDK ÷ JS; median SDK ${ms("sdk")} ms, JS ${ms("raw")} ms`);
+    }
+  },
+
+  async "cold-start"({ browser, server, emulator }) {
+    const sides = {};
+    for (const kind of ["sdk", "raw"]) {
+      const session = await emulator.signIn(`bench-cold-${kind}`);
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${server.url}/bench.html`);
+      await page.waitForFunction(() => window.benchReady === true);
+      await page.evaluate((a) => window.bench.storeSession(a), { kind, base: emulator.base, wsUrl: emulator.ws, session });
+      await page.close();
+      sides[kind] = { context, url: `${server.url}/cold-${kind}.html?base=${encodeURIComponent(emulator.base)}&account=${session.userId}` };
+    }
+    const load = async (kind) => {
+      const page = await sides[kind].context.newPage();
+      page.on("pageerror", (err) => console.error(`page error (cold-${kind}):`, err.message));
+      await page.goto(sides[kind].url);
+      await page.waitForFunction(() => typeof window.readyAt === "number", null, { timeout: 30_000 });
+      const ms = await page.evaluate(() => window.readyAt);
+      await page.close();
+      return ms;
+    };
+    await load("sdk"); // the first load of each side fills the HTTP cache: not counted
+    await load("raw");
+    const runs = await sideBySide(async (kind) => {
+      const samples = [];
+      for (let i = 0; i < COLD_LOADS; i++) samples.push(await load(kind));
+      return median(samples);
+    });
+    for (const { context } of Object.values(sides)) await context.close();
+    const ms = (kind) => fmt(median(runs.map((r) => r[kind])), 1);
+    report(`cold start to ready (median of ${COLD_LOADS} loads)`, runs.map((r) => r.sdk / r.raw),
+      `time SDK ÷ JS; median SDK ${ms("sdk")} ms, JS ${ms("raw")} ms`);
+  },
+
+  async memory({ browser, server }) {
+    const curve = await inPage(browser, server.url, "memory", { n: MEMORY_FRAMES, step: MEMORY_STEP });
+    const points = curve.map((p) => `${p.frames / 1000}k ${fmt(p.bytes / 1048576, 2)} MiB`).join(" · ");
+    const flat = curve.at(-1).bytes === curve[1].bytes ? "flat after the first 100k" : "growing";
+    console.log(`${"wasm memory over 300k inbound frames".padEnd(48)} ${points}   (${flat})`);
+  },
+};
+
+async function main() {
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
+  const unknown = names.filter((n) => !ALL.includes(n));
+  if (unknown.length) throw new Error(`unknown bench ${unknown.join(", ")}; known: ${ALL.join(", ")}`);
+  const server = await startServer({ root: ROOT, port: SERVER_PORT });
+  const emulator = names.some((n) => n === "send-ack" || n === "cold-start") ? new ReleaseEmulator(EMULATOR_PORT) : null;
+  let browser = null;
+  try {
+    await emulator?.start();
+    browser = await launch();
+    console.log(`Chromium ${browser.version()}, ${RUNS} runs per comparison, ratios of side-by-side runs (noisy shared machine: compare ratios, not absolute figures)`);
+    for (const name of names) await benches[name]({ browser, server, emulator });
+  } finally {
+    await browser?.close();
+    await emulator?.stop();
+    await server.close();
+  }
+}
+
+await main();

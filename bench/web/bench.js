@@ -1,0 +1,135 @@
+// The in-page half of the browser benches: each function runs one side (the SDK or the
+// plain-JS baseline) of one comparison in a fresh page and returns raw numbers; the node
+// driver (bench/browser/run.mjs) pairs the sides, runs them 3 times and prints ratios.
+import init, { ClawChatClient } from "/pkg/clawchat_wasm.js";
+import { RawClient, sessionStore } from "./baseline.js";
+import { cast, messageFrames } from "./frames.js";
+import { ReplaySocket, nextTask } from "./replay-socket.js";
+
+const { me } = cast();
+let wasm = null;
+const sdk = async () => (wasm ??= await init());
+
+/** An unsigned JWT-shaped token: the replay hubs accept any token, the SDK reads `exp`. */
+function fakeToken(userId, deviceId) {
+  const b64 = (v) => btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  const now = Math.floor(Date.now() / 1000);
+  return `${b64({ alg: "none" })}.${b64({ sub: userId, did: deviceId, iat: now, exp: now + 86_400 })}.x`;
+}
+
+const events = (frames) => frames.map((data) => new MessageEvent("message", { data }));
+
+/** A connected client of `kind` ("sdk" | "raw") whose `message` handler counts. */
+async function client(kind, { url, base = location.origin, session, storage = "memory" }) {
+  const counter = { count: 0, chars: 0, target: Infinity, reached: null };
+  const onMessage = (m) => {
+    counter.count++;
+    counter.chars += m.text.length;
+    if (counter.count >= counter.target) counter.reached?.();
+  };
+  if (kind === "raw") {
+    const raw = new RawClient({ url, ...session });
+    raw.on("message", onMessage);
+    await raw.connect();
+    return { counter, send: (chat, text) => raw.sendText(chat, text), close: () => raw.close() };
+  }
+  await sdk();
+  const c = new ClawChatClient({ baseUrl: base, websocketUrl: url, storage, session, logLevel: "error" });
+  c.on("message", onMessage);
+  const ready = new Promise((resolve) => c.on("state", (s) => s.state === "ready" && resolve()));
+  await c.connect();
+  await ready;
+  return { counter, send: (chat, text) => c.sendText(chat, text), close: () => c.disconnect() };
+}
+
+/** Resolves when `counter` has counted `target` messages (rejects after `ms`). */
+function counted(counter, target, ms = 300_000) {
+  if (counter.count >= target) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${counter.count} of ${target} messages`)), ms);
+    counter.target = target;
+    counter.reached = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+}
+
+const replaySession = (deviceId) => ({ userId: me, accessToken: fakeToken(me, deviceId), deviceId, refreshToken: "bench" });
+
+/** Bench 1: decode + dispatch of `n` frames pushed through the in-page replay socket. */
+async function cpu({ kind, n, warmup }) {
+  globalThis.WebSocket = ReplaySocket;
+  const c = await client(kind, { url: "ws://replay.invalid/ws", session: replaySession(`cpu-${kind}`) });
+  const socket = ReplaySocket.last;
+  await socket.push(events(messageFrames(warmup, 1)));
+  const timed = events(messageFrames(n, 2));
+  await nextTask();
+  const t0 = performance.now();
+  await socket.push(timed);
+  const ms = performance.now() - t0;
+  if (c.counter.count !== warmup + n) throw new Error(`${kind}: ${c.counter.count} of ${warmup + n} delivered`);
+  c.close();
+  return { ms, perFrameUs: (ms * 1000) / n };
+}
+
+/** Bench 2: frames/s over a real loopback socket from the replay server. */
+async function socket({ kind, n, warmup, run }) {
+  const device = `sock-${kind}-${run}`;
+  const url = `${location.origin.replace("http", "ws")}/replay`;
+  const c = await client(kind, { url, session: replaySession(device) });
+  const push = async (count, batch) => {
+    await fetch(`/prepare?n=${count}&batch=${batch}`);
+    const done = counted(c.counter, c.counter.count + count);
+    const t0 = performance.now();
+    await fetch(`/push?device=${device}&n=${count}&batch=${batch}`);
+    await done;
+    return performance.now() - t0;
+  };
+  await push(warmup, 1);
+  const ms = await push(n, 2);
+  c.close();
+  return { ms, framesPerSec: (n * 1000) / ms };
+}
+
+/** Bench 3: closed-loop send → ack latencies (ms) against the emulator. */
+async function sendAck({ kind, base, wsUrl, session, chatId, n, warmup }) {
+  const c = await client(kind, { url: wsUrl, base, session });
+  for (let i = 0; i < warmup; i++) await c.send(chatId, `warm-up ${i}`);
+  const latencies = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await c.send(chatId, `bench message ${i}`);
+    latencies.push(performance.now() - t0);
+  }
+  c.close();
+  return latencies;
+}
+
+/** Bench 4, set-up: stores the session the way each side keeps it (SDK: IndexedDB). */
+async function storeSession({ kind, base, wsUrl, session }) {
+  if (kind === "raw") {
+    await sessionStore.save({ accountKey: session.userId, ...session, wsUrl });
+    return;
+  }
+  const c = await client("sdk", { url: wsUrl, base, session, storage: "indexeddb" });
+  c.close();
+}
+
+/** Bench 5: wasm memory after every `step` of `n` inbound frames (SDK only). */
+async function memory({ n, step }) {
+  globalThis.WebSocket = ReplaySocket;
+  const c = await client("sdk", { url: "ws://replay.invalid/ws", session: replaySession("memory") });
+  const bytes = () => wasm.memory.buffer.byteLength;
+  const curve = [{ frames: 0, bytes: bytes() }];
+  for (let done = 0; done < n; done += step) {
+    await ReplaySocket.last.push(events(messageFrames(step, 10 + done / step)));
+    curve.push({ frames: done + step, bytes: bytes() });
+  }
+  if (c.counter.count !== n) throw new Error(`${c.counter.count} of ${n} delivered`);
+  c.close();
+  return curve;
+}
+
+window.bench = { cpu, socket, sendAck, storeSession, memory };
+window.benchReady = true;
