@@ -104,7 +104,7 @@ pub struct Db {
 }
 
 /// SHA-256 of a secret, so refresh tokens are never stored in clear.
-fn digest(secret: &str) -> Vec<u8> {
+pub fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 

@@ -9,10 +9,13 @@ pub mod admin;
 pub mod config;
 pub mod db;
 pub mod faults;
+pub mod grace;
 pub mod hub;
 pub mod jwt;
 pub mod rest;
 pub mod state;
+pub mod validate;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -20,12 +23,12 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 
 pub use config::Config;
@@ -149,18 +152,24 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         faults: Default::default(),
         counters: Default::default(),
         media_dir,
+        grace: std::sync::Mutex::new(grace::GraceWindow::new(config.refresh_grace_secs)),
         config,
     });
+    let config = &state.config;
+    let demo = Router::new()
+        .nest_service("/pkg", ServeDir::new(&config.pkg_dir))
+        .fallback_service(ServeDir::new(&config.www_dir))
+        .layer(middleware::from_fn(web::with_demo_csp));
     let public_app = Router::new()
-        .merge(rest::routes())
+        .merge(rest::routes(config))
         .route("/ws", get(upgrade))
-        .nest_service("/pkg", ServeDir::new(&state.config.pkg_dir))
-        .fallback_service(ServeDir::new(&state.config.www_dir))
-        .layer(DefaultBodyLimit::max(state.config.max_upload_bytes))
-        .layer(CorsLayer::permissive())
+        .merge(demo)
+        .layer(DefaultBodyLimit::max(config.max_upload_bytes));
+    let public_app = web::Policy::new(addr, &config.allow_hosts, &config.allow_origins)
+        .apply(public_app)
         .with_state(state.clone());
-    let admin_app = admin::routes()
-        .layer(CorsLayer::permissive())
+    let admin_app = web::Policy::new(admin_addr, &config.allow_hosts, &config.admin_allow_origins)
+        .apply(admin::routes())
         .with_state(state.clone());
 
     let (shutdown, _) = watch::channel(false);

@@ -13,7 +13,8 @@ use tokio::time::{timeout, Instant};
 
 use crate::faults::AckPlan;
 use crate::hub::{Control, Kick, SessionHandle};
-use crate::state::{random_token, AppState, Counters};
+use crate::state::{device_belongs, random_token, AppState, Counters};
+use crate::validate::{self, StreamTracker};
 
 /// Close code sent to a session replaced by a newer one with the same device id (ours).
 pub const CLOSE_REPLACED: u16 = 4001;
@@ -22,8 +23,6 @@ const REPLAY_BATCH: usize = 256;
 /// How often a session persists its delivery cursor while envelopes flow (it also does
 /// at the end of the session). A crash in between re-delivers, which clients dedupe.
 const CURSOR_PERSIST_INTERVAL: Duration = Duration::from_secs(1);
-/// Longest accepted message id (ours).
-const MAX_MESSAGE_ID_LEN: usize = 128;
 
 /// Who is on the other end of an authenticated socket.
 struct Peer {
@@ -49,6 +48,7 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
         state: state.clone(),
         peer,
         handle,
+        streams: StreamTracker::default(),
         cursor: DeliveryCursor {
             delivered: cursor,
             persisted: cursor,
@@ -101,8 +101,7 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<Peer> {
         .device_id
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| claims.did.clone());
-    if !device_id.starts_with(&claims.did) {
-        // Only the bound device or a sibling (`<canonical><suffix>`) may connect.
+    if !device_belongs(&device_id, &claims.did) {
         return refuse(socket, state, &trace_id, "invalid connect payload").await;
     }
     let nick_name = match state.db.user(&claims.sub) {
@@ -180,6 +179,7 @@ struct Session {
     state: Arc<AppState>,
     peer: Peer,
     handle: SessionHandle,
+    streams: StreamTracker,
     cursor: DeliveryCursor,
 }
 
@@ -321,6 +321,24 @@ impl Session {
                     .await;
             }
         };
+        if let Err(reason) = self.admit(&frame) {
+            Counters::bump(&self.state.counters.bad_frames);
+            let chat = frame.chat_id.as_deref().map(validate::echoable);
+            let id = match &frame.event {
+                Event::Send(p) | Event::Reply(p) => Some(validate::echoable(&p.message_id)),
+                Event::Stream(_, p) => Some(validate::echoable(&p.message_id)),
+                _ => None,
+            };
+            return self
+                .reply_error_for(
+                    validate::echoable(&frame.trace_id),
+                    chat.unwrap_or_default(),
+                    id.filter(|id| !id.is_empty()),
+                    validate::BAD_REQUEST,
+                    reason,
+                )
+                .await;
+        }
         match frame.event.clone() {
             Event::Send(payload) | Event::Reply(payload) => self.on_message(frame, payload).await,
             Event::Stream(..) | Event::Typing(_) => self.relay(frame).await,
@@ -330,6 +348,19 @@ impl Session {
             }
             Event::LegacyOffline(_) => {}
             other => tracing::debug!(event = other.name(), "ignored event"),
+        }
+    }
+
+    /// The hub's checks of a decoded frame (see [`validate`]); a stream frame that
+    /// passes is recorded.
+    fn admit(&mut self, frame: &Frame) -> Result<(), validate::Refusal> {
+        validate::check_ids(frame)?;
+        match &frame.event {
+            Event::Send(p) | Event::Reply(p) => {
+                validate::check_fragment_count(p.message.body.fragments.len())
+            }
+            Event::Stream(phase, p) => self.streams.admit(*phase, p),
+            _ => Ok(()),
         }
     }
 
@@ -414,18 +445,6 @@ impl Session {
 
     async fn on_message(&mut self, frame: Frame, payload: MessagePayload) {
         let id = payload.message_id.clone();
-        if id.is_empty() || id.len() > MAX_MESSAGE_ID_LEN {
-            let chat = frame.chat_id.clone().unwrap_or_default();
-            return self
-                .reply_error_for(
-                    &frame.trace_id,
-                    &chat,
-                    None,
-                    send_codes::INVALID_PAYLOAD,
-                    "invalid message_id",
-                )
-                .await;
-        }
         let Some((chat_id, chat_type, recipients)) = self.writable_chat(&frame, Some(&id)).await
         else {
             return;

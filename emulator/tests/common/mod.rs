@@ -82,6 +82,18 @@ impl Emu {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sends `request` (a whole HTTP/1.1 request head, `Connection: close`) to `addr`
+    /// over a plain TCP socket, so any `Host` can be sent; returns the response head.
+    pub async fn raw(addr: std::net::SocketAddr, request: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        stream.write_all(request.as_bytes()).await.expect("written");
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await;
+        let text = String::from_utf8_lossy(&response).into_owned();
+        text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+    }
+
     pub async fn admin(&self, path: &str, body: Value) {
         let response = self
             .http
