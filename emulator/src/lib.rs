@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod faults;
 pub mod grace;
+pub mod history;
 pub mod hub;
 pub mod jwt;
 pub mod rest;

@@ -48,6 +48,7 @@ pub fn routes(config: &Config) -> Router<Shared> {
         .route("/v1/friendships", get(friends))
         .route("/v1/chats", get(list_chats).post(create_chat))
         .route("/v1/chats/{id}/members", get(chat_members))
+        .route("/v1/chats/{id}/messages", get(crate::history::page))
         .route("/media/upload", post(upload))
         .route("/media/{id}", get(media))
 }
@@ -62,12 +63,12 @@ async fn dev_routes_off() -> Response {
 }
 
 /// `{code: 0, msg: "ok", data}` with HTTP 200.
-fn ok(data: impl serde::Serialize) -> Response {
+pub(crate) fn ok(data: impl serde::Serialize) -> Response {
     Json(json!({ "code": 0, "msg": "ok", "data": data })).into_response()
 }
 
 /// A business error envelope with a matching HTTP status.
-fn fail(status: StatusCode, code: i64, msg: &str) -> Response {
+pub(crate) fn fail(status: StatusCode, code: i64, msg: &str) -> Response {
     (
         status,
         Json(json!({ "code": code, "msg": msg, "data": null })),
@@ -75,7 +76,7 @@ fn fail(status: StatusCode, code: i64, msg: &str) -> Response {
         .into_response()
 }
 
-fn internal(err: rusqlite::Error) -> Response {
+pub(crate) fn internal(err: rusqlite::Error) -> Response {
     tracing::error!(%err, "storage error");
     fail(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,7 +85,7 @@ fn internal(err: rusqlite::Error) -> Response {
     )
 }
 
-fn bad_request(msg: &str) -> Response {
+pub(crate) fn bad_request(msg: &str) -> Response {
     fail(StatusCode::BAD_REQUEST, CODE_BAD_REQUEST, msg)
 }
 
@@ -112,8 +113,10 @@ fn reply<T: serde::Serialize>(result: DbResult<T>) -> Response {
 /// envelope (the `auth` kind); an `x-device-id` header that names another device than
 /// the token's `did` (or a sibling of it) with 403 and code [`CODE_DEVICE_MISMATCH`].
 pub struct Caller {
-    user_id: String,
-    device_id: String,
+    /// The user the token was issued to.
+    pub user_id: String,
+    /// The device the token is bound to.
+    pub device_id: String,
 }
 
 impl FromRequestParts<Shared> for Caller {
