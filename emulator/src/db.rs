@@ -90,18 +90,18 @@ pub enum RefreshCheck {
 }
 
 /// A message accepted for storage.
-#[derive(Debug, Clone, Copy)]
-pub struct NewMessage<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
     /// The chat it was sent to.
-    pub chat_id: &'a str,
+    pub chat_id: String,
     /// Who sent it.
-    pub sender_id: &'a str,
+    pub sender_id: String,
     /// The sender's id for it.
-    pub message_id: &'a str,
+    pub message_id: String,
     /// The other members, whose inboxes get it.
-    pub recipients: &'a [String],
+    pub recipients: Vec<String>,
     /// The downlink frame, as delivered.
-    pub envelope: &'a str,
+    pub envelope: String,
     /// Acceptance time (epoch ms).
     pub now: i64,
 }
@@ -415,12 +415,21 @@ impl Db {
     /// Stores a sent message in its chat's history and for each recipient exactly once,
     /// and returns the time it was first accepted: a resend with the same id coalesces
     /// and keeps the first time.
-    pub fn accept_message(&self, message: &NewMessage<'_>) -> DbResult<i64> {
+    pub fn accept_message(&self, message: &NewMessage) -> DbResult<i64> {
+        Ok(self.accept_batch(std::slice::from_ref(message))?[0])
+    }
+
+    /// Stores `messages` like [`Db::accept_message`], all in one transaction (group
+    /// commit): every one is on disk when this returns `Ok`, none when it fails.
+    pub fn accept_batch(&self, messages: &[NewMessage]) -> DbResult<Vec<i64>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let accepted_at = store_message(&tx, message)?;
+        let accepted = messages
+            .iter()
+            .map(|m| store_message(&tx, m))
+            .collect::<DbResult<Vec<i64>>>()?;
         tx.commit()?;
-        Ok(accepted_at)
+        Ok(accepted)
     }
 
     /// Up to `limit` messages of `chat_id` older than the one with id `before` (the
@@ -534,7 +543,7 @@ impl Db {
 
 /// Stores one message within `tx` (see [`Db::accept_message`]); returns its first
 /// acceptance time.
-fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage<'_>) -> DbResult<i64> {
+fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> DbResult<i64> {
     tx.prepare_cached(
         "INSERT OR IGNORE INTO messages (chat_id, sender_id, message_id, envelope, accepted_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -554,7 +563,7 @@ fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage<'_>) -> DbResult
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO inbox (recipient, message_id, envelope) VALUES (?1, ?2, ?3)",
     )?;
-    for recipient in m.recipients {
+    for recipient in &m.recipients {
         insert.execute(params![recipient, m.message_id, m.envelope])?;
     }
     Ok(accepted_at)
@@ -606,13 +615,13 @@ mod tests {
         );
     }
 
-    fn message<'a>(id: &'a str, to: &'a [String], now: i64) -> NewMessage<'a> {
+    fn message(id: &str, to: &[String], now: i64) -> NewMessage {
         NewMessage {
-            chat_id: "c",
-            sender_id: "a",
-            message_id: id,
-            recipients: to,
-            envelope: id,
+            chat_id: "c".into(),
+            sender_id: "a".into(),
+            message_id: id.into(),
+            recipients: to.to_vec(),
+            envelope: id.into(),
             now,
         }
     }
@@ -625,6 +634,25 @@ mod tests {
         assert_eq!(db.accept_message(&message("m1", &to, 20)).unwrap(), 10);
         assert_eq!(db.inbox_after("b", 0, 10).unwrap().len(), 1);
         assert_eq!(db.history("c", None, 10).unwrap().unwrap().items.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_is_stored_in_order_and_coalesces_within_itself() {
+        let db = Db::open(":memory:").unwrap();
+        let to = vec!["b".to_owned()];
+        let batch = [
+            message("m1", &to, 1),
+            message("m2", &to, 2),
+            message("m1", &to, 3),
+        ];
+        assert_eq!(db.accept_batch(&batch).unwrap(), [1, 2, 1]);
+        let inbox: Vec<String> = db
+            .inbox_after("b", 0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(inbox, ["m1", "m2"]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod rest;
 pub mod state;
 pub mod validate;
 pub mod web;
+pub mod writer;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -84,6 +85,8 @@ pub enum StartError {
     Db(rusqlite::Error),
     /// The media folder could not be created.
     MediaDir(std::io::Error),
+    /// The writer thread could not be started.
+    Writer(std::io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -95,6 +98,7 @@ impl std::fmt::Display for StartError {
             StartError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
             StartError::Db(err) => write!(f, "cannot open the database: {err}"),
             StartError::MediaDir(err) => write!(f, "cannot create the media folder: {err}"),
+            StartError::Writer(err) => write!(f, "cannot start the writer thread: {err}"),
         }
     }
 }
@@ -127,7 +131,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if !config.admin_listen.ip().is_loopback() {
         return Err(StartError::AdminNotLoopback(config.admin_listen));
     }
-    let db = db::Db::open(&config.db).map_err(StartError::Db)?;
+    let db = Arc::new(db::Db::open(&config.db).map_err(StartError::Db)?);
+    let writer = writer::Writer::spawn(db.clone()).map_err(StartError::Writer)?;
     let key = db
         .meta_or_insert("jwt_key", || state::random_token(32).into_bytes())
         .map_err(StartError::Db)?;
@@ -149,6 +154,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = Arc::new(AppState {
         signer: jwt::Signer::new(key),
         db,
+        writer,
         hub: Default::default(),
         faults: Default::default(),
         counters: Default::default(),

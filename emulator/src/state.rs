@@ -1,7 +1,7 @@
 //! The state shared by every handler.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +14,7 @@ use crate::faults::Faults;
 use crate::grace::GraceWindow;
 use crate::hub::{Hub, LiveSession};
 use crate::jwt::{AccessClaims, Signer};
+use crate::writer::Writer;
 
 /// Counters the admin API reports, for tests to assert on.
 #[derive(Debug, Default)]
@@ -55,7 +56,9 @@ pub struct AppState {
     /// Flags.
     pub config: Config,
     /// Storage.
-    pub db: Db,
+    pub db: Arc<Db>,
+    /// The group-commit writer of sent messages.
+    pub writer: Writer,
     /// Token signer (its key is stored in the database, so tokens survive a restart).
     pub signer: Signer,
     /// Live sessions.

@@ -483,27 +483,23 @@ impl Session {
         let envelope = self.stamp(frame, chat_type).encode_downlink();
         let now = self.state.now_ms();
         let message = NewMessage {
-            chat_id: &chat_id,
-            sender_id: &self.peer.user_id,
-            message_id: &id,
-            recipients: &recipients,
-            envelope: &envelope,
+            chat_id: chat_id.clone(),
+            sender_id: self.peer.user_id.clone(),
+            message_id: id.clone(),
+            recipients: recipients.clone(),
+            envelope,
             now,
         };
-        let accepted_at = match self.state.db.accept_message(&message) {
-            Ok(at) => at,
-            Err(err) => {
-                tracing::error!(%err, "message write failed");
-                return self
-                    .reply_error_for(
-                        &trace_id,
-                        &chat_id,
-                        Some(&id),
-                        send_codes::INTERNAL,
-                        "storage error",
-                    )
-                    .await;
-            }
+        let Ok(accepted_at) = self.state.writer.accept(message).await else {
+            return self
+                .reply_error_for(
+                    &trace_id,
+                    &chat_id,
+                    Some(&id),
+                    send_codes::INTERNAL,
+                    "storage error",
+                )
+                .await;
         };
         Counters::bump(&self.state.counters.sends_accepted);
         recipients.iter().for_each(|r| self.state.hub.wake(r));
