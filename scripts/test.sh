@@ -20,8 +20,15 @@ cargo test --workspace --quiet
 log "starting an emulator for the browser tests"
 cargo build --quiet -p clawchat-emulator
 port="${CLAWCHAT_TEST_PORT:-18787}"
+# The browser suites run on wasm-bindgen-test-runner's own server, another origin than
+# the emulator's: pin its address (the runner reads WASM_BINDGEN_TEST_ADDRESS) and allow
+# exactly that origin to call the REST and admin APIs cross-origin. The suites test the
+# strict single-use rotation, so the refresh grace window is off.
+export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$((port + 2))"
+runner_origin="http://$WASM_BINDGEN_TEST_ADDRESS"
 emulator_log="$ROOT/target/emulator-test.log"
 ./target/debug/clawchat-emulator --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" \
+  --allow-origin "$runner_origin" --admin-allow-origin "$runner_origin" --refresh-grace-secs 0 \
   --db :memory: --www-dir www --pkg-dir "$(tool_setting build out-dir)" >"$emulator_log" 2>&1 &
 emulator_pid=$!
 trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT

@@ -60,6 +60,33 @@ pub struct Config {
     /// Folder served at `/pkg` (the wasm-pack output).
     #[arg(long, default_value = "pkg")]
     pub pkg_dir: PathBuf,
+
+    /// A web origin (`http://host:port`) whose pages may call the REST API and open
+    /// `/ws` cross-origin; repeatable. The emulator's own origin is always allowed; any
+    /// other `Origin` is refused with 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+
+    /// A web origin whose pages may call the admin API (for browser test runners only);
+    /// repeatable. By default the admin API answers no CORS and refuses any request that
+    /// carries an `Origin` other than its own.
+    #[arg(long = "admin-allow-origin", value_name = "ORIGIN")]
+    pub admin_allow_origins: Vec<String>,
+
+    /// An extra `Host` header value (`name:port`) both listeners accept; repeatable.
+    /// By default only the listen address, and `localhost`/`127.0.0.1`/`[::1]` with its
+    /// port when it is loopback or unspecified, are accepted (DNS-rebinding defence).
+    #[arg(long = "allow-host", value_name = "HOST:PORT")]
+    pub allow_hosts: Vec<String>,
+
+    /// Turn off the development routes `/v1/dev/*` (sign-in by nickname, activation codes).
+    #[arg(long)]
+    pub no_dev_sign_in: bool,
+
+    /// Seconds during which a just-spent refresh token, presented again, returns the same
+    /// new pair (at most twice), like newer ClawChat servers; 0 = strict single use.
+    #[arg(long, default_value_t = 60)]
+    pub refresh_grace_secs: u64,
 }
 
 impl Config {

@@ -28,9 +28,11 @@ CREATE TABLE IF NOT EXISTS chats (
 CREATE TABLE IF NOT EXISTS members (
   chat_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (chat_id, user_id));
 CREATE INDEX IF NOT EXISTS members_by_user ON members(user_id);
-CREATE TABLE IF NOT EXISTS sent (
-  sender_id TEXT NOT NULL, message_id TEXT NOT NULL, accepted_at INTEGER NOT NULL,
-  PRIMARY KEY (sender_id, message_id));
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
+  message_id TEXT NOT NULL, envelope TEXT NOT NULL, accepted_at INTEGER NOT NULL,
+  UNIQUE (sender_id, message_id));
+CREATE INDEX IF NOT EXISTS messages_by_chat ON messages(chat_id, seq);
 CREATE TABLE IF NOT EXISTS inbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, message_id TEXT NOT NULL,
   envelope TEXT NOT NULL, UNIQUE (recipient, message_id));
@@ -87,6 +89,32 @@ pub enum RefreshCheck {
     DeviceMismatch,
 }
 
+/// A message accepted for storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The chat it was sent to.
+    pub chat_id: String,
+    /// Who sent it.
+    pub sender_id: String,
+    /// The sender's id for it.
+    pub message_id: String,
+    /// The other members, whose inboxes get it.
+    pub recipients: Vec<String>,
+    /// The downlink frame, as delivered.
+    pub envelope: String,
+    /// Acceptance time (epoch ms).
+    pub now: i64,
+}
+
+/// One page of a chat's history: `(envelope, accepted_at)` oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// The messages of the page, oldest first.
+    pub items: Vec<(String, i64)>,
+    /// True when older messages remain.
+    pub has_more: bool,
+}
+
 /// A stored upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaRow {
@@ -104,7 +132,7 @@ pub struct Db {
 }
 
 /// SHA-256 of a secret, so refresh tokens are never stored in clear.
-fn digest(secret: &str) -> Vec<u8> {
+pub fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
@@ -384,37 +412,62 @@ impl Db {
         member_ids(&self.conn(), chat_id)
     }
 
-    /// Stores a sent message for each recipient exactly once and returns the time it was
-    /// first accepted: a resend with the same id coalesces and keeps the first time.
-    pub fn accept_message(
-        &self,
-        sender_id: &str,
-        message_id: &str,
-        recipients: &[String],
-        envelope: &str,
-        now: i64,
-    ) -> DbResult<i64> {
+    /// Stores a sent message in its chat's history and for each recipient exactly once,
+    /// and returns the time it was first accepted: a resend with the same id coalesces
+    /// and keeps the first time.
+    pub fn accept_message(&self, message: &NewMessage) -> DbResult<i64> {
+        Ok(self.accept_batch(std::slice::from_ref(message))?[0])
+    }
+
+    /// Stores `messages` like [`Db::accept_message`], all in one transaction (group
+    /// commit): every one is on disk when this returns `Ok`, none when it fails.
+    pub fn accept_batch(&self, messages: &[NewMessage]) -> DbResult<Vec<i64>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO sent (sender_id, message_id, accepted_at) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![sender_id, message_id, now])?;
-        let accepted_at: i64 = tx
-            .prepare_cached(
-                "SELECT accepted_at FROM sent WHERE sender_id = ?1 AND message_id = ?2",
-            )?
-            .query_row(params![sender_id, message_id], |r| r.get(0))?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO inbox (recipient, message_id, envelope) VALUES (?1, ?2, ?3)",
-            )?;
-            for recipient in recipients {
-                insert.execute(params![recipient, message_id, envelope])?;
-            }
-        }
+        let accepted = messages
+            .iter()
+            .map(|m| store_message(&tx, m))
+            .collect::<DbResult<Vec<i64>>>()?;
         tx.commit()?;
-        Ok(accepted_at)
+        Ok(accepted)
+    }
+
+    /// Up to `limit` messages of `chat_id` older than the one with id `before` (the
+    /// newest when `None`), oldest first, and whether older ones remain. `None` when
+    /// `before` names no message of that chat.
+    pub fn history(
+        &self,
+        chat_id: &str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Option<HistoryPage>> {
+        let conn = self.conn();
+        let before_seq = match before {
+            None => i64::MAX,
+            Some(id) => match conn
+                .prepare_cached(
+                    "SELECT MAX(seq) FROM messages WHERE chat_id = ?1 AND message_id = ?2",
+                )?
+                .query_row(params![chat_id, id], |r| r.get::<_, Option<i64>>(0))?
+            {
+                Some(seq) => seq,
+                None => return Ok(None),
+            },
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT envelope, accepted_at FROM messages WHERE chat_id = ?1 AND seq < ?2
+             ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut items = stmt
+            .query_map(params![chat_id, before_seq, fetch], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<DbResult<Vec<(String, i64)>>>()?;
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        items.reverse();
+        Ok(Some(HistoryPage { items, has_more }))
     }
 
     /// Up to `limit` inbox envelopes of `user_id` after `after_seq`, in order.
@@ -488,6 +541,34 @@ impl Db {
     }
 }
 
+/// Stores one message within `tx` (see [`Db::accept_message`]); returns its first
+/// acceptance time.
+fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> DbResult<i64> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO messages (chat_id, sender_id, message_id, envelope, accepted_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        m.chat_id,
+        m.sender_id,
+        m.message_id,
+        m.envelope,
+        m.now
+    ])?;
+    let accepted_at: i64 = tx
+        .prepare_cached(
+            "SELECT accepted_at FROM messages WHERE sender_id = ?1 AND message_id = ?2",
+        )?
+        .query_row(params![m.sender_id, m.message_id], |r| r.get(0))?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO inbox (recipient, message_id, envelope) VALUES (?1, ?2, ?3)",
+    )?;
+    for recipient in &m.recipients {
+        insert.execute(params![recipient, m.message_id, m.envelope])?;
+    }
+    Ok(accepted_at)
+}
+
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: row.get(0)?,
@@ -534,13 +615,81 @@ mod tests {
         );
     }
 
+    fn message(id: &str, to: &[String], now: i64) -> NewMessage {
+        NewMessage {
+            chat_id: "c".into(),
+            sender_id: "a".into(),
+            message_id: id.into(),
+            recipients: to.to_vec(),
+            envelope: id.into(),
+            now,
+        }
+    }
+
     #[test]
     fn a_resent_message_coalesces_and_keeps_its_first_acceptance() {
         let db = Db::open(":memory:").unwrap();
         let to = vec!["b".to_owned()];
-        assert_eq!(db.accept_message("a", "m1", &to, "{}", 10).unwrap(), 10);
-        assert_eq!(db.accept_message("a", "m1", &to, "{}", 20).unwrap(), 10);
+        assert_eq!(db.accept_message(&message("m1", &to, 10)).unwrap(), 10);
+        assert_eq!(db.accept_message(&message("m1", &to, 20)).unwrap(), 10);
         assert_eq!(db.inbox_after("b", 0, 10).unwrap().len(), 1);
+        assert_eq!(db.history("c", None, 10).unwrap().unwrap().items.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_is_stored_in_order_and_coalesces_within_itself() {
+        let db = Db::open(":memory:").unwrap();
+        let to = vec!["b".to_owned()];
+        let batch = [
+            message("m1", &to, 1),
+            message("m2", &to, 2),
+            message("m1", &to, 3),
+        ];
+        assert_eq!(db.accept_batch(&batch).unwrap(), [1, 2, 1]);
+        let inbox: Vec<String> = db
+            .inbox_after("b", 0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(inbox, ["m1", "m2"]);
+    }
+
+    #[test]
+    fn history_pages_go_back_from_the_newest_and_each_page_is_in_order() {
+        let db = Db::open(":memory:").unwrap();
+        let ids: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            db.accept_message(&message(id, &[], i as i64)).unwrap();
+        }
+        let texts = |page: &HistoryPage| {
+            page.items
+                .iter()
+                .map(|(e, _)| e.clone())
+                .collect::<Vec<_>>()
+        };
+        let newest = db.history("c", None, 2).unwrap().unwrap();
+        assert_eq!(
+            (texts(&newest), newest.has_more),
+            (vec!["m3".into(), "m4".into()], true)
+        );
+        let older = db.history("c", Some("m3"), 2).unwrap().unwrap();
+        assert_eq!(
+            (texts(&older), older.has_more),
+            (vec!["m1".into(), "m2".into()], true)
+        );
+        let oldest = db.history("c", Some("m1"), 2).unwrap().unwrap();
+        assert_eq!(
+            (texts(&oldest), oldest.has_more),
+            (vec!["m0".to_owned()], false)
+        );
+        assert_eq!(db.history("c", Some("nope"), 2).unwrap(), None);
+        assert!(db
+            .history("other", None, 2)
+            .unwrap()
+            .unwrap()
+            .items
+            .is_empty());
     }
 
     #[test]

@@ -9,10 +9,15 @@ pub mod admin;
 pub mod config;
 pub mod db;
 pub mod faults;
+pub mod grace;
+pub mod history;
 pub mod hub;
 pub mod jwt;
 pub mod rest;
 pub mod state;
+pub mod validate;
+pub mod web;
+pub mod writer;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -20,12 +25,12 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 
 pub use config::Config;
@@ -80,6 +85,8 @@ pub enum StartError {
     Db(rusqlite::Error),
     /// The media folder could not be created.
     MediaDir(std::io::Error),
+    /// The writer thread could not be started.
+    Writer(std::io::Error),
 }
 
 impl std::fmt::Display for StartError {
@@ -91,6 +98,7 @@ impl std::fmt::Display for StartError {
             StartError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
             StartError::Db(err) => write!(f, "cannot open the database: {err}"),
             StartError::MediaDir(err) => write!(f, "cannot create the media folder: {err}"),
+            StartError::Writer(err) => write!(f, "cannot start the writer thread: {err}"),
         }
     }
 }
@@ -123,7 +131,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if !config.admin_listen.ip().is_loopback() {
         return Err(StartError::AdminNotLoopback(config.admin_listen));
     }
-    let db = db::Db::open(&config.db).map_err(StartError::Db)?;
+    let db = Arc::new(db::Db::open(&config.db).map_err(StartError::Db)?);
+    let writer = writer::Writer::spawn(db.clone()).map_err(StartError::Writer)?;
     let key = db
         .meta_or_insert("jwt_key", || state::random_token(32).into_bytes())
         .map_err(StartError::Db)?;
@@ -145,22 +154,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = Arc::new(AppState {
         signer: jwt::Signer::new(key),
         db,
+        writer,
         hub: Default::default(),
         faults: Default::default(),
         counters: Default::default(),
         media_dir,
+        grace: std::sync::Mutex::new(grace::GraceWindow::new(config.refresh_grace_secs)),
         config,
     });
+    let config = &state.config;
+    let demo = Router::new()
+        .nest_service("/pkg", ServeDir::new(&config.pkg_dir))
+        .fallback_service(ServeDir::new(&config.www_dir))
+        .layer(middleware::from_fn(web::with_demo_csp));
     let public_app = Router::new()
-        .merge(rest::routes())
+        .merge(rest::routes(config))
         .route("/ws", get(upgrade))
-        .nest_service("/pkg", ServeDir::new(&state.config.pkg_dir))
-        .fallback_service(ServeDir::new(&state.config.www_dir))
-        .layer(DefaultBodyLimit::max(state.config.max_upload_bytes))
-        .layer(CorsLayer::permissive())
+        .merge(demo)
+        .layer(DefaultBodyLimit::max(config.max_upload_bytes));
+    let public_app = web::Policy::new(addr, &config.allow_hosts, &config.allow_origins)
+        .apply(public_app)
         .with_state(state.clone());
-    let admin_app = admin::routes()
-        .layer(CorsLayer::permissive())
+    let admin_app = web::Policy::new(admin_addr, &config.allow_hosts, &config.admin_allow_origins)
+        .apply(admin::routes())
         .with_state(state.clone());
 
     let (shutdown, _) = watch::channel(false);

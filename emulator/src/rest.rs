@@ -7,16 +7,18 @@ use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request, Sta
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use clawchat_wasm::api::{CODE_BAD_REQUEST, CODE_INTERNAL, CODE_INVALID_REFRESH};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::db::{DbResult, RefreshCheck};
+use crate::config::Config;
+use crate::db::{DbResult, MediaRow, RefreshCheck};
 use crate::faults::RefreshFault;
-use crate::state::{new_id, random_token, AppState, Counters};
+use crate::grace::Reuse;
+use crate::state::{device_belongs, new_id, random_token, AppState, Counters};
 
 /// Envelope code: no such resource (ours).
 pub const CODE_NOT_FOUND: i64 = 40401;
@@ -25,11 +27,20 @@ pub const CODE_CONFLICT: i64 = 40901;
 
 type Shared = Arc<AppState>;
 
-/// The REST routes.
-pub fn routes() -> Router<Shared> {
-    Router::new()
-        .route("/v1/dev/sign-in", post(sign_in))
-        .route("/v1/dev/activation-codes", post(create_activation_code))
+/// Envelope code: the `x-device-id` header names another device than the token (ours).
+pub const CODE_DEVICE_MISMATCH: i64 = 40301;
+
+/// The REST routes (the `/v1/dev/*` ones unless `--no-dev-sign-in`).
+pub fn routes(config: &Config) -> Router<Shared> {
+    let router = Router::new();
+    let router = if config.no_dev_sign_in {
+        router.route("/v1/dev/{*rest}", any(dev_routes_off))
+    } else {
+        router
+            .route("/v1/dev/sign-in", post(sign_in))
+            .route("/v1/dev/activation-codes", post(create_activation_code))
+    };
+    router
         .route("/v1/agents/connect", post(activate))
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/users/me", get(me).patch(update_me))
@@ -37,17 +48,27 @@ pub fn routes() -> Router<Shared> {
         .route("/v1/friendships", get(friends))
         .route("/v1/chats", get(list_chats).post(create_chat))
         .route("/v1/chats/{id}/members", get(chat_members))
+        .route("/v1/chats/{id}/messages", get(crate::history::page))
         .route("/media/upload", post(upload))
         .route("/media/{id}", get(media))
 }
 
+/// What every `/v1/dev/*` path answers under `--no-dev-sign-in`.
+async fn dev_routes_off() -> Response {
+    fail(
+        StatusCode::NOT_FOUND,
+        CODE_NOT_FOUND,
+        "development routes are turned off (--no-dev-sign-in)",
+    )
+}
+
 /// `{code: 0, msg: "ok", data}` with HTTP 200.
-fn ok(data: impl serde::Serialize) -> Response {
+pub(crate) fn ok(data: impl serde::Serialize) -> Response {
     Json(json!({ "code": 0, "msg": "ok", "data": data })).into_response()
 }
 
 /// A business error envelope with a matching HTTP status.
-fn fail(status: StatusCode, code: i64, msg: &str) -> Response {
+pub(crate) fn fail(status: StatusCode, code: i64, msg: &str) -> Response {
     (
         status,
         Json(json!({ "code": code, "msg": msg, "data": null })),
@@ -55,7 +76,7 @@ fn fail(status: StatusCode, code: i64, msg: &str) -> Response {
         .into_response()
 }
 
-fn internal(err: rusqlite::Error) -> Response {
+pub(crate) fn internal(err: rusqlite::Error) -> Response {
     tracing::error!(%err, "storage error");
     fail(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -64,7 +85,7 @@ fn internal(err: rusqlite::Error) -> Response {
     )
 }
 
-fn bad_request(msg: &str) -> Response {
+pub(crate) fn bad_request(msg: &str) -> Response {
     fail(StatusCode::BAD_REQUEST, CODE_BAD_REQUEST, msg)
 }
 
@@ -88,26 +109,40 @@ fn reply<T: serde::Serialize>(result: DbResult<T>) -> Response {
     result.map(ok).unwrap_or_else(internal)
 }
 
-/// The authenticated caller. Rejects with HTTP 401 and no envelope (the `auth` kind).
+/// The authenticated caller. A missing or bad token is refused with HTTP 401 and no
+/// envelope (the `auth` kind); an `x-device-id` header that names another device than
+/// the token's `did` (or a sibling of it) with 403 and code [`CODE_DEVICE_MISMATCH`].
 pub struct Caller {
-    user_id: String,
-    device_id: String,
+    /// The user the token was issued to.
+    pub user_id: String,
+    /// The device the token is bound to.
+    pub device_id: String,
 }
 
 impl FromRequestParts<Shared> for Caller {
-    type Rejection = StatusCode;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, StatusCode> {
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(StatusCode::UNAUTHORIZED)?;
+            .ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())?;
         let claims = state
             .signer
             .verify(token, state.now_secs())
-            .map_err(|_| StatusCode::UNAUTHORIZED)?;
+            .map_err(|_| StatusCode::UNAUTHORIZED.into_response())?;
+        if let Some(device) = parts.headers.get("x-device-id") {
+            let device = device.to_str().unwrap_or_default();
+            if !device_belongs(device, &claims.did) {
+                return Err(fail(
+                    StatusCode::FORBIDDEN,
+                    CODE_DEVICE_MISMATCH,
+                    "x-device-id does not match the token's device",
+                ));
+            }
+        }
         Ok(Caller {
             user_id: claims.sub,
             device_id: claims.did,
@@ -285,38 +320,58 @@ async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -
     else {
         return fail(StatusCode::OK, CODE_BAD_REQUEST, "missing x-device-id");
     };
-    match state
-        .db
-        .spend_refresh(request.refresh_token.trim(), device_id)
-    {
+    rotate(&state, request.refresh_token.trim(), device_id)
+}
+
+/// Spends `token` for `device_id` and answers with the new pair, or, for a token spent
+/// moments ago, with the same pair again while its grace window lasts (see
+/// [`crate::grace`]). The window is locked across the spend so a concurrent reuse
+/// cannot slip between the spend and its record.
+fn rotate(state: &AppState, token: &str, device_id: &str) -> Response {
+    let digest = crate::db::digest(token);
+    let now_ms = state.now_ms();
+    let mut grace = state.grace();
+    let tokens = match state.db.spend_refresh(token, device_id) {
         Ok(RefreshCheck::Rotated {
             user_id,
             device_id,
             ttl_secs,
         }) => match state.issue_tokens(&user_id, &device_id, ttl_secs) {
-            Ok(tokens) => ok(json!({
-                "access_token": tokens.access_token,
-                "refresh_token": tokens.refresh_token,
-                "expires_at": tokens.expires_at_ms,
-            })),
+            Ok(tokens) => {
+                grace.record(digest, &device_id, &tokens, now_ms);
+                tokens
+            }
             Err(err) => {
                 tracing::error!(%err, "storage error issuing rotated tokens");
-                fail(StatusCode::OK, CODE_INTERNAL, "internal error")
+                return fail(StatusCode::OK, CODE_INTERNAL, "internal error");
             }
         },
-        Ok(RefreshCheck::Invalid) => fail(
-            StatusCode::OK,
-            CODE_INVALID_REFRESH,
-            "invalid refresh token",
-        ),
+        Ok(RefreshCheck::Invalid) => match grace.reuse(&digest, device_id, now_ms) {
+            Reuse::Same(tokens) => tokens,
+            Reuse::DeviceMismatch => {
+                return fail(StatusCode::OK, CODE_BAD_REQUEST, "device id mismatch")
+            }
+            Reuse::Refused => {
+                return fail(
+                    StatusCode::OK,
+                    CODE_INVALID_REFRESH,
+                    "invalid refresh token",
+                )
+            }
+        },
         Ok(RefreshCheck::DeviceMismatch) => {
-            fail(StatusCode::OK, CODE_BAD_REQUEST, "device id mismatch")
+            return fail(StatusCode::OK, CODE_BAD_REQUEST, "device id mismatch")
         }
         Err(err) => {
             tracing::error!(%err, "storage error spending a refresh token");
-            fail(StatusCode::OK, CODE_INTERNAL, "internal error")
+            return fail(StatusCode::OK, CODE_INTERNAL, "internal error");
         }
-    }
+    };
+    ok(json!({
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_at": tokens.expires_at_ms,
+    }))
 }
 
 async fn me(caller: Caller, State(state): State<Shared>) -> Response {
@@ -489,6 +544,41 @@ async fn upload(caller: Caller, State(state): State<Shared>, mut multipart: Mult
     }
 }
 
+/// Upload types served inline (shown by an `<img>`); everything else is a download.
+/// SVG is not among them: it can carry script.
+const INLINE_MEDIA_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The headers an upload is served with: inline only for [`INLINE_MEDIA_TYPES`] (with
+/// that exact type), otherwise an `application/octet-stream` attachment; always
+/// `nosniff` and a sandboxing CSP, so nothing uploaded runs as the demo's origin.
+fn media_headers(row: &MediaRow) -> [(header::HeaderName, String); 4] {
+    let mime = row.mime.trim().to_ascii_lowercase();
+    let (content_type, disposition) = if INLINE_MEDIA_TYPES.contains(&mime.as_str()) {
+        (mime, "inline".to_owned())
+    } else {
+        let name: String = row
+            .name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' '))
+            .collect();
+        let name = if name.trim().is_empty() {
+            "upload"
+        } else {
+            name.trim()
+        };
+        (
+            "application/octet-stream".to_owned(),
+            format!("attachment; filename=\"{name}\""),
+        )
+    };
+    [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
+    ]
+}
+
 async fn media(State(state): State<Shared>, Path(id): Path<String>) -> Response {
     let row = match state.db.media(&id) {
         Ok(Some(row)) => row,
@@ -496,14 +586,7 @@ async fn media(State(state): State<Shared>, Path(id): Path<String>) -> Response 
         Err(err) => return internal(err),
     };
     match tokio::fs::read(state.media_dir.join(&id)).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, row.mime),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => (media_headers(&row), bytes).into_response(),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -1,6 +1,7 @@
 //! The state shared by every handler.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,8 +11,10 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::db::Db;
 use crate::faults::Faults;
+use crate::grace::GraceWindow;
 use crate::hub::{Hub, LiveSession};
 use crate::jwt::{AccessClaims, Signer};
+use crate::writer::Writer;
 
 /// Counters the admin API reports, for tests to assert on.
 #[derive(Debug, Default)]
@@ -53,7 +56,9 @@ pub struct AppState {
     /// Flags.
     pub config: Config,
     /// Storage.
-    pub db: Db,
+    pub db: Arc<Db>,
+    /// The group-commit writer of sent messages.
+    pub writer: Writer,
     /// Token signer (its key is stored in the database, so tokens survive a restart).
     pub signer: Signer,
     /// Live sessions.
@@ -64,6 +69,8 @@ pub struct AppState {
     pub counters: Counters,
     /// Where uploads are stored.
     pub media_dir: std::path::PathBuf,
+    /// Refresh tokens spent moments ago, redeemable again for a short while.
+    pub grace: Mutex<GraceWindow>,
 }
 
 /// `len` random bytes, base64url: for ids, nonces and refresh tokens.
@@ -78,7 +85,14 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", random_token(12))
 }
 
+/// True when `device_id` is the device a token was bound to (`did`) or a sibling of it
+/// (`<did><suffix>`, a second tab or process of the same device).
+pub fn device_belongs(device_id: &str, did: &str) -> bool {
+    device_id.starts_with(did)
+}
+
 /// A freshly issued token pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedTokens {
     /// The access JWT.
     pub access_token: String,
@@ -126,6 +140,11 @@ impl AppState {
             refresh_token,
             expires_at_ms: claims.exp * 1000,
         })
+    }
+
+    /// The refresh grace window, locked.
+    pub fn grace(&self) -> MutexGuard<'_, GraceWindow> {
+        self.grace.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A snapshot for the admin API.

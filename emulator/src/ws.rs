@@ -11,19 +11,24 @@ use clawchat_wasm::protocol::{
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
+use crate::db::NewMessage;
 use crate::faults::AckPlan;
 use crate::hub::{Control, Kick, SessionHandle};
-use crate::state::{random_token, AppState, Counters};
+use crate::state::{device_belongs, random_token, AppState, Counters};
+use crate::validate::{self, StreamTracker};
 
-/// Close code sent to a session replaced by a newer one with the same device id (ours).
+/// Close code sent to a session taken over by a newer socket with the same user and
+/// device (PROTOCOL.md §4); clients wait at least 5 s before reconnecting.
 pub const CLOSE_REPLACED: u16 = 4001;
+/// The close reason sent with [`CLOSE_REPLACED`].
+pub const CLOSE_REPLACED_REASON: &str = "session taken over";
+/// The event sent once the replay after `hello-ok` is complete, `{count}` envelopes.
+pub const REPLAY_DONE: &str = "replay.done";
 /// Envelopes read from the inbox per query.
 const REPLAY_BATCH: usize = 256;
 /// How often a session persists its delivery cursor while envelopes flow (it also does
 /// at the end of the session). A crash in between re-delivers, which clients dedupe.
 const CURSOR_PERSIST_INTERVAL: Duration = Duration::from_secs(1);
-/// Longest accepted message id (ours).
-const MAX_MESSAGE_ID_LEN: usize = 128;
 
 /// Who is on the other end of an authenticated socket.
 struct Peer {
@@ -49,6 +54,7 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
         state: state.clone(),
         peer,
         handle,
+        streams: StreamTracker::default(),
         cursor: DeliveryCursor {
             delivered: cursor,
             persisted: cursor,
@@ -101,8 +107,7 @@ async fn handshake(socket: &mut WebSocket, state: &AppState) -> Option<Peer> {
         .device_id
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| claims.did.clone());
-    if !device_id.starts_with(&claims.did) {
-        // Only the bound device or a sibling (`<canonical><suffix>`) may connect.
+    if !device_belongs(&device_id, &claims.did) {
         return refuse(socket, state, &trace_id, "invalid connect payload").await;
     }
     let nick_name = match state.db.user(&claims.sub) {
@@ -180,6 +185,7 @@ struct Session {
     state: Arc<AppState>,
     peer: Peer,
     handle: SessionHandle,
+    streams: StreamTracker,
     cursor: DeliveryCursor,
 }
 
@@ -201,7 +207,23 @@ impl Session {
         let interval = Duration::from_millis(self.state.config.ping_interval_ms.max(10));
         let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
         let mut last_heard = Instant::now();
-        self.handle.inbox.notify_one();
+        // Replay what this device missed, then say so (PROTOCOL.md §4), even when
+        // there was nothing to replay; live envelopes follow in the loop.
+        let Some(replayed) = self.deliver_inbox().await else {
+            return self.finish(End::Closed).await;
+        };
+        let done = Event::Unknown {
+            name: REPLAY_DONE.into(),
+            payload: serde_json::json!({ "count": replayed }),
+        };
+        if !send_frame(
+            &mut self.socket,
+            &frame_now(&self.state, done, &random_token(9)),
+        )
+        .await
+        {
+            return self.finish(End::Closed).await;
+        }
         let end = loop {
             // Order matters: kicks first, then what the client sent (a close frame must
             // be seen before more envelopes are written and the cursor moves past them).
@@ -224,7 +246,7 @@ impl Session {
                     }
                 }
                 _ = self.handle.inbox.notified() => {
-                    if !self.deliver_inbox().await { break End::Closed; }
+                    if self.deliver_inbox().await.is_none() { break End::Closed; }
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > interval * 3 {
@@ -235,6 +257,11 @@ impl Session {
                 }
             }
         };
+        self.finish(end).await;
+    }
+
+    /// Unregisters the session, saves its cursor and closes the socket as `end` says.
+    async fn finish(mut self, end: End) {
         self.state
             .hub
             .unregister(&self.peer.user_id, &self.peer.device_id, self.handle.id);
@@ -242,7 +269,7 @@ impl Session {
         if let End::Kicked(Kick::Replaced) = end {
             let frame = CloseFrame {
                 code: CLOSE_REPLACED,
-                reason: "session replaced".into(),
+                reason: CLOSE_REPLACED_REASON.into(),
             };
             let _ = self.socket.send(Message::Close(Some(frame))).await;
         }
@@ -251,8 +278,10 @@ impl Session {
     }
 
     /// Sends every stored envelope after the cursor, in order; the cursor advances only
-    /// past envelopes written to the socket. False when the socket failed.
-    async fn deliver_inbox(&mut self) -> bool {
+    /// past envelopes written to the socket. How many were sent, or `None` when the
+    /// socket failed.
+    async fn deliver_inbox(&mut self) -> Option<u64> {
+        let mut sent = 0u64;
         loop {
             let rows = match self.state.db.inbox_after(
                 &self.peer.user_id,
@@ -262,7 +291,7 @@ impl Session {
                 Ok(rows) => rows,
                 Err(err) => {
                     tracing::error!(%err, "inbox read failed");
-                    return true;
+                    return Some(sent);
                 }
             };
             let full = rows.len() == REPLAY_BATCH;
@@ -279,16 +308,17 @@ impl Session {
                         .await
                         .is_err()
                     {
-                        return false;
+                        return None;
                     }
                 }
                 self.cursor.delivered = seq;
+                sent += 1;
             }
             if self.cursor.persisted_at.elapsed() >= CURSOR_PERSIST_INTERVAL {
                 self.persist_cursor();
             }
             if !full {
-                return true;
+                return Some(sent);
             }
         }
     }
@@ -321,6 +351,24 @@ impl Session {
                     .await;
             }
         };
+        if let Err(reason) = self.admit(&frame) {
+            Counters::bump(&self.state.counters.bad_frames);
+            let chat = frame.chat_id.as_deref().map(validate::echoable);
+            let id = match &frame.event {
+                Event::Send(p) | Event::Reply(p) => Some(validate::echoable(&p.message_id)),
+                Event::Stream(_, p) => Some(validate::echoable(&p.message_id)),
+                _ => None,
+            };
+            return self
+                .reply_error_for(
+                    validate::echoable(&frame.trace_id),
+                    chat.unwrap_or_default(),
+                    id.filter(|id| !id.is_empty()),
+                    validate::BAD_REQUEST,
+                    reason,
+                )
+                .await;
+        }
         match frame.event.clone() {
             Event::Send(payload) | Event::Reply(payload) => self.on_message(frame, payload).await,
             Event::Stream(..) | Event::Typing(_) => self.relay(frame).await,
@@ -330,6 +378,19 @@ impl Session {
             }
             Event::LegacyOffline(_) => {}
             other => tracing::debug!(event = other.name(), "ignored event"),
+        }
+    }
+
+    /// The hub's checks of a decoded frame (see [`validate`]); a stream frame that
+    /// passes is recorded.
+    fn admit(&mut self, frame: &Frame) -> Result<(), validate::Refusal> {
+        validate::check_ids(frame)?;
+        match &frame.event {
+            Event::Send(p) | Event::Reply(p) => {
+                validate::check_fragment_count(p.message.body.fragments.len())
+            }
+            Event::Stream(phase, p) => self.streams.admit(*phase, p),
+            _ => Ok(()),
         }
     }
 
@@ -414,18 +475,6 @@ impl Session {
 
     async fn on_message(&mut self, frame: Frame, payload: MessagePayload) {
         let id = payload.message_id.clone();
-        if id.is_empty() || id.len() > MAX_MESSAGE_ID_LEN {
-            let chat = frame.chat_id.clone().unwrap_or_default();
-            return self
-                .reply_error_for(
-                    &frame.trace_id,
-                    &chat,
-                    None,
-                    send_codes::INVALID_PAYLOAD,
-                    "invalid message_id",
-                )
-                .await;
-        }
         let Some((chat_id, chat_type, recipients)) = self.writable_chat(&frame, Some(&id)).await
         else {
             return;
@@ -433,26 +482,25 @@ impl Session {
         let trace_id = frame.trace_id.clone();
         let envelope = self.stamp(frame, chat_type).encode_downlink();
         let now = self.state.now_ms();
-        let accepted_at =
-            match self
-                .state
-                .db
-                .accept_message(&self.peer.user_id, &id, &recipients, &envelope, now)
-            {
-                Ok(at) => at,
-                Err(err) => {
-                    tracing::error!(%err, "message write failed");
-                    return self
-                        .reply_error_for(
-                            &trace_id,
-                            &chat_id,
-                            Some(&id),
-                            send_codes::INTERNAL,
-                            "storage error",
-                        )
-                        .await;
-                }
-            };
+        let message = NewMessage {
+            chat_id: chat_id.clone(),
+            sender_id: self.peer.user_id.clone(),
+            message_id: id.clone(),
+            recipients: recipients.clone(),
+            envelope,
+            now,
+        };
+        let Ok(accepted_at) = self.state.writer.accept(message).await else {
+            return self
+                .reply_error_for(
+                    &trace_id,
+                    &chat_id,
+                    Some(&id),
+                    send_codes::INTERNAL,
+                    "storage error",
+                )
+                .await;
+        };
         Counters::bump(&self.state.counters.sends_accepted);
         recipients.iter().for_each(|r| self.state.hub.wake(r));
         let ack = frame_now(

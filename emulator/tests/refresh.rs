@@ -2,7 +2,8 @@
 
 mod common;
 
-use clawchat_wasm::api::{classify_refresh, HttpOutcome, RefreshResult};
+use clawchat_emulator::Config;
+use clawchat_wasm::api::{classify_refresh, HttpOutcome, RefreshResult, TokenPair};
 use common::Emu;
 use serde_json::{json, Value};
 
@@ -29,9 +30,80 @@ fn classify(status: u16, body: &Value) -> RefreshResult {
     })
 }
 
+fn strict() -> Config {
+    let mut config = Config::for_tests();
+    config.refresh_grace_secs = 0;
+    config
+}
+
+fn pair_of(status: u16, body: &Value) -> TokenPair {
+    match classify(status, body) {
+        RefreshResult::Success(pair) => pair,
+        other => panic!("expected a rotated pair, got {other:?}: {body}"),
+    }
+}
+
+fn is_10003(status: u16, body: &Value) -> bool {
+    status == 200
+        && matches!(
+            classify(status, body),
+            RefreshResult::Permanent { code: 10003, .. }
+        )
+}
+
+#[tokio::test]
+async fn within_the_grace_window_a_spent_token_returns_the_same_pair_at_most_twice() {
+    let emu = Emu::start().await;
+    assert_eq!(
+        Config::for_tests().refresh_grace_secs,
+        60,
+        "the default window"
+    );
+    let ann = emu.sign_in("ann", "dev-ann").await;
+    let (status, body) = refresh(&emu, &ann.refresh_token, Some("dev-ann")).await;
+    let rotated = pair_of(status, &body);
+    for reuse in 1..=2 {
+        let (status, body) = refresh(&emu, &ann.refresh_token, Some("dev-ann")).await;
+        assert_eq!(
+            pair_of(status, &body),
+            rotated,
+            "reuse {reuse} gets the same pair"
+        );
+    }
+    let (status, body) = refresh(&emu, &ann.refresh_token, Some("dev-ann")).await;
+    assert!(is_10003(status, &body), "a third reuse is refused: {body}");
+
+    // Another device cannot redeem the window; the rotated pair stays single-use.
+    let (_, body) = refresh(&emu, &rotated.refresh_token, Some("dev-ann")).await;
+    let (status, other) = refresh(&emu, &rotated.refresh_token, Some("dev-eve")).await;
+    assert!(matches!(
+        classify(status, &other),
+        RefreshResult::Permanent { code: 400, .. }
+    ));
+    let next = pair_of(200, &body);
+    let (status, me) = emu.get("/v1/users/me", &next.access_token).await;
+    assert_eq!(
+        (status, me["data"]["id"].as_str()),
+        (200, Some(ann.user_id.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn after_the_grace_window_a_spent_token_is_refused() {
+    let mut config = Config::for_tests();
+    config.refresh_grace_secs = 1;
+    let emu = Emu::start_with(config).await;
+    let ann = emu.sign_in("ann", "dev-ann").await;
+    let (status, body) = refresh(&emu, &ann.refresh_token, Some("dev-ann")).await;
+    pair_of(status, &body);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, body) = refresh(&emu, &ann.refresh_token, Some("dev-ann")).await;
+    assert!(is_10003(status, &body), "{body}");
+}
+
 #[tokio::test]
 async fn rotation_is_single_use_and_reuse_is_10003() {
-    let emu = Emu::start().await;
+    let emu = Emu::start_with(strict()).await;
     let ann = emu.sign_in("ann", "dev-ann").await;
     let (status, body) = refresh(&emu, &ann.refresh_token, Some("dev-ann")).await;
     let RefreshResult::Success(pair) = classify(status, &body) else {

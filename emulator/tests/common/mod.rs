@@ -82,6 +82,18 @@ impl Emu {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sends `request` (a whole HTTP/1.1 request head, `Connection: close`) to `addr`
+    /// over a plain TCP socket, so any `Host` can be sent; returns the response head.
+    pub async fn raw(addr: std::net::SocketAddr, request: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        stream.write_all(request.as_bytes()).await.expect("written");
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await;
+        let text = String::from_utf8_lossy(&response).into_owned();
+        text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+    }
+
     pub async fn admin(&self, path: &str, body: Value) {
         let response = self
             .http
@@ -277,8 +289,19 @@ impl Ws {
         }
     }
 
-    /// The next text frame within `wait`, or `None` (silence or close).
+    /// The next text frame within `wait`, or `None` (silence or close). `replay.done`
+    /// frames are passed over (see [`Ws::until_replay_done`] for the tests of them).
     pub async fn next_frame_within(&mut self, wait: Duration) -> Option<Frame> {
+        loop {
+            let frame = self.any_frame_within(wait).await?;
+            if frame.event.name() != "replay.done" {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// The next text frame within `wait`, whatever it is.
+    pub async fn any_frame_within(&mut self, wait: Duration) -> Option<Frame> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let message = tokio::time::timeout_at(deadline, self.stream.next())
@@ -294,6 +317,22 @@ impl Ws {
         }
     }
 
+    /// The frames before the next `replay.done`, and its payload.
+    pub async fn until_replay_done(&mut self) -> (Vec<Frame>, Value) {
+        let mut before = Vec::new();
+        loop {
+            let frame = self
+                .any_frame_within(WAIT)
+                .await
+                .expect("replay.done arrives");
+            if frame.event.name() == "replay.done" {
+                let wire: Value = serde_json::from_str(&frame.encode_downlink()).unwrap();
+                return (before, wire["payload"].clone());
+            }
+            before.push(frame);
+        }
+    }
+
     /// Asserts nothing arrives for `ms`.
     pub async fn expect_silence(&mut self, ms: u64) {
         if let Some(frame) = self.next_frame_within(Duration::from_millis(ms)).await {
@@ -303,15 +342,26 @@ impl Ws {
 
     /// Waits for the socket to end and says how.
     pub async fn closed(&mut self) -> Closed {
+        match self.close_frame().await {
+            Some((code, _)) => Closed::Code(code),
+            None => Closed::Abrupt,
+        }
+    }
+
+    /// Waits for the socket to end: the close code and reason, or `None` when it ended
+    /// without a close frame.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
         loop {
             match tokio::time::timeout(WAIT, self.stream.next())
                 .await
                 .expect("socket ends in time")
             {
-                Some(Ok(Message::Close(Some(frame)))) => return Closed::Code(frame.code.into()),
-                Some(Ok(Message::Close(None))) => return Closed::Code(1005),
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Some((frame.code.into(), frame.reason.to_string()))
+                }
+                Some(Ok(Message::Close(None))) => return Some((1005, String::new())),
                 Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Closed::Abrupt,
+                Some(Err(_)) | None => return None,
             }
         }
     }
