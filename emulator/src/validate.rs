@@ -10,16 +10,30 @@ use clawchat_wasm::protocol::{Event, Frame, StreamPayload, StreamPhase};
 
 /// The `message.error` code for a frame the hub refuses to relay (PROTOCOL.md §4).
 pub const BAD_REQUEST: &str = "bad_request";
-/// Longest accepted `message_id`, `chat_id` or `trace_id`, in bytes.
-pub const MAX_ID_BYTES: usize = 256;
-/// Most fragments one message (or one stream) may have.
-pub const MAX_FRAGMENTS: usize = 256;
+/// Longest accepted id and most fragments in a message: the SDK's own bounds.
+pub use clawchat_wasm::protocol::bounds::{MAX_FRAGMENTS, MAX_ID_BYTES};
 /// Streams of one socket whose fragment count is remembered; the oldest is forgotten
 /// first, and a forgotten stream is held to [`MAX_FRAGMENTS`] only.
 pub const MAX_TRACKED_STREAMS: usize = 1024;
 
 /// Why a frame was refused (a fixed text, safe to send back and log).
 pub type Refusal = &'static str;
+
+/// The routing fields of a frame that did not decode, read leniently.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Routing {
+    /// The sender's trace id ("" when unreadable).
+    #[serde(default)]
+    pub trace_id: String,
+    /// The chat, when readable.
+    #[serde(default)]
+    pub chat_id: Option<String>,
+}
+
+/// Reads `trace_id` and `chat_id` from `text`, whatever else is wrong with it.
+pub fn routing_of(text: &str) -> Routing {
+    serde_json::from_str(text).unwrap_or_default()
+}
 
 /// `id` if it is short enough to echo back in an error, else `""`.
 pub fn echoable(id: &str) -> &str {
@@ -30,19 +44,9 @@ pub fn echoable(id: &str) -> &str {
     }
 }
 
-/// The ids every frame may carry: `trace_id` and `chat_id` within [`MAX_ID_BYTES`], and
-/// the `message_id` of a message or stream frame non-empty and within it too.
+/// A message or stream frame names its message. (Lengths of ids, fragment counts and
+/// indexes are already bounded by the SDK's `decode`.)
 pub fn check_ids(frame: &Frame) -> Result<(), Refusal> {
-    if frame.trace_id.len() > MAX_ID_BYTES {
-        return Err("trace_id too long");
-    }
-    if frame
-        .chat_id
-        .as_deref()
-        .is_some_and(|c| c.len() > MAX_ID_BYTES)
-    {
-        return Err("chat_id too long");
-    }
     let message_id = match &frame.event {
         Event::Send(p) | Event::Reply(p) => &p.message_id,
         Event::Stream(_, p) => &p.message_id,
@@ -50,9 +54,6 @@ pub fn check_ids(frame: &Frame) -> Result<(), Refusal> {
     };
     if message_id.is_empty() {
         return Err("missing message_id");
-    }
-    if message_id.len() > MAX_ID_BYTES {
-        return Err("message_id too long");
     }
     Ok(())
 }
@@ -85,7 +86,9 @@ impl StreamTracker {
                 let target = payload
                     .mutation
                     .as_ref()
-                    .map_or(0, |m| m.target_fragment_index);
+                    .map_or(0, |m| m.target_fragment_index)
+                    .try_into()
+                    .unwrap_or(usize::MAX);
                 let known = self.counts.get(id).copied();
                 // A stream created on an earlier socket is unknown here: bound it only.
                 if target > known.unwrap_or(MAX_FRAGMENTS - 1) {
@@ -134,7 +137,7 @@ mod tests {
             message_mode: None,
             mutation: target.map(|t| Mutation {
                 kind: "append".into(),
-                target_fragment_index: t,
+                target_fragment_index: t as u64,
             }),
             fragments: (0..fragments).map(|_| Fragment::text("x")).collect(),
             streaming: None,
@@ -199,21 +202,13 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_bounded_and_long_ones_are_not_echoed() {
+    fn long_ids_are_not_echoed_and_a_message_id_is_required() {
         let long = "x".repeat(MAX_ID_BYTES + 1);
         let ok = "x".repeat(MAX_ID_BYTES);
         assert_eq!(echoable(&long), "");
         assert_eq!(echoable(&ok), ok);
-        let ping = |trace: &str| Frame::new(Event::Ping(serde_json::json!({})), trace, 0);
-        assert!(check_ids(&ping(&ok)).is_ok());
-        assert!(check_ids(&ping(&long)).is_err());
-        assert!(check_ids(&ping("t").in_chat(long.as_str())).is_err());
-        let typed = Frame::new(
-            Event::Stream(StreamPhase::Add, stream(&long, Some(0), 1)),
-            "t",
-            0,
-        );
-        assert!(check_ids(&typed).is_err());
+        let ping = Frame::new(Event::Ping(serde_json::json!({})), "t", 0);
+        assert!(check_ids(&ping).is_ok());
         let empty = Frame::new(
             Event::Stream(StreamPhase::Add, stream("", Some(0), 1)),
             "t",

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use clawchat_wasm::protocol::{
     decode, send_codes, Ack, ChatType, Event, Frame, HelloFail, HelloOk, MessagePayload,
-    SendFailure, Sender,
+    ProtocolError, SendFailure, Sender,
 };
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
@@ -346,8 +346,21 @@ impl Session {
             Err(err) => {
                 Counters::bump(&self.state.counters.bad_frames);
                 tracing::warn!(%err, "undecodable frame");
+                // Answer on the frame's trace and chat where they can be read, so the
+                // sender can match the refusal to its send.
+                let routing = validate::routing_of(text);
+                let code = match err {
+                    ProtocolError::OutOfBounds { .. } => validate::BAD_REQUEST,
+                    _ => send_codes::INVALID_PAYLOAD,
+                };
                 return self
-                    .reply_error("", None, send_codes::INVALID_PAYLOAD, &err.to_string())
+                    .reply_error_for(
+                        validate::echoable(&routing.trace_id),
+                        validate::echoable(routing.chat_id.as_deref().unwrap_or_default()),
+                        None,
+                        code,
+                        &err.to_string(),
+                    )
                     .await;
             }
         };

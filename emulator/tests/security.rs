@@ -388,7 +388,7 @@ async fn the_hub_refuses_stream_mutations_past_the_message_and_relays_good_ones(
         257,
     ))
     .await;
-    assert_eq!(refused(&mut a).await, "too many fragments");
+    assert!(refused(&mut a).await.contains("fragments"));
     b.expect_silence(300).await;
     assert!(emu.stats().await["bad_frames"].as_u64().unwrap() >= 5);
 }
@@ -435,7 +435,7 @@ async fn the_hub_refuses_long_ids_and_oversized_messages_without_echoing_them() 
     many.message.body.fragments = vec![Fragment::text("x"); 257];
     a.send(&Frame::new(Event::Send(many), "t4", 0).in_chat(&chat))
         .await;
-    assert_eq!(refused(&mut a).await, "too many fragments");
+    assert!(refused(&mut a).await.contains("fragments"));
 
     let typing: StreamPayload =
         serde_json::from_value(json!({"message_id": "", "fragments": []})).unwrap();
