@@ -12,10 +12,13 @@ started=$(date +%s)
 log "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo clippy -p clawchat-wasm --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+cargo clippy -p clawchat-wasm --target wasm32-unknown-unknown --all-targets --features emulator-tests --quiet -- -D warnings
 
 log "native tests"
 cargo test --workspace --quiet
+
+log "browser tests that need no server (headless Chromium, main thread and dedicated Worker)"
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
 
 log "starting an emulator for the browser tests"
 cargo build --quiet -p clawchat-emulator
@@ -33,8 +36,12 @@ done
 export CLAWCHAT_EMULATOR_URL="http://127.0.0.1:$port"
 export CLAWCHAT_ADMIN_URL="http://127.0.0.1:$((port + 1))"
 
-log "browser tests (headless Chromium, main thread and dedicated Worker)"
-CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
+log "browser tests against the emulator (the suites behind the emulator-tests feature)"
+emulator_suites=()
+for suite in $(grep -l '^mod support;' tests/*.rs); do
+  emulator_suites+=(--test "$(basename "$suite" .rs)")
+done
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --features emulator-tests "${emulator_suites[@]}"
 
 log "page tests (playwright-core driving Chromium through the demo page)"
 wasm-pack --quiet build --release --target "$(tool_setting build target)" --out-dir "$(tool_setting build out-dir)"

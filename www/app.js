@@ -1,7 +1,7 @@
 // The ClawChat demo page: built only on the SDK's public JS API, exactly as a web app
 // imports it after `wasm-pack build`. Every piece of message text goes to the page through
 // textContent, never as HTML.
-import init, { ClawChatClient, devSignIn, activate } from "/pkg/clawchat_wasm.js";
+import init, { ClawChatClient, dev, activate } from "/pkg/clawchat_wasm.js";
 
 const $ = (id) => document.getElementById(id);
 const ACCOUNT_KEY = "clawchat-demo-account";
@@ -251,7 +251,7 @@ $("signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const nickname = $("nickname").value.trim();
   try {
-    await start(await devSignIn(location.origin, nickname), nickname);
+    await start(await dev.signIn(location.origin, nickname), nickname);
   } catch (err) {
     $("signin-error").textContent = err.message;
   }
