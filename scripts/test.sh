@@ -47,4 +47,8 @@ log "page tests (playwright-core driving Chromium through the demo page)"
 wasm-pack --quiet build --release --target "$(tool_setting build target)" --out-dir "$(tool_setting build out-dir)"
 node --test --test-concurrency=1 e2e/*.test.mjs
 
+log "npm package: build, contents, and the typed usage file under tsc --strict"
+"$ROOT/scripts/package.sh"
+tsc -p tests/types
+
 log "all tests passed in $(( $(date +%s) - started )) s"
