@@ -51,4 +51,7 @@ log "npm package: build, contents, and the typed usage file under tsc --strict"
 "$ROOT/scripts/package.sh"
 tsc -p tests/types
 
+log "runtime examples: Deno, workerd (Miniflare), a Vite app"
+"$ROOT/scripts/examples.sh"
+
 log "all tests passed in $(( $(date +%s) - started )) s"
