@@ -21,19 +21,8 @@ for file in $(find target/examples/vite -type f); do
   app_gzip=$(( app_gzip + $(gzip -9c "$file" | wc -c) ))
 done
 
-cargo build --quiet -p clawchat-emulator
-port=$(( 18837 + ${CLAWCHAT_E2E_PORT_OFFSET:-0} ))
-emulator_log="$ROOT/target/emulator-examples.log"
-./target/debug/clawchat-emulator --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" \
-  --db :memory: --www-dir target/examples/vite >"$emulator_log" 2>&1 &
-emulator_pid=$!
-trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$((port + 1))/admin/stats" >/dev/null 2>&1 && break
-  kill -0 "$emulator_pid" 2>/dev/null || { cat "$emulator_log"; exit 1; }
-  sleep 0.1
-done
-export CLAWCHAT_EMULATOR_URL="http://127.0.0.1:$port"
+start_emulator "$(( 18837 + ${CLAWCHAT_E2E_PORT_OFFSET:-0} ))" "$ROOT/target/emulator-examples.log" \
+  --www-dir target/examples/vite
 
 log "Deno"
 examples/node_modules/.bin/deno run --quiet --allow-net --allow-read --allow-env examples/deno/main.mjs

@@ -21,20 +21,8 @@ log "browser tests that need no server (headless Chromium, main thread and dedic
 CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
 
 log "starting an emulator for the browser tests"
-cargo build --quiet -p clawchat-emulator
-port="${CLAWCHAT_TEST_PORT:-18787}"
-emulator_log="$ROOT/target/emulator-test.log"
-./target/debug/clawchat-emulator --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" \
-  --db :memory: --www-dir www --pkg-dir "$(tool_setting build out-dir)" >"$emulator_log" 2>&1 &
-emulator_pid=$!
-trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$((port + 1))/admin/stats" >/dev/null 2>&1 && break
-  kill -0 "$emulator_pid" 2>/dev/null || { cat "$emulator_log"; exit 1; }
-  sleep 0.1
-done
-export CLAWCHAT_EMULATOR_URL="http://127.0.0.1:$port"
-export CLAWCHAT_ADMIN_URL="http://127.0.0.1:$((port + 1))"
+start_emulator "${CLAWCHAT_TEST_PORT:-18787}" "$ROOT/target/emulator-test.log" \
+  --www-dir www --pkg-dir "$(tool_setting build out-dir)"
 
 log "browser tests against the emulator (the suites behind the emulator-tests feature)"
 emulator_suites=()
