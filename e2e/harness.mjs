@@ -79,8 +79,8 @@ export function launch() {
 }
 
 /** A new browser context (its own storage: a separate person) signed in as `name`. */
-export async function person(browser, emulator, name) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+export async function person(browser, emulator, name, viewport = { width: 1100, height: 700 }) {
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.on("pageerror", (err) => console.error(`[${name}] page error:`, err.message));
   await page.goto(emulator.base);

@@ -23,6 +23,11 @@ test("an emulator crash shows reconnecting, then delivers the message sent meanw
   await type(ann, "sent while the server was down");
   await ann.waitForSelector('.msg.mine .status[data-status="sending"]');
   await shot(ann, "reconnecting");
+  // The badge counts down to the next attempt: wait for a wait of 2 s or more, then see it drop.
+  const seconds = async () => Number((await ann.textContent("#badge")).match(/in (\d+) s/)?.[1] ?? 0);
+  await ann.waitForFunction(() => Number(document.querySelector("#badge").textContent.match(/in (\d+) s/)?.[1] ?? 0) >= 2, null, { timeout: 45_000 });
+  const from = await seconds();
+  await ann.waitForFunction((n) => { const m = document.querySelector("#badge").textContent.match(/in (\d+) s/); return m && Number(m[1]) === n - 1; }, from, { timeout: 5_000 });
 
   await emulator.start();
   await ann.waitForSelector('#badge[data-state="ready"]', { timeout: 45_000 });

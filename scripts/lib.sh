@@ -15,3 +15,23 @@ tool_setting() {
 
 # log MESSAGE: a timestamped progress line on stderr.
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# start_emulator PORT LOG_FILE [ARGS...]: builds the emulator, starts it on PORT (admin on
+# PORT + 1) with an in-memory database and ARGS, waits until it answers, stops it when the
+# calling script exits, and exports CLAWCHAT_EMULATOR_URL and CLAWCHAT_ADMIN_URL.
+start_emulator() {
+  local port="$1" log_file="$2"
+  shift 2
+  cargo build --quiet -p clawchat-emulator
+  "$ROOT/target/debug/clawchat-emulator" --listen "127.0.0.1:$port" \
+    --admin-listen "127.0.0.1:$((port + 1))" --db :memory: "$@" >"$log_file" 2>&1 &
+  EMULATOR_PID=$!
+  trap 'kill "$EMULATOR_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$((port + 1))/admin/stats" >/dev/null 2>&1 && break
+    kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$log_file"; exit 1; }
+    sleep 0.1
+  done
+  export CLAWCHAT_EMULATOR_URL="http://127.0.0.1:$port"
+  export CLAWCHAT_ADMIN_URL="http://127.0.0.1:$((port + 1))"
+}

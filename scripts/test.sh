@@ -12,13 +12,15 @@ started=$(date +%s)
 log "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo clippy -p clawchat-wasm --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+cargo clippy -p clawchat-wasm --target wasm32-unknown-unknown --all-targets --features emulator-tests --quiet -- -D warnings
 
 log "native tests"
 cargo test --workspace --quiet
 
+log "browser tests that need no server (headless Chromium, main thread and dedicated Worker)"
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
+
 log "starting an emulator for the browser tests"
-cargo build --quiet -p clawchat-emulator
 port="${CLAWCHAT_TEST_PORT:-18787}"
 # The browser suites run on wasm-bindgen-test-runner's own server, another origin than
 # the emulator's: pin its address (the runner reads WASM_BINDGEN_TEST_ADDRESS) and allow
@@ -26,25 +28,26 @@ port="${CLAWCHAT_TEST_PORT:-18787}"
 # strict single-use rotation, so the refresh grace window is off.
 export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$((port + 2))"
 runner_origin="http://$WASM_BINDGEN_TEST_ADDRESS"
-emulator_log="$ROOT/target/emulator-test.log"
-./target/debug/clawchat-emulator --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" \
+start_emulator "$port" "$ROOT/target/emulator-test.log" \
   --allow-origin "$runner_origin" --admin-allow-origin "$runner_origin" --refresh-grace-secs 0 \
-  --db :memory: --www-dir www --pkg-dir "$(tool_setting build out-dir)" >"$emulator_log" 2>&1 &
-emulator_pid=$!
-trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$((port + 1))/admin/stats" >/dev/null 2>&1 && break
-  kill -0 "$emulator_pid" 2>/dev/null || { cat "$emulator_log"; exit 1; }
-  sleep 0.1
-done
-export CLAWCHAT_EMULATOR_URL="http://127.0.0.1:$port"
-export CLAWCHAT_ADMIN_URL="http://127.0.0.1:$((port + 1))"
+  --www-dir www --pkg-dir "$(tool_setting build out-dir)"
 
-log "browser tests (headless Chromium, main thread and dedicated Worker)"
-CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
+log "browser tests against the emulator (the suites behind the emulator-tests feature)"
+emulator_suites=()
+for suite in $(grep -l '^mod support;' tests/*.rs); do
+  emulator_suites+=(--test "$(basename "$suite" .rs)")
+done
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --features emulator-tests "${emulator_suites[@]}"
 
 log "page tests (playwright-core driving Chromium through the demo page)"
 wasm-pack --quiet build --release --target "$(tool_setting build target)" --out-dir "$(tool_setting build out-dir)"
 node --test --test-concurrency=1 e2e/*.test.mjs
+
+log "npm package: build, contents, and the typed usage file under tsc --strict"
+"$ROOT/scripts/package.sh"
+tsc -p tests/types
+
+log "runtime examples: Deno, workerd (Miniflare), a Vite app"
+"$ROOT/scripts/examples.sh"
 
 log "all tests passed in $(( $(date +%s) - started )) s"

@@ -1,5 +1,5 @@
 //! The real client in headless Chromium against the emulator over real sockets.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 

@@ -2,7 +2,7 @@
 //! frame known to have hurt a client is written to the victim's socket (through the
 //! emulator's loopback admin `inject`), and the victim must stay `ready`, keep sending and
 //! receiving, and keep its wasm memory within a stated bound.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! Without Web Locks (removed for this suite): each client connects alone with a sibling
 //! device id, and a lease row in IndexedDB keeps refresh to one client at a time.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! Many clients of one account in one browser (they share Web Locks, BroadcastChannel
 //! and IndexedDB as tabs do): one socket, relayed sends and events, hand-over, and one
 //! refresh per rotation.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! Token lifecycle in headless Chromium against the emulator: proactive and reactive
 //! refresh, faults, logout, and two clients of one account sharing storage and locks.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! The client inside a dedicated Worker (no `window`): connect, send, receive.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 

@@ -1,7 +1,7 @@
 // The ClawChat demo page: built only on the SDK's public JS API, exactly as a web app
 // imports it after `wasm-pack build`. Every piece of message text goes to the page through
 // textContent, never as HTML.
-import init, { ClawChatClient, devSignIn, activate } from "/pkg/clawchat_wasm.js";
+import init, { ClawChatClient, dev, activate, ApiError, SendError } from "/pkg/clawchat_wasm.js";
 
 const $ = (id) => document.getElementById(id);
 const ACCOUNT_KEY = "clawchat-demo-account";
@@ -38,6 +38,41 @@ function chatName(chat) {
   return others.map((id) => state.people.get(id) || id).join(", ") || chat.name || chat.id;
 }
 
+// ---- errors in words ---------------------------------------------------------------
+
+const SEND_PROBLEMS = {
+  rejected: "The server refused this message.",
+  chat_closed: "This conversation no longer accepts messages.",
+  ack_timeout: "The server did not confirm this message.",
+  ack_mismatch: "The server confirmed a different message.",
+  expired: "It could not be sent in time.",
+  queue_full: "Too many messages are waiting to be sent.",
+  closed: "The connection closed before it was sent.",
+  invalid: "This message could not be sent.",
+};
+
+const API_PROBLEMS = {
+  transport: "The server cannot be reached. Check your connection and try again.",
+  auth: "Your sign-in is no longer valid. Please sign in again.",
+  validation: "Please check what you entered.",
+  api: "The server could not do that.",
+};
+
+/** A sentence for people, and the technical detail for a "Details" disclosure. */
+function explain(err) {
+  if (err instanceof SendError) return { summary: SEND_PROBLEMS[err.kind] || "Not sent.", detail: `${err.kind}${err.code ? ` ${err.code}` : ""}: ${err.reason}` };
+  if (err instanceof ApiError) return { summary: API_PROBLEMS[err.kind] || "Something went wrong.", detail: err.message };
+  return { summary: "Something went wrong.", detail: err?.message || String(err) };
+}
+
+/** `err` explained in `container`, its detail behind a "Details" disclosure. */
+function showError(container, err) {
+  if (!err) return container.replaceChildren();
+  const { summary, detail } = explain(err);
+  container.replaceChildren(el("span", { textContent: summary }), " ",
+    el("details", { className: "detail" }, el("summary", { textContent: "Details" }), el("code", { textContent: detail })));
+}
+
 // ---- rendering -------------------------------------------------------------------
 
 function renderFragments(fragments) {
@@ -56,13 +91,20 @@ function renderEntry(entry) {
   const mine = entry.senderId === state.me.userId;
   const meta = el("div", { className: "meta" }, el("strong", { textContent: mine ? "You" : entry.senderName }), el("span", { textContent: time(entry.sentAt) }));
   if (mine) {
-    const status = el("span", { className: "status", dataset: { status: entry.status }, textContent: entry.status === "failed" ? `failed: ${entry.reason}` : entry.status });
+    const status = el("span", { className: "status", dataset: { status: entry.status }, textContent: entry.status === "failed" ? "not sent" : entry.status });
     meta.append(status);
-    if (entry.status === "failed") meta.append(el("button", { type: "button", className: "link", textContent: "Retry", onclick: () => retry(entry) }));
+    if (entry.status === "failed") {
+      meta.append(el("button", { type: "button", className: "link", textContent: "Retry", onclick: () => retry(entry) }));
+    }
   } else {
     meta.append(el("button", { type: "button", className: "link", textContent: "Reply", onclick: () => startReply(entry) }));
   }
   const item = el("li", { className: `msg${mine ? " mine" : ""}${entry.streaming ? " streaming" : ""}`, dataset: { messageId: entry.messageId } }, meta);
+  if (mine && entry.status === "failed") {
+    const why = el("div", { className: "why" });
+    showError(why, entry.error);
+    item.append(why);
+  }
   if (entry.reply) item.append(el("div", { className: "quote", textContent: `${entry.reply.nickName}: ${entry.reply.text}` }));
   item.append(renderFragments(entry.fragments));
   return item;
@@ -96,14 +138,24 @@ function renderTyping() {
   $("typing").textContent = typers.length ? `${typers.join(", ")} ${typers.length > 1 ? "are" : "is"} typing…` : "";
 }
 
-function renderBadge(connection) {
+/** The connection as the badge shows it; a reconnect counts down to its due time. */
+const connection = { state: "idle", reconnectAt: 0 };
+
+function setConnection(s) {
+  connection.state = s.state;
+  connection.reconnectAt = s.state === "reconnecting" ? Date.now() + (s.delayMs || 0) : 0;
+  renderBadge();
+}
+
+function renderBadge() {
   const badge = $("badge");
   badge.dataset.state = connection.state;
+  const seconds = Math.max(0, Math.ceil((connection.reconnectAt - Date.now()) / 1000));
   badge.textContent = {
     ready: "connected",
     connecting: "connecting…",
     handshaking: "connecting…",
-    reconnecting: `reconnecting in ${Math.ceil((connection.delayMs || 0) / 1000)} s`,
+    reconnecting: seconds > 0 ? `reconnecting in ${seconds} s` : "reconnecting…",
     logged_out: "signed out",
     closed: "offline",
     idle: "idle",
@@ -168,7 +220,7 @@ function track(chatId, fragments, options, promise) {
   addEntry(chatId, entry);
   promise.then(
     (receipt) => replaceEntry(chatId, entry.messageId, { messageId: receipt.messageId, status: "sent", sentAt: receipt.acceptedAt }),
-    (err) => replaceEntry(chatId, entry.messageId, { messageId: err.messageId || entry.messageId, status: "failed", reason: err.reason || err.message }),
+    (err) => replaceEntry(chatId, entry.messageId, { messageId: err.messageId || entry.messageId, status: "failed", error: err }),
   );
 }
 
@@ -193,8 +245,8 @@ function retry(entry) {
 // ---- wiring -------------------------------------------------------------------------
 
 function wireClient(client) {
-  client.on("state", (s) => renderBadge(s));
-  client.on("role", ({ role }) => { $("role").textContent = `this tab: ${role}`; $("role").dataset.role = role; });
+  client.on("state", (s) => setConnection(s));
+  client.on("role", ({ role }) => renderRole(role));
   client.on("message", async (m) => {
     if (!state.chats.has(m.chatId)) await refreshChats();
     addEntry(m.chatId, { ...m, status: "received" });
@@ -216,7 +268,7 @@ function wireClient(client) {
     tokenStatus.last = `${r.outcome} (${r.trigger.replace("_", " ")}) at ${time()}`;
     renderToken();
   });
-  client.on("logout", (e) => signedOut(`Signed out: ${e.reason}`));
+  client.on("logout", (e) => signedOut(e.code === 0 ? "You have signed out." : "Your session has ended. Please sign in again."));
   client.on("error", (e) => console.warn("clawchat:", e.kind, e.message));
 }
 
@@ -231,29 +283,43 @@ async function start(session, nickname) {
   state.me = { userId: me.id, nickname: me.nickname };
   localStorage.setItem(ACCOUNT_KEY, nickname);
   $("me").textContent = me.nickname;
-  renderBadge(client.state);
-  $("role").textContent = `this tab: ${client.role}`;
+  setConnection(client.state);
+  renderRole(client.role);
+  $("device").textContent = client.deviceId;
   $("signin").hidden = true;
   $("app").hidden = $("status").hidden = false;
   await refreshChats();
   renderToken();
 }
 
-function signedOut(message) {
+function renderRole(role) {
+  $("role").textContent = `this tab: ${role}`;
+  $("role").dataset.role = role;
+}
+
+/** Back to the sign-in form with a neutral note (signing out is not an error). */
+function signedOut(note) {
   localStorage.removeItem(ACCOUNT_KEY);
   $("app").hidden = $("status").hidden = true;
   $("signin").hidden = false;
-  $("signin-error").textContent = message || "";
+  $("signin-note").textContent = note || "";
+  showError($("signin-error"), null);
   state.client = null;
+}
+
+/** A failed sign-in, explained. */
+function signInFailed(err) {
+  $("signin-note").textContent = "";
+  showError($("signin-error"), err);
 }
 
 $("signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const nickname = $("nickname").value.trim();
   try {
-    await start(await devSignIn(location.origin, nickname), nickname);
+    await start(await dev.signIn(location.origin, nickname), nickname);
   } catch (err) {
-    $("signin-error").textContent = err.message;
+    signInFailed(err);
   }
 });
 
@@ -263,7 +329,7 @@ $("code-form").addEventListener("submit", async (event) => {
     const session = await activate(location.origin, $("code").value);
     await start(session, session.nickname || session.userId);
   } catch (err) {
-    $("signin-error").textContent = err.message;
+    signInFailed(err);
   }
 });
 
@@ -297,8 +363,9 @@ $("file").addEventListener("change", async () => {
   if (!file || !state.current) return;
   try {
     send(state.current, [await state.client.uploadMedia(file)]);
+    showError($("send-error"), null);
   } catch (err) {
-    alert(`Upload failed: ${err.message}`);
+    showError($("send-error"), err);
   }
   $("file").value = "";
 });
@@ -311,7 +378,12 @@ $("cancel-reply").addEventListener("click", () => {
 $("create-chat").addEventListener("click", async () => {
   const ids = [...$("people").querySelectorAll("input:checked")].map((box) => box.value);
   if (!ids.length) return;
-  const chat = await state.client.createChat(ids.length === 1 ? "direct" : "group", ids, $("group-name").value.trim() || undefined);
+  let chat;
+  try {
+    chat = await state.client.createChat(ids.length === 1 ? "direct" : "group", ids, $("group-name").value.trim() || undefined);
+  } catch (err) {
+    return showError($("send-error"), err);
+  }
   state.chats.set(chat.id, chat);
   $("new-chat").open = false;
   openChat(chat.id);
@@ -323,7 +395,7 @@ $("new-chat").addEventListener("toggle", () => {
 
 $("logout").addEventListener("click", () => state.client && state.client.logout());
 
-setInterval(() => { renderToken(); renderTyping(); }, 1000);
+setInterval(() => { renderToken(); renderTyping(); renderBadge(); }, 500);
 
 await init();
 const remembered = localStorage.getItem(ACCOUNT_KEY);

@@ -1,10 +1,83 @@
-//! Conversions between Rust values and JS values at the boundary.
+//! Conversions between Rust values and JS values at the boundary, and the error classes
+//! the API throws and rejects with (exported, so `err instanceof SendError` works).
 
 use serde::Serialize;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 
 use crate::api::ApiError;
 use crate::session::SendError;
+
+#[wasm_bindgen(inline_js = r#"
+export class ClawChatError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.name = "ClawChatError";
+    this.kind = kind;
+  }
+}
+export class ApiError extends ClawChatError {
+  constructor(kind, message, code, status, path) {
+    super(kind, message);
+    this.name = "ApiError";
+    this.code = code ?? null;
+    this.status = status ?? null;
+    this.path = path;
+  }
+}
+export class SendError extends ClawChatError {
+  constructor(kind, message, code, reason, messageId, chatId, traceId) {
+    super(kind, message);
+    this.name = "SendError";
+    this.code = code ?? null;
+    this.reason = reason;
+    this.messageId = messageId;
+    this.chatId = chatId;
+    this.traceId = traceId;
+  }
+}
+"#)]
+extern "C" {
+    // The classes, exported from the package as they are (their declarations are in
+    // `types.rs`; a re-exported type would be declared `unknown`).
+    #[wasm_bindgen(js_name = ClawChatError, reexport, skip_typescript)]
+    fn export_clawchat_error();
+    #[wasm_bindgen(js_name = ApiError, reexport, skip_typescript)]
+    fn export_api_error();
+    #[wasm_bindgen(js_name = SendError, reexport, skip_typescript)]
+    fn export_send_error();
+
+    /// Every error the API throws or rejects with: an `Error` with a stable `kind`.
+    #[wasm_bindgen(extends = js_sys::Error)]
+    pub type ClawChatError;
+    #[wasm_bindgen(constructor)]
+    fn new(kind: &str, message: &str) -> ClawChatError;
+
+    /// A failed REST call: `kind`, `code` (the API's), `status` (HTTP) and `path`.
+    #[wasm_bindgen(js_name = ApiError, extends = ClawChatError, extends = js_sys::Error)]
+    pub type JsApiError;
+    #[wasm_bindgen(constructor, js_class = ApiError)]
+    fn new(
+        kind: &str,
+        message: &str,
+        code: Option<f64>,
+        status: Option<u16>,
+        path: &str,
+    ) -> JsApiError;
+
+    /// A failed send: `kind`, `code`, `reason`, `messageId`, `chatId`, `traceId`.
+    #[wasm_bindgen(js_name = SendError, extends = ClawChatError, extends = js_sys::Error)]
+    pub type JsSendError;
+    #[wasm_bindgen(constructor, js_class = SendError)]
+    fn new(
+        kind: &str,
+        message: &str,
+        code: Option<&str>,
+        reason: &str,
+        message_id: &str,
+        chat_id: &str,
+        trace_id: &str,
+    ) -> JsSendError;
+}
 
 /// A serialisable value as a plain JS object (maps become objects, `None` → `null`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
@@ -13,51 +86,35 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
-fn set(target: &JsValue, key: &str, value: JsValue) {
-    let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), &value);
-}
-
-fn opt_str(value: Option<&str>) -> JsValue {
-    value.map_or(JsValue::NULL, JsValue::from_str)
-}
-
-/// A JS `Error` with a stable `kind` and a `message`.
+/// A `ClawChatError` with a stable `kind` and a `message`.
 pub fn error(kind: &str, message: &str) -> JsValue {
-    let err: JsValue = js_sys::Error::new(message).into();
-    set(&err, "kind", JsValue::from_str(kind));
-    err
+    ClawChatError::new(kind, message).into()
 }
 
-/// A REST failure as a JS `Error` with `kind`, `code`, `status` and `path`.
+/// A REST failure as an `ApiError` with `kind`, `code`, `status` and `path`.
 pub fn api_error(failure: &ApiError) -> JsValue {
-    let err = error(failure.kind.as_str(), &failure.to_string());
-    set(
-        &err,
-        "code",
-        failure
-            .code
-            .map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64)),
-    );
-    set(
-        &err,
-        "status",
-        failure
-            .status
-            .map_or(JsValue::NULL, |s| JsValue::from_f64(f64::from(s))),
-    );
-    set(&err, "path", JsValue::from_str(&failure.path));
-    err
+    JsApiError::new(
+        failure.kind.as_str(),
+        &failure.to_string(),
+        failure.code.map(|c| c as f64),
+        failure.status,
+        &failure.path,
+    )
+    .into()
 }
 
-/// A failed send as a JS `Error` with `kind`, `code`, `reason`, `messageId`, `chatId`,
+/// A failed send as a `SendError` with `kind`, `code`, `reason`, `messageId`, `chatId`,
 /// `traceId`.
 pub fn send_error(failure: &SendError) -> JsValue {
     let kind = to_js(&failure.kind).as_string().unwrap_or_default();
-    let err = error(&kind, &format!("send failed: {}", failure.reason));
-    set(&err, "code", opt_str(failure.code.as_deref()));
-    set(&err, "reason", JsValue::from_str(&failure.reason));
-    set(&err, "messageId", JsValue::from_str(&failure.message_id));
-    set(&err, "chatId", JsValue::from_str(&failure.chat_id));
-    set(&err, "traceId", JsValue::from_str(&failure.trace_id));
-    err
+    JsSendError::new(
+        &kind,
+        &format!("send failed: {}", failure.reason),
+        failure.code.as_deref(),
+        &failure.reason,
+        &failure.message_id,
+        &failure.chat_id,
+        &failure.trace_id,
+    )
+    .into()
 }

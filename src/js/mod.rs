@@ -18,6 +18,7 @@ use crate::protocol::ids;
 
 pub use client::ClawChatClient;
 use convert::{api_error, error, to_js};
+pub use convert::{ClawChatError, JsApiError, JsSendError};
 
 /// Mints a fresh `msg-<ULID>` message id from the clock and Web Crypto.
 #[wasm_bindgen(js_name = mintMessageId)]
@@ -76,16 +77,22 @@ async fn account_request(
     })))
 }
 
-/// Signs in as a named user on a local ClawChat emulator (development only).
-#[wasm_bindgen(js_name = devSignIn, unchecked_return_type = "Promise<Session>")]
-pub fn dev_sign_in(
-    #[wasm_bindgen(js_name = baseUrl)] base_url: String,
-    nickname: String,
-    #[wasm_bindgen(js_name = deviceId)] device_id: Option<String>,
-    #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: Option<u32>,
-) -> js_sys::Promise {
-    let body = json!({"nickname": nickname, "device_id": device_id, "ttl_secs": ttl_secs});
-    future_to_promise(account_request(base_url, "/v1/dev/sign-in", None, body))
+/// Development-only calls, exported as the `dev` namespace (`dev.signIn(...)`): they
+/// talk to routes only the local ClawChat emulator has, never to a production service.
+pub mod dev {
+    use super::*;
+
+    /// Signs in as a named user on a local ClawChat emulator (`POST /v1/dev/sign-in`).
+    #[wasm_bindgen(js_namespace = dev, js_name = signIn, unchecked_return_type = "Promise<Session>")]
+    pub fn sign_in(
+        #[wasm_bindgen(js_name = baseUrl)] base_url: String,
+        nickname: String,
+        #[wasm_bindgen(js_name = deviceId)] device_id: Option<String>,
+        #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: Option<u32>,
+    ) -> js_sys::Promise {
+        let body = json!({"nickname": nickname, "device_id": device_id, "ttl_secs": ttl_secs});
+        future_to_promise(account_request(base_url, "/v1/dev/sign-in", None, body))
+    }
 }
 
 /// Activates an account with a one-time code (`POST /v1/agents/connect`).

@@ -4,7 +4,17 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
-/** An account's credentials, as returned by `devSignIn` / `activate`. */
+declare global {
+  interface SymbolConstructor {
+    /**
+     * `Symbol.dispose` (explicit resource management), declared here as well so that
+     * `client[Symbol.dispose]()` type-checks without `lib: ["esnext.disposable"]`.
+     */
+    readonly dispose: unique symbol;
+  }
+}
+
+/** An account's credentials, as returned by `dev.signIn` / `activate`. */
 export interface Session {
   userId: string;
   accessToken: string;
@@ -48,7 +58,7 @@ export interface ClawChatOptions {
   accountKey?: string;
   /** Where the session is persisted (default "indexeddb"). */
   storage?: "indexeddb" | "memory" | TokenStorage;
-  /** A fresh session (e.g. from devSignIn); omit to resume the stored one. */
+  /** A fresh session (e.g. from `activate`); omit to resume the stored one. */
   session?: Session;
   timings?: ClawChatTimings;
 }
@@ -66,7 +76,9 @@ export type TabRole = "idle" | "follower" | "leader" | "solo";
 export interface TokensEvent { expiresAt: number | null }
 export interface LogoutEvent { code: number; reason: string }
 
+/** Text; `delta` is what a streaming update appended. */
 export interface TextFragment { kind: "text"; text: string; delta?: string }
+/** A mention. `user_id` is the protocol's wire name (fragments are wire objects). */
 export interface MentionFragment { kind: "mention"; user_id?: string; display?: string }
 export interface MediaFragment {
   kind: "image" | "file" | "audio" | "video";
@@ -78,12 +90,17 @@ export interface MediaFragment {
   height?: number;
   duration?: number;
 }
+/**
+ * A fragment: narrow it with `kind` (`if (f.kind === "text") f.text`). Fragments of a kind
+ * this version does not know are passed through as received; handle them in the
+ * `default` branch of a switch (`f as unknown as UnsupportedFragment`).
+ */
+export type Fragment = TextFragment | MentionFragment | MediaFragment;
 /** A fragment of a kind this client does not know, kept as received. */
 export interface UnsupportedFragment { kind?: unknown; [key: string]: unknown }
-export type Fragment = TextFragment | MentionFragment | MediaFragment | UnsupportedFragment;
 
 /** The message to reply to (its id, sender name and fragments for the preview). */
-export interface ReplyTarget { messageId: string; nickName: string; fragments: Fragment[] }
+export interface ReplyTarget { messageId: string; nickName?: string; fragments?: Fragment[] }
 
 export interface SendOptions {
   replyTo?: ReplyTarget;
@@ -93,22 +110,39 @@ export interface SendOptions {
 
 export interface SendReceipt { messageId: string; acceptedAt: number }
 
-/** The Error a failed send rejects with. */
-export interface SendError extends Error {
-  kind: "rejected" | "chat_closed" | "ack_timeout" | "ack_mismatch" | "expired" | "queue_full" | "closed" | "invalid";
-  code: string | null;
-  reason: string;
-  messageId: string;
-  chatId: string;
-  traceId: string;
+/** The `kind` of a `SendError`. */
+export type SendErrorKind =
+  | "rejected" | "chat_closed" | "ack_timeout" | "ack_mismatch" | "expired" | "queue_full"
+  | "closed" | "invalid";
+/** The `kind` of an `ApiError`. */
+export type ApiErrorKind = "validation" | "api" | "transport" | "auth";
+
+/** Every error the client throws or rejects with: an `Error` with a stable `kind`. */
+export declare class ClawChatError extends Error {
+  /** Built by the client only. */
+  protected constructor();
+  readonly kind: string;
 }
 
-/** The Error a REST call rejects with. */
-export interface ApiError extends Error {
-  kind: "validation" | "api" | "transport" | "auth";
-  code: number | null;
-  status: number | null;
-  path: string;
+/** What a failed REST call (or sign-in, activation) rejects with. */
+export declare class ApiError extends ClawChatError {
+  readonly kind: ApiErrorKind;
+  /** The API's error code, when the server answered with one. */
+  readonly code: number | null;
+  /** The HTTP status, when there was an answer. */
+  readonly status: number | null;
+  readonly path: string;
+}
+
+/** What a failed send rejects with. */
+export declare class SendError extends ClawChatError {
+  readonly kind: SendErrorKind;
+  /** The server's refusal code, if it refused. */
+  readonly code: string | null;
+  readonly reason: string;
+  readonly messageId: string;
+  readonly chatId: string;
+  readonly traceId: string;
 }
 
 export type ConnectionState =
@@ -156,11 +190,20 @@ export interface ClawChatEventMap {
   role: { role: TabRole };
 }
 
+/** A user as the REST API returns it (`avatar_url` is the API's field name, passed through). */
 export interface UserProfile { id: string; nickname: string; avatar_url?: string | null; bio?: string | null }
+/** A chat as the REST API returns it (`member_ids` is the API's field name, passed through). */
 export interface ChatInfo { id: string; type: "direct" | "group"; name: string; member_ids: string[] }
 
 export interface ClawChatClient {
   /** Registers a handler; returns a function that unregisters it. */
   on<K extends keyof ClawChatEventMap>(event: K, handler: (payload: ClawChatEventMap[K]) => void): () => void;
+  /**
+   * Sends text to a chat. Resolves with `{messageId, acceptedAt}` on the server's ack;
+   * rejects with a `SendError`.
+   */
+  sendText(chatId: string, text: string, options?: SendOptions): Promise<SendReceipt>;
+  /** Sends fragments (text, mentions, media) to a chat; settles like `sendText`. */
+  sendFragments(chatId: string, fragments: Fragment[], options?: SendOptions): Promise<SendReceipt>;
 }
 "#;

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use clawchat_wasm::js::{dev_sign_in, ClawChatClient};
+use clawchat_wasm::js::{dev, ClawChatClient};
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -85,9 +85,14 @@ pub async fn session(name: &str) -> JsValue {
 
 /// A signed-in session whose access token lives `ttl_secs`.
 pub async fn session_ttl(name: &str, ttl_secs: u32) -> JsValue {
-    JsFuture::from(dev_sign_in(BASE.into(), unique(name), None, Some(ttl_secs)))
-        .await
-        .expect("sign-in")
+    JsFuture::from(dev::sign_in(
+        BASE.into(),
+        unique(name),
+        None,
+        Some(ttl_secs),
+    ))
+    .await
+    .expect("sign-in")
 }
 
 /// POSTs to the emulator's refresh endpoint directly (spending the token).

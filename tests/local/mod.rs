@@ -1,0 +1,369 @@
+//! Checks of the browser shell that need no server: the token stores (IndexedDB, memory,
+//! an app object), Web Locks, the IndexedDB lease that stands in for them, the
+//! BroadcastChannel between tabs, and the error classes at the JS boundary. The same
+//! checks run on the main thread (`browser_local.rs`) and in a dedicated Worker
+//! (`browser_local_worker.rs`).
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use clawchat_wasm::js::{dev, ClawChatClient, ClawChatError, JsApiError, JsSendError};
+use clawchat_wasm::platform::coordination::{with_lock, LockHold, TabChannel, TabMessage};
+use clawchat_wasm::platform::idb::{Idb, SESSIONS};
+use clawchat_wasm::platform::token_store::TokenStore;
+use clawchat_wasm::protocol::ids;
+use clawchat_wasm::store::{StoreError, StoredSession};
+use js_sys::Reflect;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// A key unique to this run, so reruns against a persistent profile never collide.
+fn unique(name: &str) -> String {
+    let now = js_sys::Date::now() as u64;
+    let id = ids::message_id(now, ids::random_u128().expect("Web Crypto"));
+    format!("{name}-{}", &id[4..])
+}
+
+fn session(account_key: &str) -> StoredSession {
+    StoredSession {
+        account_key: account_key.to_owned(),
+        user_id: "u-1".into(),
+        access_token: "access".into(),
+        refresh_token: "refresh".into(),
+        device_id: "web-1".into(),
+        activated_at: 1_700_000_000_000,
+    }
+}
+
+async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+/// Polls `condition` every 10 ms for up to 5 s.
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Web Crypto ids are unique ULIDs here too.
+pub fn ids_come_from_web_crypto() {
+    let now = js_sys::Date::now() as u64;
+    let a = ids::message_id(now, ids::random_u128().expect("Web Crypto"));
+    let b = ids::message_id(now, ids::random_u128().expect("Web Crypto"));
+    assert!(ids::is_message_id(&a), "{a}");
+    assert_ne!(a, b);
+}
+
+/// A session saved through one IndexedDB store is read back by another (as another tab
+/// would), only under its own key, and is gone after `clear`.
+pub async fn indexeddb_store_round_trips_between_instances() {
+    let key = unique("idb");
+    let saved = session(&key);
+    TokenStore::indexed_db().save(&saved).await.expect("saved");
+    let other = TokenStore::indexed_db();
+    assert_eq!(other.load(&key).await.expect("loaded"), Some(saved));
+    assert_eq!(other.load(&unique("nobody")).await.expect("read"), None);
+    other.clear(&key).await.expect("cleared");
+    assert_eq!(
+        TokenStore::indexed_db().load(&key).await.expect("read"),
+        None
+    );
+}
+
+/// A stored row with a blank token or the wrong shape is a typed error, not a panic.
+pub async fn malformed_indexeddb_rows_are_typed_errors() {
+    let idb = Idb::open().await.expect("IndexedDB opens");
+    let blank = unique("blank");
+    let row = serde_json::json!({"account_key": blank, "user_id": "u", "access_token": " ",
+        "refresh_token": "", "device_id": "d", "activated_at": 0});
+    let row = row.serialize(&serde_wasm_bindgen::Serializer::json_compatible());
+    idb.put(SESSIONS, &row.unwrap()).await.expect("written");
+    let wrong = unique("wrong");
+    let row = js_sys::JSON::parse(&format!(r#"{{"account_key":"{wrong}","user_id":7}}"#));
+    idb.put(SESSIONS, &row.unwrap()).await.expect("written");
+    let store = TokenStore::indexed_db();
+    for key in [blank, wrong] {
+        let result = store.load(&key).await;
+        assert!(
+            matches!(result, Err(StoreError::Malformed(_))),
+            "{result:?}"
+        );
+        store.clear(&key).await.expect("cleared");
+    }
+}
+
+/// The memory store keeps one session and answers only for its account.
+pub async fn memory_store_answers_only_for_its_account() {
+    let store = TokenStore::memory();
+    store.save(&session("ann")).await.expect("saved");
+    assert_eq!(store.load("bob").await.expect("read"), None);
+    assert_eq!(store.load("ann").await.expect("read"), Some(session("ann")));
+    store.clear("ann").await.expect("cleared");
+    assert_eq!(store.load("ann").await.expect("read"), None);
+}
+
+/// An app-supplied store is called with plain rows; a rejecting `save` is an I/O error
+/// and an object without the methods is unavailable.
+pub async fn app_stores_are_called_and_their_failures_typed() {
+    let store = js_sys::Function::new_no_args(
+        "const rows = new Map();
+         return {
+           rows,
+           async load(key) { return rows.get(key) ?? null; },
+           async save(row) { rows.set(row.account_key, row); },
+           async clear(key) { rows.delete(key); },
+         };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let app = TokenStore::Js(store.clone());
+    app.save(&session("ann")).await.expect("saved");
+    let rows = Reflect::get(&store, &"rows".into()).unwrap();
+    assert_eq!(rows.unchecked_ref::<js_sys::Map>().size(), 1);
+    assert_eq!(app.load("ann").await.expect("read"), Some(session("ann")));
+    assert_eq!(app.load("bob").await.expect("read"), None);
+
+    let failing = js_sys::Function::new_no_args(
+        "return { async load() { return null; }, async save() { throw new Error('full'); },
+                  async clear() {} };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let result = TokenStore::Js(failing).save(&session("ann")).await;
+    assert!(matches!(result, Err(StoreError::Io(_))), "{result:?}");
+    let result = TokenStore::Js(js_sys::Object::new().into())
+        .load("ann")
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+/// Two holders of one Web Lock: the second is granted only once the first is dropped.
+pub async fn a_held_web_lock_passes_on_when_dropped() {
+    let name = unique("lock");
+    let granted = Rc::new(RefCell::new(Vec::new()));
+    let first = {
+        let granted = granted.clone();
+        LockHold::request(&name, move || granted.borrow_mut().push("first"))
+    }
+    .expect("Web Locks");
+    wait_until("the first grant", || granted.borrow().len() == 1).await;
+    let second = {
+        let granted = granted.clone();
+        LockHold::request(&name, move || granted.borrow_mut().push("second"))
+    }
+    .expect("Web Locks");
+    sleep(100).await;
+    assert_eq!(*granted.borrow(), ["first"], "granted while held");
+    drop(first);
+    wait_until("the second grant", || granted.borrow().len() == 2).await;
+    assert_eq!(*granted.borrow(), ["first", "second"]);
+    drop(second);
+}
+
+/// Work under `with_lock` never overlaps other work under the same name.
+pub async fn work_under_one_lock_never_overlaps() {
+    let name = unique("work");
+    let inside = Rc::new(RefCell::new(0_u32));
+    let overlaps = Rc::new(RefCell::new(0_u32));
+    let worker = |n: u32| {
+        let (inside, overlaps, name) = (inside.clone(), overlaps.clone(), name.clone());
+        async move {
+            with_lock(&name, async move {
+                *inside.borrow_mut() += 1;
+                if *inside.borrow() > 1 {
+                    *overlaps.borrow_mut() += 1;
+                }
+                sleep(30).await;
+                *inside.borrow_mut() -= 1;
+                Ok(JsValue::from(n))
+            })
+            .await
+        }
+    };
+    let all = futures_join(vec![worker(1), worker(2), worker(3)]).await;
+    assert_eq!(all, [1.0, 2.0, 3.0]);
+    assert_eq!(*overlaps.borrow(), 0);
+}
+
+/// Runs the futures concurrently (spawned) and collects their numeric results in order.
+async fn futures_join(
+    work: Vec<impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static>,
+) -> Vec<f64> {
+    let promises: js_sys::Array = work
+        .into_iter()
+        .map(|w| JsValue::from(wasm_bindgen_futures::future_to_promise(w)))
+        .collect();
+    let all = JsFuture::from(js_sys::Promise::all(&promises))
+        .await
+        .expect("all work done");
+    all.unchecked_into::<js_sys::Array>()
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(-1.0))
+        .collect()
+}
+
+/// The IndexedDB lease is a compare-and-set: a second owner waits until it expires or is
+/// released.
+pub async fn the_lease_admits_one_owner_until_expiry_or_release() {
+    let idb = Idb::open().await.expect("IndexedDB opens");
+    let name = unique("lease");
+    let now = js_sys::Date::now();
+    assert!(idb.try_lease(&name, "a", 1_000.0, now).await.unwrap());
+    assert!(!idb.try_lease(&name, "b", 1_000.0, now).await.unwrap());
+    assert!(
+        idb.try_lease(&name, "a", 1_000.0, now).await.unwrap(),
+        "renewal"
+    );
+    assert!(idb
+        .try_lease(&name, "b", 1_000.0, now + 2_000.0)
+        .await
+        .unwrap());
+    idb.release_lease(&name, "a").await.unwrap();
+    assert!(
+        !idb.try_lease(&name, "c", 1_000.0, now).await.unwrap(),
+        "not a's to give"
+    );
+    idb.release_lease(&name, "b").await.unwrap();
+    assert!(idb.try_lease(&name, "c", 1_000.0, now).await.unwrap());
+}
+
+/// A tab message reaches the other members of the channel, not the sender; what does not
+/// parse is ignored.
+pub async fn tab_messages_reach_the_other_tabs_only() {
+    let name = unique("channel");
+    let heard = |log: &Rc<RefCell<Vec<TabMessage>>>| {
+        let log = log.clone();
+        move |m: TabMessage| log.borrow_mut().push(m)
+    };
+    let (a_log, b_log) = (Rc::default(), Rc::default());
+    let a = TabChannel::join(&name, heard(&a_log)).expect("BroadcastChannel");
+    let b = TabChannel::join(&name, heard(&b_log)).expect("BroadcastChannel");
+    let raw = web_sys::BroadcastChannel::new(&name).unwrap();
+    raw.post_message(&JsValue::from_str("not a tab message"))
+        .unwrap();
+    let bye = TabMessage::LoggedOut {
+        code: 0,
+        reason: "bye".into(),
+    };
+    a.post(&TabMessage::Rotated);
+    b.post(&bye);
+    wait_until("both heard", || {
+        !a_log.borrow().is_empty() && !b_log.borrow().is_empty()
+    })
+    .await;
+    sleep(50).await;
+    assert_eq!(*b_log.borrow(), [TabMessage::Rotated]);
+    assert_eq!(*a_log.borrow(), [bye]);
+    raw.close();
+}
+
+fn options(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).expect("test JSON")
+}
+
+fn kind(err: &JsValue) -> Option<String> {
+    Reflect::get(err, &"kind".into()).ok()?.as_string()
+}
+
+/// Invalid options throw a `ClawChatError` (an `Error`) with `kind` "validation".
+pub fn invalid_options_throw_clawchat_errors() {
+    for json in [
+        r#"{"baseUrl":"ftp://host","accountKey":"a"}"#,
+        r#"{"baseUrl":"http://h","accountKey":"a","storage":"disk"}"#,
+        r#"{"baseUrl":"http://h","websocketUrl":"http://h/ws","accountKey":"a"}"#,
+        r#"{"baseUrl":"http://h"}"#,
+    ] {
+        let Err(err) = ClawChatClient::new(options(json)) else {
+            panic!("accepted {json}")
+        };
+        assert!(err.has_type::<ClawChatError>(), "{json}");
+        assert!(err.has_type::<js_sys::Error>(), "{json}");
+        assert_eq!(kind(&err).as_deref(), Some("validation"), "{json}");
+    }
+}
+
+/// A REST failure rejects with an `ApiError` (kind, code, status, path) and a failed send
+/// with a `SendError` (kind, chatId, ...); both are `ClawChatError`s and `Error`s.
+pub async fn rest_and_send_failures_are_instances_of_their_classes() {
+    // Port 9 (discard) on loopback: nothing listens, the fetch fails at once.
+    let signing_in = dev::sign_in("http://127.0.0.1:9".into(), "ann".into(), None, None);
+    let err = JsFuture::from(signing_in).await.expect_err("no server");
+    assert!(err.has_type::<JsApiError>());
+    assert!(err.has_type::<ClawChatError>());
+    assert!(err.has_type::<js_sys::Error>());
+    assert!(!err.has_type::<JsSendError>());
+    let field = |err: &JsValue, k: &str| Reflect::get(err, &k.into()).unwrap();
+    assert_eq!(kind(&err).as_deref(), Some("transport"));
+    assert_eq!(
+        field(&err, "path").as_string().as_deref(),
+        Some("/v1/dev/sign-in")
+    );
+    assert!(field(&err, "status").is_null());
+
+    let client = ClawChatClient::new(options(
+        r#"{"baseUrl":"http://127.0.0.1:9","accountKey":"a","storage":"memory",
+            "logLevel":"silent","session":{"userId":"u","accessToken":"t"}}"#,
+    ))
+    .expect("client");
+    let sending = client.send_text("chat-1", "hi", JsValue::UNDEFINED);
+    client.disconnect();
+    let err = JsFuture::from(sending).await.expect_err("never connected");
+    assert!(err.has_type::<JsSendError>());
+    assert!(err.has_type::<ClawChatError>());
+    assert!(!err.has_type::<JsApiError>());
+    assert_eq!(field(&err, "chatId").as_string().as_deref(), Some("chat-1"));
+    assert!(kind(&err).is_some_and(|k| !k.is_empty()));
+    assert!(field(&err, "messageId")
+        .as_string()
+        .is_some_and(|id| ids::is_message_id(&id)));
+}
+
+/// Declares one `#[wasm_bindgen_test]` per check above in the calling suite (which picks
+/// the context with `wasm_bindgen_test_configure!`).
+macro_rules! local_checks {
+    (sync: $($sync:ident),*; async: $($async:ident),*) => {
+        $(
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            fn $sync() {
+                local::$sync();
+            }
+        )*
+        $(
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            async fn $async() {
+                local::$async().await;
+            }
+        )*
+    };
+}
+pub(crate) use local_checks;
+
+/// Every check, for the suites.
+macro_rules! all_local_checks {
+    () => {
+        local::local_checks!(
+            sync: ids_come_from_web_crypto, invalid_options_throw_clawchat_errors;
+            async: indexeddb_store_round_trips_between_instances,
+            malformed_indexeddb_rows_are_typed_errors,
+            memory_store_answers_only_for_its_account,
+            app_stores_are_called_and_their_failures_typed,
+            a_held_web_lock_passes_on_when_dropped,
+            work_under_one_lock_never_overlaps,
+            the_lease_admits_one_owner_until_expiry_or_release,
+            tab_messages_reach_the_other_tabs_only,
+            rest_and_send_failures_are_instances_of_their_classes
+        );
+    };
+}
+pub(crate) use all_local_checks;

@@ -1,0 +1,145 @@
+// Every event and error of the public API, used the way an app would, checked by
+// `tsc -p tests/types` (strict). Never run: it only has to type-check.
+import init, {
+  activate,
+  ApiError,
+  ClawChatClient,
+  ClawChatError,
+  dev,
+  mintMessageId,
+  SendError,
+  version,
+  type ApiErrorKind,
+  type ConnectionState,
+  type Fragment,
+  type SendErrorKind,
+  type Session,
+  type TokenStorage,
+} from "clawchat-wasm";
+
+function never(value: never): never {
+  throw new Error(`unexpected ${String(value)}`);
+}
+
+/** Narrowing a fragment by `kind` gives its exact fields. */
+function describe(f: Fragment): string {
+  switch (f.kind) {
+    case "text":
+      return f.text + (f.delta ?? "");
+    case "mention":
+      return f.display ?? f.user_id ?? "someone";
+    case "image":
+    case "file":
+    case "audio":
+    case "video":
+      return `${f.kind} ${f.url} ${f.name ?? ""} ${f.size ?? 0}`;
+    default:
+      return never(f);
+  }
+}
+
+function describeState(s: ConnectionState): string {
+  switch (s.state) {
+    case "connecting":
+      return `connecting (attempt ${s.attempt})`;
+    case "reconnecting":
+      return `reconnecting in ${Math.ceil(s.delayMs / 1000)} s (attempt ${s.attempt})`;
+    case "idle":
+    case "handshaking":
+    case "ready":
+    case "closed":
+    case "logged_out":
+      return s.state;
+    default:
+      return never(s);
+  }
+}
+
+function explain(e: unknown): string {
+  if (e instanceof SendError) {
+    const kind: SendErrorKind = e.kind;
+    const code: string | null = e.code;
+    return `${kind} ${code ?? "-"} ${e.reason} ${e.messageId} ${e.chatId} ${e.traceId}`;
+  }
+  if (e instanceof ApiError) {
+    const kind: ApiErrorKind = e.kind;
+    const code: number | null = e.code;
+    const status: number | null = e.status;
+    return `${kind} ${code ?? "-"} ${status ?? "-"} ${e.path}`;
+  }
+  if (e instanceof ClawChatError) {
+    const kind: string = e.kind;
+    return `${kind}: ${e.message}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+const memory: TokenStorage = {
+  async load(_accountKey: string) {
+    return null;
+  },
+  async save(_row: object) {},
+  async clear(_accountKey: string) {},
+};
+
+export async function main(baseUrl: string, chatId: string): Promise<void> {
+  await init();
+  console.log(version(), mintMessageId());
+  const session: Session = await dev.signIn(baseUrl, "ann");
+  const activated: Session = await activate(baseUrl, "CODE").catch(() => session);
+  const client = new ClawChatClient({
+    baseUrl,
+    session: activated,
+    storage: memory,
+    logLevel: "warn",
+    timings: { ackTimeoutMs: 8_000 },
+  });
+
+  const offs: Array<() => void> = [
+    client.on("state", (s) => console.log(describeState(s))),
+    client.on("message", (m) => {
+      const texts: string[] = m.fragments.map(describe);
+      console.log(m.senderName, m.text, texts, m.reply?.text, m.sentAt, m.chatType);
+    }),
+    client.on("stream", (s) => {
+      const status: "streaming" | "done" | "failed" = s.status;
+      console.log(s.messageId, s.text, status, s.sequence, s.reason);
+    }),
+    client.on("typing", (t) => console.log(t.senderName, t.isTyping, t.chatId)),
+    client.on("error", (e) => console.warn(e.kind, e.message)),
+    client.on("tokens", (t) => console.log(t.expiresAt === null ? "no expiry" : t.expiresAt)),
+    client.on("refresh", (r) => console.log(r.outcome, r.trigger, r.reason)),
+    client.on("logout", (l) => console.log(l.code, l.reason)),
+    client.on("role", (r) => console.log(r.role)),
+  ];
+
+  await client.connect();
+  try {
+    // Options are optional.
+    const receipt = await client.sendText(chatId, "hello");
+    await client.sendText(chatId, "re", { replyTo: { messageId: receipt.messageId } });
+    const image = await client.uploadMedia(new Blob(["x"], { type: "image/png" }), "x.png");
+    await client.sendFragments(chatId, [{ kind: "text", text: "look" }, image]);
+    await client.sendFragments(chatId, [{ kind: "mention", user_id: client.userId }], {
+      messageId: mintMessageId(),
+    });
+  } catch (e) {
+    console.error(explain(e));
+  }
+  const chats = await client.chats();
+  const me = await client.me();
+  console.log(chats.map((c) => c.id), me.nickname, client.role, client.state.state);
+  console.log(client.pendingSends, client.expiresAt ?? "unknown", client.deviceId);
+  const report = await client.refreshNow();
+  console.log(report.outcome);
+  for (const off of offs) off();
+  client.disconnect();
+  await client.logout();
+  client.free();
+}
+
+/** `using` disposes the client at the end of the block. */
+export function scoped(baseUrl: string): void {
+  const client = new ClawChatClient({ baseUrl, accountKey: "ann", storage: "memory" });
+  client[Symbol.dispose]();
+}
