@@ -10,12 +10,13 @@ pub mod ids;
 mod payload;
 pub mod send_codes;
 
+pub(crate) use error::safe_detail;
 pub use error::ProtocolError;
 pub use fragment::{Fragment, Media, MediaKind};
 pub use frame::{
     decode, ChatType, Event, Frame, Sender, StreamPhase, Target, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-pub use handshake::HandshakeFailure;
+pub use handshake::{HandshakeFailure, CLOSE_SESSION_TAKEN_OVER};
 pub use payload::{
     Ack, Capabilities, Challenge, Connect, HelloFail, HelloOk, MentionEntry, MessageBody,
     MessageContent, MessageContext, MessagePayload, Mutation, ReplyContext, ReplyPreview,
