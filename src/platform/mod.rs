@@ -19,12 +19,14 @@ pub fn now_ms() -> i64 {
 
 /// Monotonic milliseconds: `performance.now()` of the global scope (Window or Worker).
 /// Where there is no `performance`, the wall clock with its backward steps absorbed
-/// (a step back counts as no time passing). Never decreases.
+/// (a step back counts as no time passing). Never decreases, also if the source changes.
 pub fn monotonic_ms() -> i64 {
     use std::cell::Cell;
+    /// The last raw reading, the last value returned, and whether it came from
+    /// `performance`.
+    type Reading = (f64, f64, bool);
     thread_local! {
-        /// The last raw reading and the last value returned.
-        static LAST: Cell<Option<(f64, i64)>> = const { Cell::new(None) };
+        static LAST: Cell<Option<Reading>> = const { Cell::new(None) };
     }
     let (raw, from_performance) = match performance_now() {
         Some(ms) => (ms, true),
@@ -32,14 +34,15 @@ pub fn monotonic_ms() -> i64 {
     };
     LAST.with(|last| {
         let value = match last.get() {
-            Some((prev_raw, prev)) if !from_performance => {
-                prev.saturating_add((raw - prev_raw).max(0.0) as i64)
+            None => raw,
+            Some((prev_raw, prev, prev_source)) if prev_source == from_performance => {
+                prev + (raw - prev_raw).max(0.0)
             }
-            Some((_, prev)) => (raw as i64).max(prev),
-            None => raw as i64,
+            // The source changed: no time is counted for this reading.
+            Some((_, prev, _)) => prev,
         };
-        last.set(Some((raw, value)));
-        value
+        last.set(Some((raw, value, from_performance)));
+        value as i64
     })
 }
 
