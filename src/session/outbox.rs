@@ -904,4 +904,39 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn every_truncated_or_retyped_row_is_an_error() {
+        let good = serde_json::to_value(send(1, "c", 0).row()).unwrap();
+        let frame = good["frame"].as_str().unwrap().to_owned();
+        for cut in (0..frame.len()).filter(|c| frame.is_char_boundary(*c)) {
+            let mut row = good.clone();
+            row["frame"] = json!(&frame[..cut]);
+            assert!(OutboxRow::parse(row).is_err(), "{cut}");
+        }
+        let odd = [
+            json!(null),
+            json!(1e300),
+            json!(-1),
+            json!([]),
+            json!({}),
+            json!("x"),
+            json!(true),
+        ];
+        for key in [
+            "messageId",
+            "chatId",
+            "traceId",
+            "frame",
+            "createdAt",
+            "status",
+        ] {
+            for value in &odd {
+                let mut row = good.clone();
+                row[key] = value.clone();
+                assert!(OutboxRow::parse(row).is_err(), "{key} = {value}");
+            }
+        }
+        assert!(OutboxRow::parse(good).is_ok());
+    }
 }
