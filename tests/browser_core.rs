@@ -71,3 +71,47 @@ fn jwt_claims_decode_in_the_browser() {
         (Some(2_000_000_000), Some(1_999_999_000))
     );
 }
+
+#[wasm_bindgen_test]
+fn the_monotonic_clock_follows_performance_now_and_survives_losing_it() {
+    use clawchat_wasm::platform::{monotonic_ms, now};
+    let performance = || {
+        let p = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
+        let now = js_sys::Reflect::get(&p, &"now".into()).unwrap();
+        js_sys::Function::from(now)
+            .call0(&p)
+            .unwrap()
+            .as_f64()
+            .unwrap()
+    };
+    let before = performance();
+    let reading = now();
+    let after = performance();
+    assert!(reading.mono >= before as i64 - 1 && reading.mono <= after as i64 + 1);
+    assert!((reading.wall - js_sys::Date::now() as i64).abs() < 1_000);
+    // Without `performance` (replaced on the global), the wall clock takes over without
+    // a jump, and the clock still never steps back.
+    let global = js_sys::global();
+    let key = wasm_bindgen::JsValue::from("performance");
+    let original = js_sys::Object::get_own_property_descriptor(&global, &key);
+    js_sys::Reflect::set(&global, &key, &wasm_bindgen::JsValue::UNDEFINED).unwrap();
+    assert!(js_sys::Reflect::get(&global, &key).unwrap().is_undefined());
+    let mut last = monotonic_ms();
+    let start = last;
+    for _ in 0..2_000 {
+        let next = monotonic_ms();
+        assert!(next >= last, "{next} < {last}");
+        last = next;
+    }
+    if original.is_undefined() {
+        js_sys::Reflect::delete_property(&global, &key).unwrap();
+    } else {
+        js_sys::Object::define_property(&global, &key, &original.into());
+    }
+    assert!(performance() > 0.0, "performance restored");
+    assert!(
+        last - start < 5_000,
+        "no jump to the epoch: {start} → {last}"
+    );
+    assert!(monotonic_ms() >= last);
+}

@@ -16,7 +16,8 @@ use std::time::Instant;
 
 use clawchat_wasm::protocol::{decode, MAX_FRAME_BYTES};
 use clawchat_wasm::session::{
-    Action, Backoff, Connection, Delivery, Entropy, OutboxLimits, Outgoing, SessionConfig, Timings,
+    Action, Backoff, Connection, Delivery, Entropy, Now, OutboxLimits, Outgoing, SessionConfig,
+    Timings,
 };
 
 /// Counts live heap bytes, so the test can bound what the machines hold.
@@ -328,7 +329,9 @@ impl FrameGen {
 /// The machine under test and what the invariants need to remember.
 struct Harness {
     machine: Connection<FixedEntropy>,
-    now: i64,
+    now: Now,
+    /// Rows the machine asked to persist, saved (acknowledged) on the next event.
+    unsaved: Vec<String>,
     delivered: HashSet<String>,
     delivered_order: VecDeque<String>,
     pending: Vec<String>,
@@ -355,7 +358,8 @@ impl Harness {
         let baseline = LIVE_BYTES.load(Ordering::Relaxed);
         let mut h = Harness {
             machine: Connection::new(config, "access".into(), FixedEntropy(7)),
-            now: 1_000,
+            now: Now::new(1_000, 1_700_000_000_000),
+            unsaved: Vec::new(),
             delivered: HashSet::new(),
             delivered_order: VecDeque::new(),
             pending: Vec::new(),
@@ -435,6 +439,7 @@ impl Harness {
                         self.fail(format!("undecodable uplink: {err}"));
                     }
                 }
+                Action::PersistRow(row) => self.unsaved.push(row.message_id),
                 Action::Completed(done) => {
                     if !self.settled.insert(done.message_id.clone()) {
                         self.fail(format!("send settled twice: {}", done.message_id));
@@ -463,7 +468,19 @@ impl Harness {
         match rng.below(10) {
             0..=4 => {
                 let span = if rng.chance(5) { 120_000 } else { 2_000 };
-                self.now += rng.below(span) as i64;
+                self.now = self.now.after(rng.below(span) as i64);
+                if rng.chance(5) {
+                    // The wall clock steps an hour either way; durations must not care.
+                    self.now.wall += if rng.chance(50) {
+                        3_600_000
+                    } else {
+                        -3_600_000
+                    };
+                }
+                for id in std::mem::take(&mut self.unsaved) {
+                    let actions = self.machine.on_row_saved(&id, self.now);
+                    self.check(actions);
+                }
                 let actions = self.machine.on_tick(self.now);
                 self.check(actions);
             }
@@ -479,7 +496,8 @@ impl Harness {
                 self.check(actions);
             }
             _ => {
-                let actions = self.machine.on_close(self.now);
+                let code = if rng.chance(20) { 4001 } else { 1006 };
+                let actions = self.machine.on_close(code, self.now);
                 self.check(actions);
                 let actions = self.machine.on_reconnect_timer();
                 self.check(actions);

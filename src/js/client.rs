@@ -20,11 +20,11 @@ use crate::platform::fetch::{self, Body};
 use crate::platform::log::{log, Level};
 use crate::platform::socket::{Socket, SocketEvent};
 use crate::platform::token_store::TokenStore;
-use crate::platform::{now_ms, Listener};
+use crate::platform::{now, now_ms, page_visible, Listener};
 use crate::protocol::{ids, redact_quoted, Fragment, Media, MediaKind, ReplyContext, ReplyPreview};
 use crate::session::{
-    Action, Backoff, Completion, Connection, Delivery, Entropy, OutboxLimits, Outgoing,
-    SessionConfig, SystemEntropy, Timings,
+    Action, Backoff, Completion, Connection, Delivery, Entropy, Now, OutboxLimits, Outgoing,
+    SessionConfig, SystemEntropy, Timings, Wake,
 };
 use crate::store::StoredSession;
 
@@ -117,7 +117,8 @@ pub(super) struct Inner {
     draining: Option<(u64, Socket)>,
     reconnect: Option<Timeout>,
     tick: Option<Interval>,
-    online: Option<Listener>,
+    /// online / visibilitychange / pageshow / focus listeners that re-check the socket.
+    wakers: Vec<Listener>,
     pending: HashMap<String, (Function, Function)>,
     emitter: Emitter,
     pub base: BaseUrl,
@@ -233,7 +234,8 @@ fn session_config(t: &TimingInput, ws_url: String) -> SessionConfig {
                 .handshake_timeout_ms
                 .unwrap_or(defaults.handshake_timeout_ms),
             ping_interval_ms: t.ping_interval_ms.unwrap_or(defaults.ping_interval_ms),
-            dead_after_ms: t.dead_after_ms.unwrap_or(defaults.dead_after_ms),
+            // `deadAfterMs` now sets how long a ping may go unanswered.
+            pong_window_ms: t.dead_after_ms.unwrap_or(defaults.pong_window_ms),
             stream_stall_ms: t.stream_stall_ms.unwrap_or(defaults.stream_stall_ms),
             ..defaults
         },
@@ -245,9 +247,7 @@ fn session_config(t: &TimingInput, ws_url: String) -> SessionConfig {
         backoff: Backoff {
             initial_ms: t.backoff_initial_ms.unwrap_or(backoff.initial_ms),
             cap_ms: t.backoff_cap_ms.unwrap_or(backoff.cap_ms),
-            floor_ms: backoff
-                .floor_ms
-                .min(t.backoff_initial_ms.unwrap_or(u32::MAX)),
+            ..backoff
         },
     }
 }
@@ -300,6 +300,7 @@ pub(super) fn emit(event: &'static str, payload: JsValue, effects: &mut Vec<Effe
 
 impl Inner {
     fn execute(&mut self, shared: &Shared, actions: Vec<Action>, effects: &mut Vec<Effect>) {
+        let mut saved = Vec::new();
         for action in actions {
             match action {
                 Action::OpenSocket(url) => self.open_socket(shared, &url, effects),
@@ -334,6 +335,19 @@ impl Inner {
                     log(self.level, Level::Info, &format!("state {state:?}"));
                     emit("state", to_js(&state), effects);
                 }
+                Action::PersistRow(row) => {
+                    // No durable outbox store yet (the driver rewrite adds IndexedDB):
+                    // the row lives in memory only, so it counts as saved at once.
+                    saved.push(row.message_id);
+                }
+                // Memory-only outbox: nothing stored, nothing to delete.
+                Action::RemoveRow(_) => {}
+                Action::Unconfirmed(note) => emit("unconfirmed", to_js(&note), effects),
+                Action::ReplayDone { timed_out } => log(
+                    self.level,
+                    Level::Debug,
+                    &format!("replay done (timed out: {timed_out})"),
+                ),
                 Action::Completed(completion) => self.settle(completion, effects),
                 Action::Deliver(delivery) => {
                     let (event, payload) = match &delivery {
@@ -363,6 +377,10 @@ impl Inner {
                     });
                 }
             }
+        }
+        for message_id in saved {
+            let actions = self.machine.on_row_saved(&message_id, now());
+            self.execute(shared, actions, effects);
         }
     }
 
@@ -422,7 +440,7 @@ impl Inner {
                 let weak = Rc::downgrade(shared);
                 // Treat it as a closed socket, after this task: the machine backs off.
                 wasm_bindgen_futures::spawn_local(async move {
-                    on_timer(&weak, |m, now| m.on_close(now));
+                    on_timer(&weak, |m, now| m.on_close(1006, now));
                 });
             }
         }
@@ -460,12 +478,12 @@ pub(super) fn run_effects(shared: &Shared, effects: Vec<Effect>) {
 /// Runs `step` on the machine and carries out its actions.
 pub(super) fn drive(
     shared: &Shared,
-    step: impl FnOnce(&mut Connection<SystemEntropy>, i64) -> Vec<Action>,
+    step: impl FnOnce(&mut Connection<SystemEntropy>, Now) -> Vec<Action>,
 ) {
     let mut effects = Vec::new();
     {
         let mut inner = shared.borrow_mut();
-        let actions = step(&mut inner.machine, now_ms());
+        let actions = step(&mut inner.machine, now());
         inner.execute(shared, actions, &mut effects);
     }
     run_effects(shared, effects);
@@ -473,7 +491,7 @@ pub(super) fn drive(
 
 fn on_timer(
     weak: &Weak<RefCell<Inner>>,
-    step: impl FnOnce(&mut Connection<SystemEntropy>, i64) -> Vec<Action>,
+    step: impl FnOnce(&mut Connection<SystemEntropy>, Now) -> Vec<Action>,
 ) {
     if let Some(shared) = weak.upgrade() {
         drive(&shared, step);
@@ -508,11 +526,11 @@ fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
         SocketEvent::Open => machine.on_open(now),
         SocketEvent::Text(text) => machine.on_text(&text, now),
         SocketEvent::Refused => machine.on_refused_frame(now),
-        SocketEvent::Closed(_) => machine.on_close(now),
+        SocketEvent::Closed(code) => machine.on_close(code, now),
     });
 }
 
-/// Starts this tab's connection: the tick, the online listener, then the machine.
+/// Starts this tab's connection: the tick, the wake listeners, then the machine.
 pub(super) fn start_connection(shared: &Shared) {
     {
         let mut inner = shared.borrow_mut();
@@ -522,10 +540,25 @@ pub(super) fn start_connection(shared: &Shared) {
                 on_timer(&weak, |m, now| m.on_tick(now))
             }));
         }
-        if inner.online.is_none() {
-            let weak = Rc::downgrade(shared);
-            inner.online =
-                Listener::global("online", move || on_timer(&weak, |m, _| m.on_online()));
+        if inner.wakers.is_empty() {
+            let waker = |wake: Wake| {
+                let weak = Rc::downgrade(shared);
+                move || {
+                    // visibilitychange also fires on hiding: only coming back counts.
+                    if wake != Wake::Visible || page_visible() {
+                        on_timer(&weak, |m, now| m.on_wake(wake, now))
+                    }
+                }
+            };
+            inner.wakers = [
+                Listener::global("online", waker(Wake::Online)),
+                Listener::document("visibilitychange", waker(Wake::Visible)),
+                Listener::global("pageshow", waker(Wake::PageShow)),
+                Listener::global("focus", waker(Wake::Focus)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
         }
     }
     drive(shared, |m, _| m.connect());
@@ -586,7 +619,7 @@ impl ClawChatClient {
             draining: None,
             reconnect: None,
             tick: None,
-            online: None,
+            wakers: Vec::new(),
             pending: HashMap::new(),
             emitter: Emitter::default(),
             base,
@@ -644,7 +677,7 @@ impl ClawChatClient {
         if let Some((_, socket)) = inner.draining.take() {
             drop_later(socket);
         }
-        inner.online = None;
+        inner.wakers.clear();
     }
 
     /// Refreshes the token pair now (single-flight, across tabs). Resolves with the outcome.
@@ -857,7 +890,7 @@ impl ClawChatClient {
         let mut effects = Vec::new();
         {
             let mut inner = self.shared.borrow_mut();
-            let (message_id, actions) = inner.machine.send(chat_id, outgoing, now_ms());
+            let (message_id, actions) = inner.machine.send(chat_id, outgoing, now());
             inner.pending.insert(message_id, slots);
             inner.execute(&self.shared, actions, &mut effects);
         }

@@ -12,9 +12,55 @@ pub mod token_store;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
-/// Epoch milliseconds from the JS clock.
+/// Epoch milliseconds from the JS clock (the wall clock: it may step either way).
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
+}
+
+/// Monotonic milliseconds: `performance.now()` of the global scope (Window or Worker).
+/// Where there is no `performance`, the wall clock with its backward steps absorbed
+/// (a step back counts as no time passing). Never decreases, also if the source changes.
+pub fn monotonic_ms() -> i64 {
+    use std::cell::Cell;
+    /// The last raw reading, the last value returned, and whether it came from
+    /// `performance`.
+    type Reading = (f64, f64, bool);
+    thread_local! {
+        static LAST: Cell<Option<Reading>> = const { Cell::new(None) };
+    }
+    let (raw, from_performance) = match performance_now() {
+        Some(ms) => (ms, true),
+        None => (js_sys::Date::now(), false),
+    };
+    LAST.with(|last| {
+        let value = match last.get() {
+            None => raw,
+            Some((prev_raw, prev, prev_source)) if prev_source == from_performance => {
+                prev + (raw - prev_raw).max(0.0)
+            }
+            // The source changed: no time is counted for this reading.
+            Some((_, prev, _)) => prev,
+        };
+        last.set(Some((raw, value, from_performance)));
+        value as i64
+    })
+}
+
+fn performance_now() -> Option<f64> {
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok()?;
+    let now: js_sys::Function = js_sys::Reflect::get(&performance, &"now".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    now.call0(&performance)
+        .ok()?
+        .as_f64()
+        .filter(|ms| ms.is_finite())
+}
+
+/// Both clocks, read now: what every input of the session machines carries.
+pub fn now() -> crate::session::Now {
+    crate::session::Now::new(monotonic_ms(), now_ms())
 }
 
 /// An event listener, removed on drop.

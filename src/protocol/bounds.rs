@@ -200,7 +200,7 @@ fn event(event: &Event) -> Checked {
             opt_len("message_id", e.message_id.as_deref(), MAX_ID_BYTES)
         }
         Event::Typing(_) => Ok(()),
-        Event::Ping(v) | Event::Pong(v) => raw("payload", v),
+        Event::Ping(v) | Event::Pong(v) | Event::ReplayDone(v) => raw("payload", v),
         Event::LegacyOffline(_) => Ok(()),
         Event::Unknown { name, .. } => len("event", name, MAX_LABEL_BYTES),
     }

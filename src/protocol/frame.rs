@@ -90,6 +90,9 @@ pub enum Event {
     Ping(Value),
     /// `pong`
     Pong(Value),
+    /// `replay.done`: the replay of missed envelopes after `hello-ok` is over; what
+    /// follows is live (payload kept as received).
+    ReplayDone(Value),
     /// `offline.batch/ack/done`: legacy, ignored.
     LegacyOffline(String),
     /// Any other event, kept as received.
@@ -120,6 +123,7 @@ impl Event {
             Event::Typing(_) => "typing.update",
             Event::Ping(_) => "ping",
             Event::Pong(_) => "pong",
+            Event::ReplayDone(_) => "replay.done",
             Event::LegacyOffline(name) | Event::Unknown { name, .. } => name,
         }
     }
@@ -140,7 +144,10 @@ impl Event {
             Event::SendError(p) => serde_json::to_value(p),
             Event::Stream(_, p) => serde_json::to_value(p),
             Event::Typing(p) => serde_json::to_value(p),
-            Event::Ping(v) | Event::Pong(v) | Event::Unknown { payload: v, .. } => Ok(v.clone()),
+            Event::Ping(v)
+            | Event::Pong(v)
+            | Event::ReplayDone(v)
+            | Event::Unknown { payload: v, .. } => Ok(v.clone()),
             Event::LegacyOffline(_) => Ok(Value::Object(Default::default())),
         };
         value.unwrap_or(Value::Null)
@@ -175,6 +182,7 @@ impl Event {
             "typing.update" => Ok(Event::Typing(typed(name, payload)?)),
             "ping" => Ok(Event::Ping(typed(name, payload)?)),
             "pong" => Ok(Event::Pong(typed(name, payload)?)),
+            "replay.done" => Ok(Event::ReplayDone(typed(name, payload)?)),
             "offline.batch" | "offline.ack" | "offline.done" => {
                 Ok(Event::LegacyOffline(name.to_owned()))
             }

@@ -1,5 +1,9 @@
 //! Classification of `hello-fail` reasons (PROTOCOL.md §3 "Handshake outcomes").
 
+/// The close code of a socket whose session another socket took over (same user and
+/// device, PROTOCOL.md §4): reconnect no sooner than 5 s later.
+pub const CLOSE_SESSION_TAKEN_OVER: u16 = 4001;
+
 /// What a `hello-fail` means for the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeFailure {

@@ -17,12 +17,13 @@ mod media_url;
 mod payload;
 pub mod send_codes;
 
+pub(crate) use error::safe_detail;
 pub use error::{redact_quoted, ProtocolError};
 pub use fragment::{Fragment, Media, MediaKind};
 pub use frame::{
     decode, ChatType, Event, Frame, Sender, StreamPhase, Target, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-pub use handshake::HandshakeFailure;
+pub use handshake::{HandshakeFailure, CLOSE_SESSION_TAKEN_OVER};
 pub use media_url::is_safe_media_url;
 pub use payload::{
     Ack, Capabilities, Challenge, Connect, HelloFail, HelloOk, MentionEntry, MessageBody,

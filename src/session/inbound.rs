@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::protocol::{ChatType, Event, Fragment, Frame, MessagePayload};
 
 use super::dedupe::DedupeWindow;
+use super::mentions::mentioned;
 use super::stream::{StreamAssembler, StreamSkip, StreamView};
 
 /// How many message ids the dedupe window remembers (**ours**).
@@ -60,6 +61,10 @@ pub struct InboundMessage {
     pub text: String,
     /// Mentions as received.
     pub mentions: Vec<Value>,
+    /// We are mentioned, by our id or through `user_id: "all"`.
+    pub mentions_me: bool,
+    /// Everyone in the chat is mentioned (`user_id: "all"`).
+    pub mentions_all: bool,
     /// Set on replies.
     pub reply: Option<ReplyInfo>,
     /// Server time (ms).
@@ -210,12 +215,15 @@ impl InboundFilter {
             fragments: reply.reply_preview.fragments,
         });
         let fragments = payload.message.body.fragments;
+        let mentioned = mentioned(&fragments, &context.mentions, &self.own_user_id);
         Ok(Delivery::Message(InboundMessage {
             message_id: payload.message_id,
             origin,
             text: plain_text(&fragments),
             fragments,
             mentions: context.mentions,
+            mentions_me: mentioned.me,
+            mentions_all: mentioned.everyone,
             reply,
             sent_at,
         }))

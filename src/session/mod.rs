@@ -1,22 +1,32 @@
-//! The session: pure machines for the connection, sends and inbound delivery.
+//! The session: pure machines for the connection, sends and inbound delivery, driven
+//! by injected clocks ([`Now`]) and entropy.
 
 pub mod backoff;
+pub mod clock;
 pub mod connection;
 pub mod dedupe;
 pub mod inbound;
+pub mod liveness;
+pub mod mentions;
 pub mod outbox;
 pub mod stream;
+pub mod typing;
 
 #[cfg(test)]
 mod tests;
 
 pub use backoff::Backoff;
+pub use clock::Now;
 pub use connection::{
-    Action, ClientError, ConnState, Connection, Outgoing, SessionConfig, Timings,
+    Action, ClientError, ConnState, Connection, Outgoing, SessionConfig, Timings, Wake,
 };
 pub use inbound::{Delivery, InboundMessage, Origin, ReplyInfo, TypingUpdate};
-pub use outbox::{Accepted, Completion, OutboxLimits, QueuedSend, SendError, SendErrorKind};
+pub use outbox::{
+    Accepted, Completion, OutboxLimits, OutboxRow, QueuedSend, RowError, RowStatus, SendError,
+    SendErrorKind, SendStatus, Unconfirmed,
+};
 pub use stream::{StreamStatus, StreamView};
+pub use typing::TypingTimings;
 
 /// A source of randomness for ids and jitter, injected so tests are deterministic.
 pub trait Entropy {
