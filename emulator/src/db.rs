@@ -106,6 +106,26 @@ pub struct NewMessage {
     pub now: i64,
 }
 
+/// A device's delivery cursor moving forward (it never moves back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorUpdate {
+    /// The user.
+    pub user_id: String,
+    /// The device.
+    pub device_id: String,
+    /// The last inbox sequence sent to the device.
+    pub seq: i64,
+}
+
+/// One write of a group commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Store a sent message.
+    Message(NewMessage),
+    /// Move a delivery cursor.
+    Cursor(CursorUpdate),
+}
+
 /// One page of a chat's history: `(envelope, accepted_at)` oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
@@ -412,24 +432,22 @@ impl Db {
         member_ids(&self.conn(), chat_id)
     }
 
-    /// Stores a sent message in its chat's history and for each recipient exactly once,
-    /// and returns the time it was first accepted: a resend with the same id coalesces
-    /// and keeps the first time.
-    pub fn accept_message(&self, message: &NewMessage) -> DbResult<i64> {
-        Ok(self.accept_batch(std::slice::from_ref(message))?[0])
-    }
-
-    /// Stores `messages` like [`Db::accept_message`], all in one transaction (group
-    /// commit): every one is on disk when this returns `Ok`, none when it fails.
-    pub fn accept_batch(&self, messages: &[NewMessage]) -> DbResult<Vec<i64>> {
+    /// Applies `writes` in one transaction (group commit): every one is on disk when
+    /// this returns `Ok`, none when it fails. Each answer is, for a message, the time it
+    /// was first accepted (a resend with the same id coalesces and keeps the first time);
+    /// for a cursor, its sequence.
+    pub fn commit(&self, writes: &[Write]) -> DbResult<Vec<i64>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let accepted = messages
+        let answers = writes
             .iter()
-            .map(|m| store_message(&tx, m))
+            .map(|write| match write {
+                Write::Message(message) => store_message(&tx, message),
+                Write::Cursor(cursor) => store_cursor(&tx, cursor),
+            })
             .collect::<DbResult<Vec<i64>>>()?;
         tx.commit()?;
-        Ok(accepted)
+        Ok(answers)
     }
 
     /// Up to `limit` messages of `chat_id` older than the one with id `before` (the
@@ -502,13 +520,12 @@ impl Db {
 
     /// Records that this device has been sent everything up to `seq`.
     pub fn advance_cursor(&self, user_id: &str, device_id: &str, seq: i64) -> DbResult<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO cursors (user_id, device_id, delivered_seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (user_id, device_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, ?3)",
-            )?
-            .execute(params![user_id, device_id, seq])?;
-        Ok(())
+        let cursor = CursorUpdate {
+            user_id: user_id.to_owned(),
+            device_id: device_id.to_owned(),
+            seq,
+        };
+        self.commit(&[Write::Cursor(cursor)]).map(drop)
     }
 
     /// Records an upload.
@@ -541,7 +558,7 @@ impl Db {
     }
 }
 
-/// Stores one message within `tx` (see [`Db::accept_message`]); returns its first
+/// Stores one message within `tx` (see [`Db::commit`]); returns its first
 /// acceptance time.
 fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> DbResult<i64> {
     tx.prepare_cached(
@@ -567,6 +584,15 @@ fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> DbResult<i64
         insert.execute(params![recipient, m.message_id, m.envelope])?;
     }
     Ok(accepted_at)
+}
+
+fn store_cursor(tx: &rusqlite::Transaction<'_>, c: &CursorUpdate) -> DbResult<i64> {
+    tx.prepare_cached(
+        "INSERT INTO cursors (user_id, device_id, delivered_seq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (user_id, device_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, ?3)",
+    )?
+    .execute(params![c.user_id, c.device_id, c.seq])?;
+    Ok(c.seq)
 }
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -615,6 +641,10 @@ mod tests {
         );
     }
 
+    fn accept(db: &Db, message: NewMessage) -> i64 {
+        db.commit(&[Write::Message(message)]).unwrap()[0]
+    }
+
     fn message(id: &str, to: &[String], now: i64) -> NewMessage {
         NewMessage {
             chat_id: "c".into(),
@@ -630,8 +660,8 @@ mod tests {
     fn a_resent_message_coalesces_and_keeps_its_first_acceptance() {
         let db = Db::open(":memory:").unwrap();
         let to = vec!["b".to_owned()];
-        assert_eq!(db.accept_message(&message("m1", &to, 10)).unwrap(), 10);
-        assert_eq!(db.accept_message(&message("m1", &to, 20)).unwrap(), 10);
+        assert_eq!(accept(&db, message("m1", &to, 10)), 10);
+        assert_eq!(accept(&db, message("m1", &to, 20)), 10);
         assert_eq!(db.inbox_after("b", 0, 10).unwrap().len(), 1);
         assert_eq!(db.history("c", None, 10).unwrap().unwrap().items.len(), 1);
     }
@@ -641,11 +671,17 @@ mod tests {
         let db = Db::open(":memory:").unwrap();
         let to = vec!["b".to_owned()];
         let batch = [
-            message("m1", &to, 1),
-            message("m2", &to, 2),
-            message("m1", &to, 3),
+            Write::Message(message("m1", &to, 1)),
+            Write::Message(message("m2", &to, 2)),
+            Write::Cursor(CursorUpdate {
+                user_id: "b".into(),
+                device_id: "d".into(),
+                seq: 9,
+            }),
+            Write::Message(message("m1", &to, 3)),
         ];
-        assert_eq!(db.accept_batch(&batch).unwrap(), [1, 2, 1]);
+        assert_eq!(db.commit(&batch).unwrap(), [1, 2, 9, 1]);
+        assert_eq!(db.cursor("b", "d").unwrap(), 9);
         let inbox: Vec<String> = db
             .inbox_after("b", 0, 10)
             .unwrap()
@@ -660,7 +696,7 @@ mod tests {
         let db = Db::open(":memory:").unwrap();
         let ids: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
         for (i, id) in ids.iter().enumerate() {
-            db.accept_message(&message(id, &[], i as i64)).unwrap();
+            accept(&db, message(id, &[], i as i64));
         }
         let texts = |page: &HistoryPage| {
             page.items

@@ -1,33 +1,30 @@
-//! Group commit of sent messages. One thread owns message writes: sends queue up while
-//! a commit runs, and the thread then stores up to [`MAX_BATCH`] of them in one
-//! transaction and answers each only after that commit. A send is still acked only
-//! once it is on disk (same pragmas, same durability as one transaction per send), but
-//! many sockets share one commit instead of taking turns on the store's lock from the
-//! async workers, which no longer block on SQLite for a send.
+//! Group commit of sent messages and delivery cursors. One thread owns these writes:
+//! they queue up while a commit runs, and the thread then applies up to [`MAX_BATCH`]
+//! of them in one transaction and answers each only after that commit. A send is still
+//! acked only once it is on disk (same pragmas, same durability as one transaction per
+//! send), but many sockets share one commit instead of taking turns on the store's
+//! lock, and the async workers no longer block on SQLite to write.
 
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use crate::db::{Db, NewMessage};
+use crate::db::{CursorUpdate, Db, NewMessage, Write};
 
-/// Most messages stored in one transaction.
+/// Most writes applied in one transaction.
 pub const MAX_BATCH: usize = 512;
 
-/// The message could not be stored (the cause is logged by the writer).
+/// The write could not be applied (the cause is logged by the writer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteFailed;
 
-struct Job {
-    message: NewMessage,
-    done: oneshot::Sender<Result<i64, WriteFailed>>,
-}
+type Answer = oneshot::Sender<Result<i64, WriteFailed>>;
 
 /// The handle to the writer thread; the thread ends when the handle is dropped.
 #[derive(Debug)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<(Write, Option<Answer>)>,
 }
 
 impl Writer {
@@ -40,19 +37,33 @@ impl Writer {
         Ok(Writer { jobs })
     }
 
-    /// Stores `message` (see [`Db::accept_message`]) and answers once it is committed:
-    /// its first acceptance time.
-    pub async fn accept(&self, message: NewMessage) -> Result<i64, WriteFailed> {
+    async fn apply(&self, write: Write) -> Result<i64, WriteFailed> {
         let (done, answer) = oneshot::channel();
         self.jobs
-            .send(Job { message, done })
+            .send((write, Some(done)))
             .map_err(|_| WriteFailed)?;
         answer.await.map_err(|_| WriteFailed)?
     }
+
+    /// Stores `message` and answers once it is committed: its first acceptance time.
+    pub async fn accept(&self, message: NewMessage) -> Result<i64, WriteFailed> {
+        self.apply(Write::Message(message)).await
+    }
+
+    /// Moves a delivery cursor with the next commit, without waiting for it (a cursor
+    /// that lags only means a re-delivery, which clients dedupe).
+    pub fn advance_cursor(&self, cursor: CursorUpdate) {
+        let _ = self.jobs.send((Write::Cursor(cursor), None));
+    }
+
+    /// Moves a delivery cursor and waits until it is committed.
+    pub async fn advance_cursor_now(&self, cursor: CursorUpdate) -> Result<(), WriteFailed> {
+        self.apply(Write::Cursor(cursor)).await.map(drop)
+    }
 }
 
-/// The thread: waits for a send, takes whatever else is queued, commits, answers.
-fn run(db: &Db, queue: &Receiver<Job>) {
+/// The thread: waits for a write, takes whatever else is queued, commits, answers.
+fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -61,28 +72,29 @@ fn run(db: &Db, queue: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (messages, answers): (Vec<NewMessage>, Vec<_>) =
-            batch.into_iter().map(|job| (job.message, job.done)).unzip();
-        for (answer, result) in answers.into_iter().zip(commit(db, &messages)) {
-            let _ = answer.send(result);
+        let (writes, answers): (Vec<Write>, Vec<_>) = batch.into_iter().unzip();
+        for (answer, result) in answers.into_iter().zip(commit(db, &writes)) {
+            if let Some(answer) = answer {
+                let _ = answer.send(result);
+            }
         }
     }
 }
 
-/// One transaction for the batch; if it fails, each message on its own, so one bad
-/// message does not fail the others.
-fn commit(db: &Db, messages: &[NewMessage]) -> Vec<Result<i64, WriteFailed>> {
-    match db.accept_batch(messages) {
-        Ok(accepted) => accepted.into_iter().map(Ok).collect(),
-        Err(err) if messages.len() == 1 => {
-            tracing::error!(%err, "message write failed");
+/// One transaction for the batch; if it fails, each write on its own, so one bad
+/// write does not fail the others.
+fn commit(db: &Db, writes: &[Write]) -> Vec<Result<i64, WriteFailed>> {
+    match db.commit(writes) {
+        Ok(answers) => answers.into_iter().map(Ok).collect(),
+        Err(err) if writes.len() == 1 => {
+            tracing::error!(%err, "write failed");
             vec![Err(WriteFailed)]
         }
         Err(err) => {
-            tracing::warn!(%err, size = messages.len(), "batch write failed; writing one by one");
-            messages
+            tracing::warn!(%err, size = writes.len(), "batch write failed; writing one by one");
+            writes
                 .iter()
-                .map(|m| commit(db, std::slice::from_ref(m)).remove(0))
+                .map(|w| commit(db, std::slice::from_ref(w)).remove(0))
                 .collect()
         }
     }
@@ -122,5 +134,19 @@ mod tests {
             "a resend coalesces"
         );
         assert_eq!(db.inbox_after("b", 0, 2_000).unwrap().len(), 1_000);
+    }
+
+    #[tokio::test]
+    async fn cursors_move_with_the_next_commit_and_can_be_awaited() {
+        let db = Arc::new(Db::open(":memory:").unwrap());
+        let writer = Writer::spawn(db.clone()).unwrap();
+        let cursor = |seq| CursorUpdate {
+            user_id: "u".into(),
+            device_id: "d".into(),
+            seq,
+        };
+        writer.advance_cursor(cursor(5));
+        writer.advance_cursor_now(cursor(3)).await.unwrap();
+        assert_eq!(db.cursor("u", "d").unwrap(), 5, "in order, never backwards");
     }
 }

@@ -11,7 +11,7 @@ use clawchat_wasm::protocol::{
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
-use crate::db::NewMessage;
+use crate::db::{CursorUpdate, NewMessage};
 use crate::faults::AckPlan;
 use crate::hub::{Control, Kick, SessionHandle};
 use crate::state::{device_belongs, random_token, AppState, Counters};
@@ -265,7 +265,12 @@ impl Session {
         self.state
             .hub
             .unregister(&self.peer.user_id, &self.peer.device_id, self.handle.id);
-        self.persist_cursor();
+        if let Some(update) = self.cursor_update() {
+            // Saved before the socket closes, so a reconnect starts after it.
+            if self.state.writer.advance_cursor_now(update).await.is_err() {
+                tracing::error!("cursor write failed");
+            }
+        }
         if let End::Kicked(Kick::Replaced) = end {
             let frame = CloseFrame {
                 code: CLOSE_REPLACED,
@@ -323,20 +328,24 @@ impl Session {
         }
     }
 
-    fn persist_cursor(&mut self) {
+    /// The cursor as a write, if it moved since it was last saved.
+    fn cursor_update(&mut self) -> Option<CursorUpdate> {
         if self.cursor.delivered == self.cursor.persisted {
-            return;
+            return None;
         }
-        match self.state.db.advance_cursor(
-            &self.peer.user_id,
-            &self.peer.device_id,
-            self.cursor.delivered,
-        ) {
-            Ok(()) => {
-                self.cursor.persisted = self.cursor.delivered;
-                self.cursor.persisted_at = Instant::now();
-            }
-            Err(err) => tracing::error!(%err, "cursor write failed"),
+        self.cursor.persisted = self.cursor.delivered;
+        self.cursor.persisted_at = Instant::now();
+        Some(CursorUpdate {
+            user_id: self.peer.user_id.clone(),
+            device_id: self.peer.device_id.clone(),
+            seq: self.cursor.delivered,
+        })
+    }
+
+    /// Saves the cursor with the writer's next commit, without waiting.
+    fn persist_cursor(&mut self) {
+        if let Some(update) = self.cursor_update() {
+            self.state.writer.advance_cursor(update);
         }
     }
 
