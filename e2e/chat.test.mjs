@@ -56,3 +56,40 @@ test("a group chat of three delivers to both others", async () => {
   }
   await shot(eli, "group-chat");
 });
+
+test("media links with unsafe schemes from a hostile server are not rendered", async () => {
+  const fay = await person(env.browser, emulator, "fay");
+  const gus = await person(env.browser, emulator, "gus");
+  await startChat(fay, ["gus"]);
+  // Who fay is and which chat she is in, as a hostile server would know them.
+  const signIn = async (nickname) => (await (await fetch(`${emulator.base}/v1/dev/sign-in`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ nickname }),
+  })).json()).data;
+  const [fayIs, gusIs] = [await signIn("fay"), await signIn("gus")];
+  const chats = await (await fetch(`${emulator.base}/v1/chats`, {
+    headers: { authorization: `Bearer ${fayIs.access_token}`, "x-device-id": fayIs.device_id },
+  })).json();
+  const chatId = chats.data[0].id;
+  const fragments = [
+    { kind: "text", text: "look: " },
+    { kind: "file", url: "javascript:window.__xss=1", name: "report.pdf" },
+    { kind: "image", url: "data:image/svg+xml,<svg onload='window.__xss=2'>" },
+    { kind: "image", url: "/media/fine.png" },
+  ];
+  const frame = JSON.stringify({
+    version: "2", event: "message.send", trace_id: "t-evil", emitted_at: Date.now(), chat_id: chatId,
+    chat_type: "direct", sender: { id: gusIs.user_id, type: "direct", nick_name: "gus" },
+    payload: { message_id: "msg-evil-1", message: { body: { fragments } } },
+  });
+  const injected = await fetch(`${emulator.admin}/admin/inject`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user_id: fayIs.user_id, frame }),
+  });
+  assert.equal(injected.status, 200);
+  await fay.waitForFunction(() => document.querySelector("#messages")?.textContent.includes("look:"));
+  const message = fay.locator(".msg", { hasText: "look:" });
+  assert.equal(await message.locator(".blocked").count(), 2, "both unsafe links are replaced");
+  assert.equal(await message.locator("a[href^='javascript']").count(), 0);
+  assert.equal(await message.locator("img").getAttribute("src"), "/media/fine.png");
+  assert.equal(await fay.evaluate(() => window.__xss), undefined, "nothing ran");
+});

@@ -1,7 +1,7 @@
 // The ClawChat demo page: built only on the SDK's public JS API, exactly as a web app
 // imports it after `wasm-pack build`. Every piece of message text goes to the page through
 // textContent, never as HTML.
-import init, { ClawChatClient, dev, activate, ApiError, SendError } from "/pkg/clawchat_wasm.js";
+import init, { ClawChatClient, dev, activate, ApiError, SendError, isSafeMediaUrl, onFatal } from "/pkg/clawchat_wasm.js";
 
 const $ = (id) => document.getElementById(id);
 const ACCOUNT_KEY = "clawchat-demo-account";
@@ -80,6 +80,9 @@ function renderFragments(fragments) {
   for (const f of fragments || []) {
     if (f.kind === "text") body.append(document.createTextNode(f.text));
     else if (f.kind === "mention") body.append(el("span", { className: "mention", textContent: f.display || "@" + (f.user_id || "?") }));
+    else if (["image", "file", "audio", "video"].includes(f.kind) && !isSafeMediaUrl(f.url)) {
+      body.append(el("em", { className: "blocked", textContent: "[attachment with an unsafe link, not shown]" }));
+    }
     else if (f.kind === "image") body.append(el("img", { src: f.url, alt: f.name || "image" }));
     else if (["file", "audio", "video"].includes(f.kind)) body.append(el("a", { href: f.url, target: "_blank", rel: "noopener", textContent: `File: ${f.name || f.url}` }));
     else body.append(el("em", { textContent: "[unsupported content]" }));
@@ -127,8 +130,10 @@ function renderChats() {
 }
 
 function renderPeople() {
+  // A refresh may land while someone is ticking names: keep what is ticked.
+  const ticked = new Set([...$("people").querySelectorAll("input:checked")].map((box) => box.value));
   const items = [...state.people.entries()].filter(([id]) => id !== state.me.userId).map(([id, name]) =>
-    el("li", {}, el("label", {}, el("input", { type: "checkbox", value: id }), document.createTextNode(` ${name}`))));
+    el("li", {}, el("label", {}, el("input", { type: "checkbox", value: id, checked: ticked.has(id) }), document.createTextNode(` ${name}`))));
   $("people").replaceChildren(...items);
 }
 
@@ -398,5 +403,12 @@ $("logout").addEventListener("click", () => state.client && state.client.logout(
 setInterval(() => { renderToken(); renderTyping(); renderBadge(); }, 500);
 
 await init();
+// Bad input is refused without harm; should the SDK still hit an internal error (a bug),
+// its module is not to be trusted any more: say so and start again from the stored
+// session, which a reload resumes.
+onFatal(() => {
+  $("fatal").hidden = false;
+  setTimeout(() => location.reload(), 2000);
+});
 const remembered = localStorage.getItem(ACCOUNT_KEY);
 if (remembered) start(null, remembered).catch(() => signedOut());
