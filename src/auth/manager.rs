@@ -3,26 +3,8 @@
 
 use crate::api::{RefreshResult, TokenPair};
 
+pub use super::rotation::Trigger;
 use super::schedule::{proactive_point_ms, MIN_REFRESH_INTERVAL_MS};
-
-/// Why a refresh was requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The proactive timer.
-    Proactive,
-    /// Before the first connect, the token being past its point.
-    PreConnect,
-    /// The hub answered `hello-fail` "authentication failed".
-    HelloFail,
-    /// A REST call got 401/403.
-    RestUnauthorized,
-    /// The tab became visible, went online or got focus.
-    Wake,
-    /// The app called `refreshNow()`.
-    Manual,
-    /// A follower tab asked the leader (followers never call the endpoint).
-    Follower,
-}
 
 /// Why a refresh request did not start one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,25 +283,5 @@ mod tests {
             rebuilt.request("a1", Some("r1"), 6_000),
             Decision::Skip(SkipReason::MinInterval)
         );
-    }
-
-    #[test]
-    fn the_next_proactive_refresh_respects_the_floor() {
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        use base64::Engine;
-        let short = format!("h.{}.s", URL_SAFE_NO_PAD.encode(r#"{"iat":0,"exp":90}"#));
-        let mut m = RefreshManager::new();
-        assert!(
-            m.next_refresh_at(&short, None, 0).unwrap() < 0,
-            "due at once when never attempted"
-        );
-        m.request(&short, Some("r"), 10_000);
-        assert_eq!(
-            m.next_refresh_at(&short, None, 0),
-            Some(40_000),
-            "then no sooner than the floor"
-        );
-        m.stop();
-        assert_eq!(m.next_refresh_at(&short, None, 0), None);
     }
 }

@@ -62,7 +62,7 @@ fn trigger_name(trigger: Trigger) -> &'static str {
         Trigger::RestUnauthorized => "rest_unauthorized",
         Trigger::Wake => "wake",
         Trigger::Manual => "manual",
-        Trigger::Follower => "follower",
+        Trigger::Retry => "retry",
     }
 }
 
@@ -329,7 +329,7 @@ async fn rotate(store: &TokenStore, base: &BaseUrl, session: &StoredSession) -> 
     };
     match classify_refresh(outcome) {
         RefreshResult::Success(pair) => {
-            let rotated = session.rotated(&pair);
+            let rotated = session.rotated(&pair, now_ms());
             match store.save(&rotated).await {
                 Ok(()) => Locked::Rotated(rotated),
                 Err(err) => Locked::PersistFailed(err.to_string()),

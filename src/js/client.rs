@@ -217,6 +217,7 @@ fn offered_session(input: SessionInput, account_key: &str) -> StoredSession {
         refresh_token: input.refresh_token.unwrap_or_default(),
         device_id,
         activated_at: input.activated_at.map_or_else(now_ms, |at| at as i64),
+        refreshed_at: 0,
     }
 }
 

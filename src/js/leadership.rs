@@ -299,7 +299,7 @@ fn on_relay(shared: &Shared, message: Relay) {
         (Role::Leader, Relay::RefreshPlease) => {
             let shared = shared.clone();
             spawn_local(async move {
-                auth::refresh(&shared, Trigger::Follower).await;
+                auth::refresh(&shared, Trigger::Manual).await;
             });
         }
         (Role::Follower, Relay::Leader { .. }) => {
