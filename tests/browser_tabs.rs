@@ -123,7 +123,8 @@ async fn three_tabs_share_one_socket_send_and_receive_and_hand_over() {
 
 #[wasm_bindgen_test]
 async fn only_the_leader_refreshes_once_per_rotation_for_all_tabs() {
-    let session = session_ttl("tabs-refresh", 60).await;
+    // 4 s tokens: refreshed at half their life, every 2 s.
+    let session = session_ttl("tabs-refresh", 4).await;
     let before = refresh_calls().await;
     let tabs = tabs(&session, 3).await;
     sleep(5000).await;

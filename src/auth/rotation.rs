@@ -225,10 +225,12 @@ pub enum Effect {
     Connect,
     /// Tell the other tabs.
     Broadcast(News),
-    /// Settle these refresh requests with `report` (ticketless requests get an event only).
+    /// Settle these refresh requests with `report`.
     Report {
         /// The waiting requests.
         tickets: Vec<u64>,
+        /// Tell the app too (a `refresh` event): once per attempt, never for a skip.
+        announce: bool,
         /// What it came to.
         report: RefreshReport,
     },
@@ -256,6 +258,7 @@ enum Phase {
     Saving,
     SaveWait { at: i64 },
     Confirming,
+    ConfirmWait { at: i64 },
     Clearing,
 }
 
@@ -267,6 +270,7 @@ const SPENT_MEMORY: usize = 16;
 pub struct Rotation {
     config: RotationConfig,
     session: Option<StoredSession>,
+    point: Option<i64>,
     spent: Vec<String>,
     refused: Option<(String, i64, String)>,
     offset_ms: i64,
@@ -293,6 +297,7 @@ impl Rotation {
         Rotation {
             config,
             session: None,
+            point: None,
             spent: Vec::new(),
             refused: None,
             offset_ms: 0,
@@ -311,6 +316,11 @@ impl Rotation {
             last_request_at: None,
             stopped: false,
         }
+    }
+
+    /// The timings.
+    pub fn config(&self) -> &RotationConfig {
+        &self.config
     }
 
     /// The session in use.
@@ -371,7 +381,7 @@ impl Rotation {
             }
         };
         out.push(Effect::Use(session.clone()));
-        self.session = Some(session);
+        self.set_session(Some(session));
         Ok(out)
     }
 
@@ -420,11 +430,7 @@ impl Rotation {
         if session.refresh_token.trim().is_empty() {
             return None;
         }
-        let point = proactive_point_ms(
-            &session.access_token,
-            Some(session.activated_at),
-            self.jitter_ms,
-        )? - self.offset_ms;
+        let point = self.point? - self.offset_ms;
         let floor = self
             .floor_base()
             .map_or(i64::MIN, |b| b + self.config.floor_ms);
@@ -435,7 +441,7 @@ impl Rotation {
     pub fn poll_timeout(&self) -> Option<i64> {
         let phase = match &self.phase {
             Phase::Locking { until } | Phase::Requesting { until, .. } => Some(*until),
-            Phase::SaveWait { at } => Some(*at),
+            Phase::SaveWait { at } | Phase::ConfirmWait { at } => Some(*at),
             _ => None,
         };
         let idle = matches!(self.phase, Phase::Idle);
@@ -453,9 +459,8 @@ impl Rotation {
     /// Time passed: deadlines, lease renewal, save retries, retries, the proactive point.
     pub fn on_timeout(&mut self, now: i64) -> Vec<Effect> {
         let mut out = Vec::new();
-        if let Some(at) = self.renew_at.filter(|at| *at <= now) {
-            self.renew_at =
-                Some(at.max(now - self.config.lease_renew_ms) + self.config.lease_renew_ms);
+        if self.renew_at.is_some_and(|at| at <= now) {
+            self.renew_at = Some(now + self.config.lease_renew_ms);
             out.push(Effect::RenewLock { flow: self.flow });
         }
         match self.phase.clone() {
@@ -483,6 +488,13 @@ impl Rotation {
                     });
                 }
             }
+            Phase::ConfirmWait { at } if at <= now => {
+                self.phase = Phase::Confirming;
+                out.push(Effect::Read {
+                    flow: self.flow,
+                    purpose: ReadPurpose::ConfirmRefusal,
+                });
+            }
             Phase::Idle => {
                 if self.retry_at.is_some_and(|at| at <= now) {
                     self.retry_at = None;
@@ -502,6 +514,7 @@ impl Rotation {
         let skip = |reason: &str| {
             vec![Effect::Report {
                 tickets: ticket.into_iter().collect(),
+                announce: false,
                 report: RefreshReport::new(Outcome::Skipped, trigger, Some(reason.into())),
             }]
         };
@@ -529,6 +542,7 @@ impl Rotation {
                 let reason = "the last refresh of this account was moments ago";
                 vec![Effect::Report {
                     tickets,
+                    announce: false,
                     report: RefreshReport::new(Outcome::Skipped, trigger, Some(reason.into())),
                 }]
             }
@@ -602,7 +616,7 @@ impl Rotation {
         self.unsaved = false;
         self.retry_at = None;
         self.retry_failures = 0;
-        self.session = Some(row.clone());
+        self.set_session(Some(row.clone()));
         out.push(Effect::Use(row));
     }
 
@@ -624,13 +638,19 @@ impl Rotation {
                 if let Ok(Some(row)) = result {
                     if !lock_held && self.is_newer(&row) {
                         self.adopt(row, &mut out);
+                        if matches!(self.phase, Phase::Locking { .. }) {
+                            // The flow waiting for the lock wanted a fresh pair: it has one.
+                            out.push(Effect::ReleaseLock { flow: self.flow });
+                            self.phase = Phase::Idle;
+                            self.finish(Outcome::Adopted, None, &mut out);
+                        }
                     }
                 }
             }
             ReadPurpose::UnderLock if flow == self.flow && self.phase == Phase::Reading => {
                 match result {
                     Err(err) => {
-                        self.release(&mut out);
+                        self.release(now, &mut out);
                         self.transient(format!("store read failed: {err}"), false, now, &mut out);
                     }
                     Ok(row) => self.decide(row, now, &mut out),
@@ -639,16 +659,34 @@ impl Rotation {
             ReadPurpose::ConfirmRefusal if flow == self.flow && self.phase == Phase::Confirming => {
                 match result {
                     Err(err) => {
-                        self.release(&mut out);
-                        let reason = format!("the refusal could not be confirmed: {err}");
-                        self.transient(reason, false, now, &mut out);
+                        // Keep the lock (no other tab may spend the refused token on a
+                        // stale row) and read again with backoff.
+                        self.save_failures = self.save_failures.saturating_add(1);
+                        let delay = backoff(
+                            self.config.save_retry_ms,
+                            self.config.save_retry_cap_ms,
+                            self.save_failures,
+                        );
+                        self.phase = Phase::ConfirmWait { at: now + delay };
+                        let reason = format!("the refusal is not confirmed yet: {err}");
+                        out.push(Effect::Report {
+                            tickets: std::mem::take(&mut self.tickets),
+                            announce: false,
+                            report: RefreshReport::new(
+                                Outcome::Transient,
+                                self.trigger,
+                                Some(reason),
+                            ),
+                        });
                     }
                     Ok(Some(row)) if self.is_newer(&row) => {
+                        self.save_failures = 0;
                         self.adopt(row, &mut out);
-                        self.release(&mut out);
+                        self.release(now, &mut out);
                         self.finish(Outcome::Adopted, None, &mut out);
                     }
                     Ok(_) => {
+                        self.save_failures = 0;
                         self.phase = Phase::Clearing;
                         out.push(Effect::Clear { flow });
                     }
@@ -661,14 +699,23 @@ impl Rotation {
 
     /// Under the lock, with the row as read (`None` also when it is not worth reading).
     fn decide(&mut self, row: Option<StoredSession>, now: i64, out: &mut Vec<Effect>) {
+        if row.is_none() && !self.unsaved {
+            // Another tab cleared the row (a confirmed refusal or a logout) and its
+            // broadcast has not arrived yet: the account is gone, nothing is sent.
+            let reason = "the session was removed from storage by another tab";
+            self.release(now, out);
+            self.finish(Outcome::Permanent, Some(reason.into()), out);
+            out.extend(self.on_logged_out_elsewhere(0, reason));
+            return;
+        }
         if let Some(row) = row.filter(|r| self.is_newer(r)) {
             self.adopt(row, out);
-            self.release(out);
+            self.release(now, out);
             self.finish(Outcome::Adopted, None, out);
             return;
         }
         let Some(session) = self.session.clone() else {
-            self.release(out);
+            self.release(now, out);
             self.finish(Outcome::Skipped, Some("no session".into()), out);
             return;
         };
@@ -683,7 +730,7 @@ impl Rotation {
             return;
         }
         if self.trigger != Trigger::Retry && self.within_floor(now) {
-            self.release(out);
+            self.release(now, out);
             self.finish(
                 Outcome::Skipped,
                 Some("the last refresh of this account was moments ago".into()),
@@ -722,7 +769,7 @@ impl Rotation {
                 };
                 self.supersede(token);
                 let rotated = current.rotated(&pair, now);
-                self.session = Some(rotated.clone());
+                self.set_session(Some(rotated.clone()));
                 self.refused = None;
                 self.unsaved = true;
                 self.retry_at = None;
@@ -730,6 +777,7 @@ impl Rotation {
                 out.push(Effect::Use(rotated.clone()));
                 out.push(Effect::Report {
                     tickets: std::mem::take(&mut self.tickets),
+                    announce: true,
                     report: RefreshReport::new(Outcome::Success, self.trigger, None),
                 });
                 self.connect_if_pending(&mut out);
@@ -742,7 +790,7 @@ impl Rotation {
             RefreshResult::Transient {
                 status, message, ..
             } => {
-                self.release(&mut out);
+                self.release(now, &mut out);
                 // No status: the server may have rotated and the answer was lost; retry
                 // soon, within a grace window, with the same token.
                 self.transient(message, status.is_none(), now, &mut out);
@@ -779,8 +827,14 @@ impl Rotation {
                 self.unsaved = false;
                 self.save_failures = 0;
                 out.push(Effect::Broadcast(News::Rotated));
-                self.release(&mut out);
-                self.finish(Outcome::Success, None, &mut out);
+                self.release(now, &mut out);
+                if !self.tickets.is_empty() {
+                    out.push(Effect::Report {
+                        tickets: std::mem::take(&mut self.tickets),
+                        announce: false,
+                        report: RefreshReport::new(Outcome::Success, self.trigger, None),
+                    });
+                }
             }
             Err(err) => {
                 self.save_failures = self.save_failures.saturating_add(1);
@@ -796,6 +850,7 @@ impl Rotation {
                 if !self.tickets.is_empty() {
                     out.push(Effect::Report {
                         tickets: std::mem::take(&mut self.tickets),
+                        announce: false,
                         report: RefreshReport::new(Outcome::Success, self.trigger, None),
                     });
                 }
@@ -815,11 +870,12 @@ impl Rotation {
                 "could not clear the stored session: {err}"
             )));
         }
+        self.unsaved = false;
         let (code, message) = self
             .refused
             .clone()
             .map_or((0, String::new()), |(_, code, message)| (code, message));
-        self.release(&mut out);
+        self.release(0, &mut out); // nothing unsaved: released
         let reason = format!("{code}: {message}");
         self.finish(Outcome::Permanent, Some(reason), &mut out);
         self.stop(&mut out);
@@ -888,6 +944,7 @@ impl Rotation {
         if !self.tickets.is_empty() {
             out.push(Effect::Report {
                 tickets: std::mem::take(&mut self.tickets),
+                announce: false,
                 report: RefreshReport::new(
                     Outcome::Permanent,
                     self.trigger,
@@ -902,13 +959,31 @@ impl Rotation {
         self.stopped = true;
         self.in_charge = false;
         self.connect_pending = false;
-        self.session = None;
+        self.set_session(None);
     }
 
-    fn release(&mut self, out: &mut Vec<Effect>) {
+    /// Ends the locked part of a flow: the lock is released, unless a pair in use is not
+    /// saved yet: then the lock is kept and the save retried at once.
+    fn release(&mut self, now: i64, out: &mut Vec<Effect>) {
+        if self.unsaved && !self.stopped && self.session.is_some() {
+            self.phase = Phase::SaveWait { at: now };
+            return;
+        }
         out.push(Effect::ReleaseLock { flow: self.flow });
         self.renew_at = None;
         self.phase = Phase::Idle;
+    }
+
+    /// True while the pair in use is not in the store yet.
+    pub fn unsaved(&self) -> bool {
+        self.unsaved
+    }
+
+    fn set_session(&mut self, session: Option<StoredSession>) {
+        self.point = session.as_ref().and_then(|s| {
+            proactive_point_ms(&s.access_token, Some(s.activated_at), self.jitter_ms)
+        });
+        self.session = session;
     }
 
     fn connect_if_pending(&mut self, out: &mut Vec<Effect>) {
@@ -920,6 +995,7 @@ impl Rotation {
     fn finish(&mut self, outcome: Outcome, reason: Option<String>, out: &mut Vec<Effect>) {
         out.push(Effect::Report {
             tickets: std::mem::take(&mut self.tickets),
+            announce: true,
             report: RefreshReport::new(outcome, self.trigger, reason),
         });
         self.connect_if_pending(out);
@@ -928,7 +1004,6 @@ impl Rotation {
     /// A transient end: tokens kept; retried with backoff when the answer was lost (the
     /// server may have rotated) or the token is due, else at the next trigger.
     fn transient(&mut self, reason: String, unknown: bool, now: i64, out: &mut Vec<Effect>) {
-        self.phase = Phase::Idle;
         self.retry_failures = self.retry_failures.saturating_add(1);
         let due = self.in_charge && self.proactive_at().is_some_and(|at| at <= now);
         if unknown || due {

@@ -49,11 +49,6 @@ pub fn proactive_point_ms(
     Some(refresh_at_ms(exp, iat, jitter_ms))
 }
 
-/// §A.4: true when the token is at or past its proactive point (no jitter).
-pub fn is_due(access_token: &str, activated_at_ms: Option<i64>, now_ms: i64) -> bool {
-    proactive_point_ms(access_token, activated_at_ms, 0).is_some_and(|at| now_ms >= at)
-}
-
 /// A uniform jitter in ±[`JITTER_MS`] from a fraction in `[0, 1)`.
 pub fn jitter_from_fraction(fraction: f64) -> i64 {
     let fraction = if fraction.is_finite() {

@@ -56,7 +56,7 @@ export interface ClawChatOptions {
 /** What a refresh came to (never contains a token). */
 export interface RefreshReport {
   outcome: "success" | "adopted" | "transient" | "permanent" | "skipped";
-  trigger: "proactive" | "pre_connect" | "hello_fail" | "rest_unauthorized" | "wake" | "manual";
+  trigger: "proactive" | "pre_connect" | "hello_fail" | "rest_unauthorized" | "wake" | "manual" | "retry";
   reason: string | null;
 }
 
@@ -154,6 +154,8 @@ export interface ClawChatEventMap {
   refresh: RefreshReport;
   logout: LogoutEvent;
   role: { role: TabRole };
+  /** Something the app should know, e.g. the session is kept in memory only. */
+  warn: { message: string };
 }
 
 export interface UserProfile { id: string; nickname: string; avatar_url?: string | null; bio?: string | null }

@@ -35,6 +35,15 @@ fn error_text(value: &JsValue) -> String {
 /// threw (network, DNS, timeout after 30 s). Header values never appear in errors.
 pub async fn run(request: &HttpRequest, body: Body<'_>) -> Result<(u16, String), String> {
     let controller = AbortController::new().map_err(|e| error_text(&e))?;
+    run_with(request, body, controller).await
+}
+
+/// [`run`] under the caller's `controller`, so the caller can abort it.
+pub async fn run_with(
+    request: &HttpRequest,
+    body: Body<'_>,
+    controller: AbortController,
+) -> Result<(u16, String), String> {
     let init = RequestInit::new();
     init.set_method(request.method.as_str());
     init.set_signal(Some(&controller.signal()));

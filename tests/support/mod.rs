@@ -167,7 +167,7 @@ pub fn client_with(session: &JsValue, timings: &str, device_id: Option<&str>) ->
     let client = ClawChatClient::new(options.into()).expect("client");
     let events = Rc::new(RefCell::new(Vec::new()));
     for kind in [
-        "state", "message", "stream", "typing", "error", "tokens", "refresh", "logout",
+        "state", "message", "stream", "typing", "error", "tokens", "refresh", "logout", "warn",
     ] {
         let sink = events.clone();
         let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
@@ -181,6 +181,16 @@ pub fn client_with(session: &JsValue, timings: &str, device_id: Option<&str>) ->
         session: session.clone(),
         events,
     }
+}
+
+/// Records the payloads of `event` emitted by `client`.
+pub fn record(client: &ClawChatClient, event: &str) -> Rc<RefCell<Vec<JsValue>>> {
+    let sink = Rc::new(RefCell::new(Vec::new()));
+    let into = sink.clone();
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| into.borrow_mut().push(v));
+    client.on(event, handler.as_ref().unchecked_ref::<Function>().clone());
+    handler.forget();
+    sink
 }
 
 /// A connected client for a fresh user.

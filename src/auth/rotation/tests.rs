@@ -233,7 +233,8 @@ fn f07_a_token_valid_for_twenty_minutes_connects_at_once() {
     let out = m.set_in_charge(true, now_s * 1000);
     assert!(!has(&out, |e| *e == Effect::Connect));
     m.on_lock(m.flow, true, now_s * 1000);
-    m.on_read(m.flow, ReadPurpose::UnderLock, Ok(None), now_s * 1000);
+    let stored = m.session().cloned();
+    m.on_read(m.flow, ReadPurpose::UnderLock, Ok(stored), now_s * 1000);
     let out = m.on_timeout(now_s * 1000 + 20_000);
     assert!(
         has(&out, |e| *e == Effect::Connect),
@@ -356,7 +357,7 @@ fn a_refusal_adopts_a_newer_row_instead_of_logging_out() {
 }
 
 #[test]
-fn an_unconfirmed_refusal_is_transient_and_the_refused_token_is_never_sent_again() {
+fn an_unconfirmed_refusal_keeps_the_lock_and_reads_again_never_resending_the_token() {
     let mut m = machine(row("a1", "r1", 0));
     locked(&mut m, Some(row("a1", "r1", 0)), Trigger::Manual, MIN);
     m.on_answer(m.flow, refused(), MIN);
@@ -367,14 +368,43 @@ fn an_unconfirmed_refusal_is_transient_and_the_refused_token_is_never_sent_again
         MIN,
     );
     assert_eq!(reports(&out), [Outcome::Transient]);
+    assert!(!has(&out, |e| matches!(e, Effect::ReleaseLock { .. })));
     assert!(!m.logged_out());
-    let out = locked(&mut m, Some(row("a1", "r1", 0)), Trigger::Manual, 5 * MIN);
-    assert!(requests(&out).is_empty(), "latched");
+    assert_eq!(m.poll_timeout(), Some(MIN + 500));
+    let out = m.on_timeout(MIN + 500);
+    assert_eq!(
+        out,
+        [Effect::Read {
+            flow: m.flow,
+            purpose: ReadPurpose::ConfirmRefusal
+        }]
+    );
+    let out = m.on_read(
+        m.flow,
+        ReadPurpose::ConfirmRefusal,
+        Ok(Some(row("a1", "r1", 0))),
+        MIN + 500,
+    );
     assert_eq!(
         out,
         [Effect::Clear { flow: m.flow }],
         "confirmed now: cleared"
     );
+}
+
+#[test]
+fn a_row_removed_by_another_tab_ends_the_session_without_a_request() {
+    let mut m = machine(row("a1", "r1", 0));
+    let out = locked(&mut m, None, Trigger::HelloFail, MIN);
+    assert!(requests(&out).is_empty());
+    assert!(has(&out, |e| matches!(
+        e,
+        Effect::LoggedOut { code: 0, .. }
+    )));
+    assert!(!has(&out, |e| matches!(
+        e,
+        Effect::Clear { .. } | Effect::Broadcast(_)
+    )));
 }
 
 #[test]
@@ -385,7 +415,12 @@ fn concurrent_requests_share_one_flow_and_one_report() {
         .request(Trigger::RestUnauthorized, Some(2), MIN)
         .is_empty());
     m.on_lock(m.flow, true, MIN);
-    m.on_read(m.flow, ReadPurpose::UnderLock, Ok(None), MIN);
+    m.on_read(
+        m.flow,
+        ReadPurpose::UnderLock,
+        Ok(Some(row("a1", "r1", 0))),
+        MIN,
+    );
     let out = m.on_answer(m.flow, pair("a2", "r2"), MIN);
     assert!(has(
         &out,
@@ -456,7 +491,7 @@ fn start_prefers_the_newer_of_stored_and_offered_and_saves_the_offered() {
 #[test]
 fn explicit_logout_clears_tells_the_tabs_and_abandons_the_flow() {
     let mut m = machine(row("a1", "r1", 0));
-    locked(&mut m, None, Trigger::Manual, MIN);
+    locked(&mut m, Some(row("a1", "r1", 0)), Trigger::Manual, MIN);
     let out = m.logout("bye");
     assert!(has(&out, |e| matches!(e, Effect::AbortRequest { .. })));
     assert!(has(&out, |e| matches!(e, Effect::ReleaseLock { .. })));
@@ -466,4 +501,23 @@ fn explicit_logout_clears_tells_the_tabs_and_abandons_the_flow() {
         Effect::Broadcast(News::LoggedOut { code: 0, .. })
     )));
     assert!(m.poll_timeout().is_none());
+}
+
+#[test]
+fn a_rotation_broadcast_while_waiting_for_the_lock_ends_the_flow_adopted() {
+    let mut m = machine(row("a1", "r1", 0));
+    m.request(Trigger::Manual, Some(4), MIN);
+    let flow = m.flow;
+    let read = m.on_rotated_elsewhere();
+    let Effect::Read { purpose, .. } = read[0] else {
+        panic!()
+    };
+    let out = m.on_read(flow, purpose, Ok(Some(row("a2", "r2", MIN))), MIN);
+    assert!(has(&out, |e| *e == Effect::ReleaseLock { flow }));
+    assert_eq!(reports(&out), [Outcome::Adopted]);
+    assert_eq!(
+        m.on_lock(flow, true, MIN),
+        [Effect::ReleaseLock { flow }],
+        "a late grant is given back"
+    );
 }
