@@ -22,8 +22,7 @@ use serde::Serialize;
 use crate::api::RefreshResult;
 use crate::store::{StoreError, StoredSession};
 
-use super::jwt::decode_claims;
-use super::schedule::{expiry_ms, jitter_from_fraction, proactive_point_ms};
+use super::schedule::{jitter_from_fraction, TokenTimes};
 
 /// Why a refresh was requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,7 +269,7 @@ const SPENT_MEMORY: usize = 16;
 pub struct Rotation {
     config: RotationConfig,
     session: Option<StoredSession>,
-    point: Option<i64>,
+    times: TokenTimes,
     spent: Vec<String>,
     refused: Option<(String, i64, String)>,
     offset_ms: i64,
@@ -297,7 +296,7 @@ impl Rotation {
         Rotation {
             config,
             session: None,
-            point: None,
+            times: TokenTimes::default(),
             spent: Vec::new(),
             refused: None,
             offset_ms: 0,
@@ -394,11 +393,10 @@ impl Rotation {
             self.connect_pending = false;
             return Vec::new();
         }
-        let Some(session) = &self.session else {
+        if self.session.is_none() {
             return Vec::new();
-        };
-        let expires = expiry_ms(&session.access_token, Some(session.activated_at))
-            .map(|exp| exp - self.offset_ms);
+        }
+        let expires = self.times.expires_at.map(|exp| exp - self.offset_ms);
         if expires.is_none_or(|exp| exp - now > self.config.connect_margin_ms) {
             return vec![Effect::Connect];
         }
@@ -430,7 +428,7 @@ impl Rotation {
         if session.refresh_token.trim().is_empty() {
             return None;
         }
-        let point = self.point? - self.offset_ms;
+        let point = self.times.refresh_at(self.jitter_ms)? - self.offset_ms;
         let floor = self
             .floor_base()
             .map_or(i64::MIN, |b| b + self.config.floor_ms);
@@ -761,15 +759,16 @@ impl Rotation {
         }
         match result {
             RefreshResult::Success(pair) => {
-                if let Some(iat) = decode_claims(&pair.access_token).and_then(|c| c.iat_ms()) {
-                    self.on_server_date(iat, now);
-                }
                 let Some(current) = self.session.take() else {
                     return out;
                 };
                 self.supersede(token);
                 let rotated = current.rotated(&pair, now);
                 self.set_session(Some(rotated.clone()));
+                if let Some(iat) = self.times.issued_at {
+                    // Issued just now on the server's clock: the offset to ours.
+                    self.on_server_date(iat, now);
+                }
                 self.refused = None;
                 self.unsaved = true;
                 self.retry_at = None;
@@ -980,8 +979,8 @@ impl Rotation {
     }
 
     fn set_session(&mut self, session: Option<StoredSession>) {
-        self.point = session.as_ref().and_then(|s| {
-            proactive_point_ms(&s.access_token, Some(s.activated_at), self.jitter_ms)
+        self.times = session.as_ref().map_or_else(TokenTimes::default, |s| {
+            TokenTimes::of(&s.access_token, Some(s.activated_at))
         });
         self.session = session;
     }

@@ -17,11 +17,37 @@ pub const JITTER_MS: i64 = 5 * MINUTE_MS;
 /// Floor between two refresh attempts.
 pub const MIN_REFRESH_INTERVAL_MS: i64 = 30_000;
 
+/// When a token was issued and expires (epoch ms), decoded once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// Its `exp`, else `activated_at + 24 h`, else unknown.
+    pub expires_at: Option<i64>,
+    /// Its `iat`, if present.
+    pub issued_at: Option<i64>,
+}
+
+impl TokenTimes {
+    /// The times of `access_token` (activated at `activated_at_ms`, the expiry fallback).
+    pub fn of(access_token: &str, activated_at_ms: Option<i64>) -> Self {
+        let claims = decode_claims(access_token);
+        TokenTimes {
+            expires_at: claims
+                .as_ref()
+                .and_then(|c| c.exp_ms())
+                .or_else(|| activated_at_ms.map(|at| at.saturating_add(FALLBACK_LIFETIME_MS))),
+            issued_at: claims.and_then(|c| c.iat_ms()),
+        }
+    }
+
+    /// The proactive refresh point with `jitter_ms`, if the expiry is known.
+    pub fn refresh_at(&self, jitter_ms: i64) -> Option<i64> {
+        Some(refresh_at_ms(self.expires_at?, self.issued_at, jitter_ms))
+    }
+}
+
 /// Expiry of `access_token` in epoch ms: its `exp`, else `activated_at + 24 h`, else none.
 pub fn expiry_ms(access_token: &str, activated_at_ms: Option<i64>) -> Option<i64> {
-    decode_claims(access_token)
-        .and_then(|c| c.exp_ms())
-        .or_else(|| activated_at_ms.map(|at| at.saturating_add(FALLBACK_LIFETIME_MS)))
+    TokenTimes::of(access_token, activated_at_ms).expires_at
 }
 
 /// `exp − min(clamp(0.25 × life, 30 min, 2 h), ½ life) + jitter`, the life taken as 24 h
@@ -44,9 +70,7 @@ pub fn proactive_point_ms(
     activated_at_ms: Option<i64>,
     jitter_ms: i64,
 ) -> Option<i64> {
-    let exp = expiry_ms(access_token, activated_at_ms)?;
-    let iat = decode_claims(access_token).and_then(|c| c.iat_ms());
-    Some(refresh_at_ms(exp, iat, jitter_ms))
+    TokenTimes::of(access_token, activated_at_ms).refresh_at(jitter_ms)
 }
 
 /// A uniform jitter in ±[`JITTER_MS`] from a fraction in `[0, 1)`.
