@@ -147,3 +147,13 @@ async fn only_the_leader_refreshes_once_per_rotation_for_all_tabs() {
     );
     assert!(tabs.iter().all(|t| t.state() == "ready"));
 }
+
+#[wasm_bindgen_test]
+async fn a_relayed_send_settles_with_the_leaders_typed_outcome() {
+    scenarios::relayed_sends_settle_with_the_leaders_typed_outcome().await;
+}
+
+#[wasm_bindgen_test]
+async fn memory_storage_hands_the_rotated_pair_to_the_promoted_follower() {
+    scenarios::memory_storage_hands_the_rotated_pair_to_the_promoted_follower().await;
+}

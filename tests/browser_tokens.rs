@@ -256,3 +256,8 @@ async fn a_rotation_that_cannot_be_persisted_stays_in_use_and_is_saved_again() {
     })
     .await;
 }
+
+#[wasm_bindgen_test]
+async fn a_refusal_with_a_newer_stored_pair_adopts_it_instead_of_logging_out() {
+    scenarios::a_refusal_with_a_newer_stored_pair_adopts_it_instead_of_logging_out().await;
+}
