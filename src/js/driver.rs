@@ -549,16 +549,22 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             spawn_local(async move {
                 let answer = fetch::run_with(&request, Body::Json, controller).await;
                 let outcome = match &answer {
-                    Ok((status, body)) => HttpOutcome::Response {
-                        status: *status,
-                        body,
+                    Ok(answer) => HttpOutcome::Response {
+                        status: answer.status,
+                        body: &answer.body,
                     },
                     Err(message) => HttpOutcome::Failed { message },
                 };
                 let result = classify_refresh(outcome);
+                let date = answer.as_ref().ok().and_then(|a| a.date_ms);
                 with(&weak, |s| {
                     s.borrow_mut().requests.remove(&flow);
-                    drive_rotation(s, |r, now| r.on_answer(flow, result, now));
+                    drive_rotation(s, |r, now| {
+                        if let Some(date) = date {
+                            r.on_server_date(date, now);
+                        }
+                        r.on_answer(flow, result, now)
+                    });
                 });
             });
             Vec::new()
@@ -874,6 +880,13 @@ pub(super) fn disconnect(shared: &Shared) {
 /// The app logs out in every tab.
 pub(super) fn logout(shared: &Shared) {
     drive_rotation(shared, |r, _| r.logout("logged out by the app"));
+}
+
+/// A REST answer's `Date`: a sample of the server's clock for the refresh schedule.
+pub(super) fn server_date(shared: &Shared, date_ms: Option<i64>) {
+    if let Some(date) = date_ms {
+        shared.borrow_mut().rotation.on_server_date(date, now_ms());
+    }
 }
 
 /// Runs (or joins) a refresh; true when the client now holds a fresh pair.

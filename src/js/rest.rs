@@ -35,10 +35,13 @@ pub(super) async fn call(
     let mut retried = false;
     loop {
         let request = authenticated(shared, method, path, body.clone());
-        let (status, text) = fetch::run(&request, Body::Json)
+        let controller = web_sys::AbortController::new()
+            .map_err(|_| ApiError::transport("no AbortController", None, path))?;
+        let answer = fetch::run_with(&request, Body::Json, controller)
             .await
             .map_err(|message| ApiError::transport(message, None, path))?;
-        match decode_response(status, &text, path) {
+        driver::server_date(shared, answer.date_ms);
+        match decode_response(answer.status, &answer.body, path) {
             Err(err) if err.is_auth() && !retried => {
                 retried = true;
                 if !driver::refresh(shared, Trigger::RestUnauthorized).await {

@@ -521,3 +521,13 @@ fn a_rotation_broadcast_while_waiting_for_the_lock_ends_the_flow_adopted() {
         "a late grant is given back"
     );
 }
+
+#[test]
+fn a_rest_date_sample_moves_the_proactive_point_to_the_servers_clock() {
+    let token = jwt(0, 14_400, "a1"); // 4 h: the point is at 3 h on the server's clock
+    let mut m = machine(row(&token, "r1", 0));
+    m.set_in_charge(true, 0);
+    let on_server_clock = m.poll_timeout().unwrap();
+    m.on_server_date(0, 10 * MIN); // our clock runs 10 min ahead
+    assert_eq!(m.poll_timeout().unwrap(), on_server_clock + 10 * MIN - 500);
+}
