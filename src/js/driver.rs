@@ -425,7 +425,7 @@ fn start_connection(shared: &Shared, d: &mut Driver) -> Vec<Work> {
 
 /// Stops the connection's handles (disconnect, logout).
 fn stop_connection(d: &mut Driver) {
-    for timer in [d.reconnect.take()].into_iter().flatten() {
+    if let Some(timer) = d.reconnect.take() {
         drop_later(timer);
     }
     if let Some(tick) = d.tick.take() {

@@ -153,6 +153,7 @@ fn events_are_forwarded_only_while_a_follower_listens() {
         "nobody listens"
     );
     leader.on_wire(TabWire::Hello { tab: "F".into() }, 0);
+    assert_eq!(leader.followers(), 1);
     assert_eq!(
         leader.on_event("message", || Some(json!({"a": 1}))).len(),
         1

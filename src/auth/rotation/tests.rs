@@ -205,6 +205,10 @@ fn f06_short_tokens_and_a_fast_clock_refresh_at_half_life_on_the_server_clock() 
     let fresh = jwt(server_now, server_now + 900, "a2");
     m.on_answer(m.flow, pair(&fresh, "r2"), now);
     m.on_saved(m.flow, Ok(()), now);
+    assert!(
+        (m.server_offset_ms() + local_ahead).abs() <= 1_000,
+        "offset from iat"
+    );
     let next = m.poll_timeout().unwrap();
     let half = 450_000;
     assert!(
