@@ -10,9 +10,15 @@
 //!   read the stale row and spend the old token;
 //! - a refresh token the server answered for is never sent again (it joins `spent`);
 //! - a failed store read is transient, with no request;
-//! - a permanent refusal is confirmed by re-reading the row under the lock: the row is
-//!   cleared and the logout broadcast only when it still holds the refused token;
+//! - a permanent refusal is confirmed by re-reading the row under the lock (read again
+//!   with backoff, the lock kept, when the read fails): the row is cleared and the logout
+//!   broadcast only when it still holds the refused token; a row another tab removed
+//!   ends the session here without a request;
+//! - after a lost answer (no status: the server may have rotated) the same token is
+//!   retried soon, within a server's grace window;
 //! - the floor between requests is per account: the row carries when it was rotated;
+//! - the schedule runs on the server's clock, estimated from `iat` at receipt and from
+//!   `Date` headers, with the lead capped at half the token's life;
 //! - a still-valid token connects at once; only an expired or nearly expired one is
 //!   refreshed first, and the request deadline bounds even that;
 //! - the lock (a lease without Web Locks) is renewed while held and outlives the request.
