@@ -6,6 +6,7 @@
 //! - [`protocol`]: the WebSocket protocol v2 — frames, events, payloads, ids.
 //! - [`api`]: the REST envelope, error kinds, refresh classification, requests.
 //! - [`auth`]: access-token claims.
+//! - [`tabs`]: the tab coordinator (leader/follower, relayed sends) and its wire.
 //! - [`session`]: the connection machine, outbox, inbound filter and stream assembly.
 //! - `platform` and `js` (wasm32 only): the browser shell and the JavaScript API.
 //!
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod protocol;
 pub mod session;
 pub mod store;
+pub mod tabs;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;

@@ -123,7 +123,8 @@ async fn three_tabs_share_one_socket_send_and_receive_and_hand_over() {
 
 #[wasm_bindgen_test]
 async fn only_the_leader_refreshes_once_per_rotation_for_all_tabs() {
-    let session = session_ttl("tabs-refresh", 60).await;
+    // 4 s tokens: refreshed at half their life, every 2 s.
+    let session = session_ttl("tabs-refresh", 4).await;
     let before = refresh_calls().await;
     let tabs = tabs(&session, 3).await;
     sleep(5000).await;
@@ -145,4 +146,14 @@ async fn only_the_leader_refreshes_once_per_rotation_for_all_tabs() {
         "{calls} calls for {rotations} rotations (one may be in flight)"
     );
     assert!(tabs.iter().all(|t| t.state() == "ready"));
+}
+
+#[wasm_bindgen_test]
+async fn a_relayed_send_settles_with_the_leaders_typed_outcome() {
+    scenarios::relayed_sends_settle_with_the_leaders_typed_outcome().await;
+}
+
+#[wasm_bindgen_test]
+async fn memory_storage_hands_the_rotated_pair_to_the_promoted_follower() {
+    scenarios::memory_storage_hands_the_rotated_pair_to_the_promoted_follower().await;
 }

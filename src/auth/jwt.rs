@@ -44,14 +44,28 @@ pub fn decode_claims(token: &str) -> Option<Claims> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    let object = value.as_object()?;
-    let seconds = |key: &str| object.get(key).and_then(epoch_seconds);
+    // An object only (a derived struct would also accept an array).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let raw: RawClaims = serde_json::from_slice(&bytes).ok()?;
     Some(Claims {
-        exp: seconds("exp"),
-        iat: seconds("iat"),
-        did: object.get("did").and_then(Value::as_str).map(str::to_owned),
+        exp: raw.exp.as_ref().and_then(epoch_seconds),
+        iat: raw.iat.as_ref().and_then(epoch_seconds),
+        did: raw.did.as_ref().and_then(Value::as_str).map(str::to_owned),
     })
+}
+
+/// The payload object, only the claims we read kept (each of any JSON type; the rest
+/// skipped without being built).
+#[derive(serde::Deserialize)]
+struct RawClaims {
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+    #[serde(default)]
+    did: Option<Value>,
 }
 
 /// A finite JSON number as whole epoch seconds (fractions truncated).

@@ -1,8 +1,11 @@
-//! Token lifecycle: JWT claims, the refresh schedule and the refresh guard machine.
+//! Token lifecycle: JWT claims, the refresh schedule and the rotation flow machine.
 
 mod jwt;
-pub mod manager;
+pub mod rotation;
 pub mod schedule;
 
 pub use jwt::{decode_claims, Claims};
-pub use manager::{Decision, GuardState, Next, RefreshManager, SkipReason, Trigger};
+pub use rotation::{
+    Effect as RotationEffect, News, Outcome, ReadPurpose, RefreshReport, Rotation, RotationConfig,
+    StartError, Trigger,
+};

@@ -1,4 +1,5 @@
-//! When to refresh (PROTOCOL.md §2 §A.0–§A.1, §A.4).
+//! When to refresh (PROTOCOL.md §2 §A.0–§A.1, §A.4), on the server's clock: the lead is
+//! capped at half the token's life, so a short token is never "due" from birth.
 
 use super::jwt::decode_claims;
 
@@ -16,19 +17,51 @@ pub const JITTER_MS: i64 = 5 * MINUTE_MS;
 /// Floor between two refresh attempts.
 pub const MIN_REFRESH_INTERVAL_MS: i64 = 30_000;
 
-/// Expiry of `access_token` in epoch ms: its `exp`, else `activated_at + 24 h`, else none.
-pub fn expiry_ms(access_token: &str, activated_at_ms: Option<i64>) -> Option<i64> {
-    decode_claims(access_token)
-        .and_then(|c| c.exp_ms())
-        .or_else(|| activated_at_ms.map(|at| at.saturating_add(FALLBACK_LIFETIME_MS)))
+/// When a token was issued and expires (epoch ms), decoded once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// Its `exp`, else `activated_at + 24 h`, else unknown.
+    pub expires_at: Option<i64>,
+    /// Its `iat`, if present.
+    pub issued_at: Option<i64>,
 }
 
-/// `exp − clamp(0.25 × lifetime, 30 min, 2 h) + jitter`, the lifetime taken as 24 h when
-/// `iat` is unknown.
+impl TokenTimes {
+    /// The times of `access_token` (activated at `activated_at_ms`, the expiry fallback).
+    pub fn of(access_token: &str, activated_at_ms: Option<i64>) -> Self {
+        let claims = decode_claims(access_token);
+        TokenTimes {
+            expires_at: claims
+                .as_ref()
+                .and_then(|c| c.exp_ms())
+                .or_else(|| activated_at_ms.map(|at| at.saturating_add(FALLBACK_LIFETIME_MS))),
+            issued_at: claims.and_then(|c| c.iat_ms()),
+        }
+    }
+
+    /// The proactive refresh point with `jitter_ms`, if the expiry is known.
+    pub fn refresh_at(&self, jitter_ms: i64) -> Option<i64> {
+        Some(refresh_at_ms(self.expires_at?, self.issued_at, jitter_ms))
+    }
+}
+
+/// Expiry of `access_token` in epoch ms: its `exp`, else `activated_at + 24 h`, else none.
+pub fn expiry_ms(access_token: &str, activated_at_ms: Option<i64>) -> Option<i64> {
+    TokenTimes::of(access_token, activated_at_ms).expires_at
+}
+
+/// `exp − min(clamp(0.25 × life, 30 min, 2 h), ½ life) + jitter`, the life taken as 24 h
+/// when `iat` is unknown; the jitter is bounded by ±5 min and by a tenth of the life, so
+/// the point always lies inside the token's life.
 pub fn refresh_at_ms(exp_ms: i64, iat_ms: Option<i64>, jitter_ms: i64) -> i64 {
-    let lifetime = iat_ms.map_or(FALLBACK_LIFETIME_MS, |iat| exp_ms - iat);
-    let lead = (lifetime / 4).clamp(MIN_LEAD_MS, MAX_LEAD_MS);
-    exp_ms - lead + jitter_ms.clamp(-JITTER_MS, JITTER_MS)
+    let lifetime = iat_ms
+        .map_or(FALLBACK_LIFETIME_MS, |iat| exp_ms.saturating_sub(iat))
+        .max(0);
+    let lead = (lifetime / 4)
+        .clamp(MIN_LEAD_MS, MAX_LEAD_MS)
+        .min(lifetime / 2);
+    let bound = JITTER_MS.min(lifetime / 10);
+    exp_ms - lead + jitter_ms.clamp(-bound, bound)
 }
 
 /// The proactive refresh point of `access_token`, if its expiry is known.
@@ -37,14 +70,7 @@ pub fn proactive_point_ms(
     activated_at_ms: Option<i64>,
     jitter_ms: i64,
 ) -> Option<i64> {
-    let exp = expiry_ms(access_token, activated_at_ms)?;
-    let iat = decode_claims(access_token).and_then(|c| c.iat_ms());
-    Some(refresh_at_ms(exp, iat, jitter_ms))
-}
-
-/// §A.4: true when the token is at or past its proactive point (no jitter).
-pub fn is_due(access_token: &str, activated_at_ms: Option<i64>, now_ms: i64) -> bool {
-    proactive_point_ms(access_token, activated_at_ms, 0).is_some_and(|at| now_ms >= at)
+    TokenTimes::of(access_token, activated_at_ms).refresh_at(jitter_ms)
 }
 
 /// A uniform jitter in ±[`JITTER_MS`] from a fraction in `[0, 1)`.
@@ -113,18 +139,21 @@ mod tests {
             Some(5 + FALLBACK_LIFETIME_MS)
         );
         assert_eq!(expiry_ms("opaque-token", None), None);
-        assert!(
-            !is_due("opaque-token", None, i64::MAX),
-            "no expiry known: never due"
-        );
+        assert_eq!(proactive_point_ms("opaque-token", None, 0), None);
     }
 
     #[test]
-    fn a_token_is_due_at_its_proactive_point() {
+    fn a_short_token_is_refreshed_at_half_its_life_never_at_birth() {
         let token = jwt(r#"{"iat":0,"exp":14400}"#); // 4 h: point at 3 h
-        assert!(!is_due(&token, None, 3 * HOUR_MS - 1));
-        assert!(is_due(&token, None, 3 * HOUR_MS));
-        let short = jwt(r#"{"iat":0,"exp":90}"#); // shorter than the 30 min lead: due at once
-        assert!(is_due(&short, None, 0));
+        assert_eq!(proactive_point_ms(&token, None, 0), Some(3 * HOUR_MS));
+        let emulator = jwt(r#"{"iat":1000,"exp":1900}"#); // 900 s: half of it
+        assert_eq!(proactive_point_ms(&emulator, None, 0), Some(1_450_000));
+        let demo = jwt(r#"{"iat":0,"exp":90}"#);
+        assert_eq!(proactive_point_ms(&demo, None, 0), Some(45_000));
+        assert_eq!(
+            proactive_point_ms(&demo, None, JITTER_MS),
+            Some(54_000),
+            "jitter bounded by a tenth of the life"
+        );
     }
 }

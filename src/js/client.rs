@@ -1,40 +1,32 @@
-//! `ClawChatClient`: the connection machine driven by browser sockets and timers, with
-//! the session loaded from and persisted to a token store.
+//! `ClawChatClient`: the JavaScript facade. It converts options and arguments, builds
+//! the machines and the driver, and forwards every call to the driver.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
-use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Promise, Reflect};
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::api::{decode_response, ApiError, BaseUrl, Credentials, HttpRequest, Method};
-use crate::auth::{decode_claims, RefreshManager, Trigger};
-use crate::platform::coordination::{LockHold, TabChannel, TabMessage};
-use crate::platform::fetch::{self, Body};
-use crate::platform::log::{log, Level};
-use crate::platform::socket::{Socket, SocketEvent};
+use crate::api::{BaseUrl, Method};
+use crate::auth::{decode_claims, Rotation, RotationConfig, Trigger};
+use crate::platform::log::Level;
+use crate::platform::now_ms;
 use crate::platform::token_store::TokenStore;
-use crate::platform::{now, now_ms, page_visible, Listener};
-use crate::protocol::{ids, redact_quoted, Fragment, Media, MediaKind, ReplyContext, ReplyPreview};
+use crate::protocol::{ids, redact_quoted, Fragment, ReplyContext, ReplyPreview};
 use crate::session::{
-    Action, Backoff, Completion, Connection, Delivery, Entropy, Now, OutboxLimits, Outgoing,
-    SessionConfig, SystemEntropy, Timings, Wake,
+    Backoff, Connection, Entropy, OutboxLimits, Outgoing, SessionConfig, SystemEntropy, Timings,
 };
+use crate::store::memory::{default_storage, StorageKind};
 use crate::store::StoredSession;
+use crate::tabs::{Coordinator, CoordinatorConfig};
 
-use super::auth;
-use super::convert::{api_error, error, send_error, to_js};
-use super::events::Emitter;
-use super::leadership::{self, Relay, RelayedSend, Role};
+use super::convert::{api_error, error, to_js};
+use super::driver::{self, Driver, Shared};
+use super::rest;
 
-/// How often the machine's tick runs.
-const TICK_MS: u32 = 1_000;
 /// Longest quoted text in a reply preview (**ours**).
 const REPLY_PREVIEW_CHARS: usize = 200;
 
@@ -102,90 +94,6 @@ struct SendOptions {
     message_id: Option<String>,
 }
 
-/// Work for JS, done after the client is unborrowed (a handler may call the client).
-pub(super) enum Effect {
-    Emit(&'static str, JsValue),
-    Settle(Function, JsValue),
-    Relay(Relay),
-}
-
-pub(super) struct Inner {
-    pub machine: Connection<SystemEntropy>,
-    socket: Option<Socket>,
-    generation: u64,
-    /// A replaced socket still being read until the server closes it, and its generation.
-    draining: Option<(u64, Socket)>,
-    reconnect: Option<Timeout>,
-    tick: Option<Interval>,
-    /// online / visibilitychange / pageshow / focus listeners that re-check the socket.
-    wakers: Vec<Listener>,
-    pending: HashMap<String, (Function, Function)>,
-    emitter: Emitter,
-    pub base: BaseUrl,
-    pub level: Level,
-    /// The refresh guards.
-    pub auth: RefreshManager,
-    /// Where the session is persisted.
-    pub store: TokenStore,
-    /// The store key and channel name of this account.
-    pub account_key: String,
-    /// The live session (`None` until `connect()` loaded it).
-    pub session: Option<StoredSession>,
-    /// The session given in the options, reconciled with the store at `connect()`.
-    pub offered: Option<StoredSession>,
-    /// A device id override for the socket and REST.
-    pub device_override: Option<String>,
-    /// Other tabs of this account.
-    pub channel: Option<TabChannel<TabMessage>>,
-    /// The proactive refresh timer.
-    pub proactive: Option<Timeout>,
-    /// Callers waiting on the refresh in flight.
-    pub joiners: Vec<Function>,
-    /// visibilitychange / focus / online listeners for refresh-if-due.
-    pub wake: Vec<Listener>,
-    /// This tab's part in the account's connection.
-    pub role: Role,
-    /// This tab's id in relay messages.
-    pub tab_id: String,
-    /// The relay channel between the tabs of this account.
-    pub relay: Option<TabChannel<Relay>>,
-    /// The leader lock, held (leader) or requested (follower).
-    pub leader_lock: Option<LockHold>,
-    /// Follower: sends relayed to the leader and not yet settled.
-    pub relayed: HashMap<String, RelayedSend>,
-    /// Leader: which follower tab each relayed send came from.
-    pub remote: HashMap<String, String>,
-    /// Follower: the leader's last connection state.
-    pub leader_state: Option<Value>,
-}
-
-pub(super) type Shared = Rc<RefCell<Inner>>;
-
-impl Inner {
-    /// The device id used for the socket and REST: the override, else the session's.
-    pub fn device_id(&self) -> String {
-        self.device_override
-            .clone()
-            .or_else(|| self.session.as_ref().map(|s| s.device_id.clone()))
-            .or_else(|| self.offered.as_ref().map(|s| s.device_id.clone()))
-            .unwrap_or_default()
-    }
-
-    /// The current access token ("" before a session is loaded).
-    pub fn access_token(&self) -> String {
-        self.session
-            .as_ref()
-            .map(|s| s.access_token.clone())
-            .unwrap_or_default()
-    }
-}
-
-/// Drops `value` after the current JS task, so a socket or timer is never freed while
-/// its own callback is running.
-pub(super) fn drop_later<T: 'static>(value: T) {
-    wasm_bindgen_futures::spawn_local(async move { drop(value) });
-}
-
 fn websocket_url_for(base: &BaseUrl) -> String {
     let url = base.as_str();
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -218,6 +126,7 @@ fn offered_session(input: SessionInput, account_key: &str) -> StoredSession {
         refresh_token: input.refresh_token.unwrap_or_default(),
         device_id,
         activated_at: input.activated_at.map_or_else(now_ms, |at| at as i64),
+        refreshed_at: 0,
     }
 }
 
@@ -234,7 +143,7 @@ fn session_config(t: &TimingInput, ws_url: String) -> SessionConfig {
                 .handshake_timeout_ms
                 .unwrap_or(defaults.handshake_timeout_ms),
             ping_interval_ms: t.ping_interval_ms.unwrap_or(defaults.ping_interval_ms),
-            // `deadAfterMs` now sets how long a ping may go unanswered.
+            // `deadAfterMs` sets how long a ping may go unanswered.
             pong_window_ms: t.dead_after_ms.unwrap_or(defaults.pong_window_ms),
             stream_stall_ms: t.stream_stall_ms.unwrap_or(defaults.stream_stall_ms),
             ..defaults
@@ -252,29 +161,25 @@ fn session_config(t: &TimingInput, ws_url: String) -> SessionConfig {
     }
 }
 
-fn storage_choice(options: &JsValue) -> Result<TokenStore, JsValue> {
+/// The store the options name; by default IndexedDB where it exists, else memory with a
+/// warning said at `connect()`.
+fn storage_choice(options: &JsValue) -> Result<(TokenStore, Option<String>), JsValue> {
     let storage = Reflect::get(options, &"storage".into()).unwrap_or(JsValue::UNDEFINED);
     if storage.is_undefined() || storage.is_null() {
-        return Ok(TokenStore::indexed_db());
+        return Ok(match default_storage(TokenStore::has_indexed_db()) {
+            (StorageKind::IndexedDb, _) => (TokenStore::indexed_db(), None),
+            (StorageKind::Memory, warning) => (TokenStore::Memory, warning.map(str::to_owned)),
+        });
     }
     match storage.as_string().as_deref() {
-        Some("indexeddb") => Ok(TokenStore::indexed_db()),
-        Some("memory") => Ok(TokenStore::memory()),
+        Some("indexeddb") => Ok((TokenStore::indexed_db(), None)),
+        Some("memory") => Ok((TokenStore::Memory, None)),
         Some(other) => Err(error("validation", &format!("unknown storage {other:?}"))),
-        None if storage.is_object() => Ok(TokenStore::Js(storage)),
+        None if storage.is_object() => Ok((TokenStore::Js(storage), None)),
         None => Err(error(
             "validation",
             "storage must be \"indexeddb\", \"memory\" or an object",
         )),
-    }
-}
-
-fn media_kind(mime: &str) -> MediaKind {
-    match mime.split('/').next().unwrap_or_default() {
-        "image" => MediaKind::Image,
-        "audio" => MediaKind::Audio,
-        "video" => MediaKind::Video,
-        _ => MediaKind::File,
     }
 }
 
@@ -294,276 +199,6 @@ fn reply_context(target: ReplyTarget) -> ReplyContext {
     }
 }
 
-pub(super) fn emit(event: &'static str, payload: JsValue, effects: &mut Vec<Effect>) {
-    effects.push(Effect::Emit(event, payload));
-}
-
-impl Inner {
-    fn execute(&mut self, shared: &Shared, actions: Vec<Action>, effects: &mut Vec<Effect>) {
-        let mut saved = Vec::new();
-        for action in actions {
-            match action {
-                Action::OpenSocket(url) => self.open_socket(shared, &url, effects),
-                Action::ReplaceSocket(url) => {
-                    if let Some(old) = self.socket.take() {
-                        if let Some((_, older)) = self.draining.replace((self.generation, old)) {
-                            drop_later(older);
-                        }
-                    }
-                    self.open_socket(shared, &url, effects);
-                }
-                Action::SendText(text) => {
-                    if !self.socket.as_ref().is_some_and(|s| s.send(&text)) {
-                        log(
-                            self.level,
-                            Level::Debug,
-                            "frame not written: socket not open",
-                        );
-                    }
-                }
-                Action::CloseSocket => self.retire_socket(),
-                Action::ArmReconnect(delay) => {
-                    let weak = Rc::downgrade(shared);
-                    let timer = Timeout::new(delay, move || {
-                        on_timer(&weak, |m, _| m.on_reconnect_timer())
-                    });
-                    if let Some(old) = self.reconnect.replace(timer) {
-                        drop_later(old);
-                    }
-                }
-                Action::State(state) => {
-                    log(self.level, Level::Info, &format!("state {state:?}"));
-                    emit("state", to_js(&state), effects);
-                }
-                Action::PersistRow(row) => {
-                    // No durable outbox store yet (the driver rewrite adds IndexedDB):
-                    // the row lives in memory only, so it counts as saved at once.
-                    saved.push(row.message_id);
-                }
-                // Memory-only outbox: nothing stored, nothing to delete.
-                Action::RemoveRow(_) => {}
-                Action::Unconfirmed(note) => emit("unconfirmed", to_js(&note), effects),
-                Action::ReplayDone { timed_out } => log(
-                    self.level,
-                    Level::Debug,
-                    &format!("replay done (timed out: {timed_out})"),
-                ),
-                Action::Completed(completion) => self.settle(completion, effects),
-                Action::Deliver(delivery) => {
-                    let (event, payload) = match &delivery {
-                        Delivery::Message(m) => ("message", to_js(m)),
-                        Delivery::Stream(s) => ("stream", to_js(s)),
-                        Delivery::Typing(t) => ("typing", to_js(t)),
-                    };
-                    emit(event, payload, effects);
-                }
-                Action::Error(err) => {
-                    log(
-                        self.level,
-                        Level::Warn,
-                        &format!("{}: {}", err.kind, err.message),
-                    );
-                    emit("error", to_js(&err), effects);
-                }
-                Action::TokenRejected => {
-                    log(
-                        self.level,
-                        Level::Warn,
-                        "the hub rejected the access token; refreshing",
-                    );
-                    let shared = shared.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        auth::refresh(&shared, Trigger::HelloFail).await;
-                    });
-                }
-            }
-        }
-        for message_id in saved {
-            let actions = self.machine.on_row_saved(&message_id, now());
-            self.execute(shared, actions, effects);
-        }
-    }
-
-    fn settle(&mut self, completion: Completion, effects: &mut Vec<Effect>) {
-        if let Some(to) = self.remote.remove(&completion.message_id) {
-            let (accepted, error) = match completion.outcome {
-                Ok(accepted) => (Some(accepted), None),
-                Err(error) => (None, Some(error)),
-            };
-            let message_id = completion.message_id;
-            effects.push(Effect::Relay(Relay::Settled {
-                to,
-                message_id,
-                accepted,
-                error,
-            }));
-            return;
-        }
-        self.settle_outcome(&completion.message_id, completion.outcome, effects);
-    }
-
-    /// Resolves or rejects the app's promise for `message_id`.
-    pub fn settle_outcome(
-        &mut self,
-        message_id: &str,
-        outcome: Result<crate::session::Accepted, crate::session::SendError>,
-        effects: &mut Vec<Effect>,
-    ) {
-        let Some((resolve, reject)) = self.pending.remove(message_id) else {
-            return;
-        };
-        match outcome {
-            Ok(accepted) => effects.push(Effect::Settle(resolve, to_js(&accepted))),
-            Err(failure) => {
-                let note = format!("send {} failed: {}", failure.message_id, failure.reason);
-                log(self.level, Level::Info, &note);
-                effects.push(Effect::Settle(reject, send_error(&failure)));
-            }
-        }
-    }
-
-    fn retire_socket(&mut self) {
-        self.generation += 1;
-        if let Some(socket) = self.socket.take() {
-            drop_later(socket);
-        }
-    }
-
-    fn open_socket(&mut self, shared: &Shared, url: &str, effects: &mut Vec<Effect>) {
-        self.retire_socket();
-        let generation = self.generation;
-        let weak = Rc::downgrade(shared);
-        match Socket::open(url, move |event| on_socket(&weak, generation, event)) {
-            Ok(socket) => self.socket = Some(socket),
-            Err(message) => {
-                emit("error", error("socket", &message), effects);
-                let weak = Rc::downgrade(shared);
-                // Treat it as a closed socket, after this task: the machine backs off.
-                wasm_bindgen_futures::spawn_local(async move {
-                    on_timer(&weak, |m, now| m.on_close(1006, now));
-                });
-            }
-        }
-    }
-}
-
-pub(super) fn run_effects(shared: &Shared, effects: Vec<Effect>) {
-    for effect in effects {
-        match effect {
-            Effect::Relay(message) => {
-                if let Some(relay) = shared.borrow().relay.as_ref() {
-                    relay.post(&message);
-                }
-            }
-            Effect::Emit(event, payload) => {
-                leadership::forward(shared, event, &payload);
-                let handlers = shared.borrow().emitter.handlers(event);
-                for handler in handlers {
-                    if handler.call1(&JsValue::NULL, &payload).is_err() {
-                        log(
-                            shared.borrow().level,
-                            Level::Warn,
-                            &format!("a {event} handler threw"),
-                        );
-                    }
-                }
-            }
-            Effect::Settle(settle, value) => {
-                let _ = settle.call1(&JsValue::NULL, &value);
-            }
-        }
-    }
-}
-
-/// Runs `step` on the machine and carries out its actions.
-pub(super) fn drive(
-    shared: &Shared,
-    step: impl FnOnce(&mut Connection<SystemEntropy>, Now) -> Vec<Action>,
-) {
-    let mut effects = Vec::new();
-    {
-        let mut inner = shared.borrow_mut();
-        let actions = step(&mut inner.machine, now());
-        inner.execute(shared, actions, &mut effects);
-    }
-    run_effects(shared, effects);
-}
-
-fn on_timer(
-    weak: &Weak<RefCell<Inner>>,
-    step: impl FnOnce(&mut Connection<SystemEntropy>, Now) -> Vec<Action>,
-) {
-    if let Some(shared) = weak.upgrade() {
-        drive(&shared, step);
-    }
-}
-
-fn on_socket(weak: &Weak<RefCell<Inner>>, generation: u64, event: SocketEvent) {
-    let Some(shared) = weak.upgrade() else { return };
-    let draining = shared
-        .borrow()
-        .draining
-        .as_ref()
-        .is_some_and(|(g, _)| *g == generation);
-    if draining {
-        // The replaced socket: deliver what it still carries; its close is expected.
-        match event {
-            SocketEvent::Text(text) => drive(&shared, |machine, now| machine.on_text(&text, now)),
-            SocketEvent::Refused => drive(&shared, |machine, now| machine.on_refused_frame(now)),
-            SocketEvent::Closed(_) => {
-                if let Some((_, socket)) = shared.borrow_mut().draining.take() {
-                    drop_later(socket);
-                }
-            }
-            SocketEvent::Open => {}
-        }
-        return;
-    }
-    if shared.borrow().generation != generation {
-        return;
-    }
-    drive(&shared, |machine, now| match event {
-        SocketEvent::Open => machine.on_open(now),
-        SocketEvent::Text(text) => machine.on_text(&text, now),
-        SocketEvent::Refused => machine.on_refused_frame(now),
-        SocketEvent::Closed(code) => machine.on_close(code, now),
-    });
-}
-
-/// Starts this tab's connection: the tick, the wake listeners, then the machine.
-pub(super) fn start_connection(shared: &Shared) {
-    {
-        let mut inner = shared.borrow_mut();
-        if inner.tick.is_none() {
-            let weak = Rc::downgrade(shared);
-            inner.tick = Some(Interval::new(TICK_MS, move || {
-                on_timer(&weak, |m, now| m.on_tick(now))
-            }));
-        }
-        if inner.wakers.is_empty() {
-            let waker = |wake: Wake| {
-                let weak = Rc::downgrade(shared);
-                move || {
-                    // visibilitychange also fires on hiding: only coming back counts.
-                    if wake != Wake::Visible || page_visible() {
-                        on_timer(&weak, |m, now| m.on_wake(wake, now))
-                    }
-                }
-            };
-            inner.wakers = [
-                Listener::global("online", waker(Wake::Online)),
-                Listener::document("visibilitychange", waker(Wake::Visible)),
-                Listener::global("pageshow", waker(Wake::PageShow)),
-                Listener::global("focus", waker(Wake::Focus)),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-        }
-    }
-    drive(shared, |m, _| m.connect());
-}
-
 /// A ClawChat client: one account's connection, sends, inbound events and tokens.
 #[wasm_bindgen]
 pub struct ClawChatClient {
@@ -577,7 +212,7 @@ impl ClawChatClient {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ClawChatOptions")] options: JsValue,
     ) -> Result<ClawChatClient, JsValue> {
-        let store = storage_choice(&options)?;
+        let (store, warning) = storage_choice(&options)?;
         let options: Options = serde_wasm_bindgen::from_value(options).map_err(|e| {
             error(
                 "validation",
@@ -610,54 +245,45 @@ impl ClawChatClient {
         {
             return Err(error("validation", "session.accessToken must not be blank"));
         }
-        let floor = options.timings.refresh_floor_ms;
+        let mut rotation_config = RotationConfig::default();
+        if let Some(floor) = options.timings.refresh_floor_ms {
+            rotation_config.floor_ms = floor.max(0);
+        }
         let config = session_config(&options.timings, ws_url);
-        let inner = Inner {
-            machine: Connection::new(config, String::new(), SystemEntropy),
-            socket: None,
-            generation: 0,
-            draining: None,
-            reconnect: None,
-            tick: None,
-            wakers: Vec::new(),
-            pending: HashMap::new(),
-            emitter: Emitter::default(),
-            base,
-            level: options.log_level.unwrap_or_default(),
-            auth: floor.map_or_else(RefreshManager::new, RefreshManager::with_floor),
+        let tab_id = format!(
+            "tab-{}",
+            ids::trace_id(now_ms().max(0) as u64, SystemEntropy.next_u128())
+        );
+        let driver = Driver::new(
+            Connection::new(config, String::new(), SystemEntropy),
+            Rotation::new(rotation_config, SystemEntropy.fraction()),
+            Coordinator::new(tab_id, CoordinatorConfig::default()),
             store,
-            offered: options.session.map(|s| offered_session(s, &account_key)),
-            account_key,
-            session: None,
-            device_override: options
+            base,
+            options.log_level.unwrap_or_default(),
+            account_key.clone(),
+            options.session.map(|s| offered_session(s, &account_key)),
+            options
                 .device_id
                 .map(|d| d.trim().to_owned())
                 .filter(|d| !d.is_empty()),
-            channel: None,
-            proactive: None,
-            joiners: Vec::new(),
-            wake: Vec::new(),
-            role: Role::Idle,
-            tab_id: leadership::new_tab_id(),
-            relay: None,
-            leader_lock: None,
-            relayed: HashMap::new(),
-            remote: HashMap::new(),
-            leader_state: None,
-        };
+            warning,
+        );
         Ok(ClawChatClient {
-            shared: Rc::new(RefCell::new(inner)),
+            shared: Rc::new(RefCell::new(driver)),
         })
     }
 
-    /// Loads the session (refreshing first if its token is due), then connects and keeps
-    /// reconnecting until `disconnect()` or logout. Resolves once connecting started.
+    /// Loads the session, then connects (a still-valid token at once; an expired one
+    /// after a refresh) and keeps reconnecting until `disconnect()` or logout. Resolves
+    /// once connecting started.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn connect(&self) -> Promise {
         let shared = self.shared.clone();
         future_to_promise(async move {
-            auth::start(&shared).await?;
-            leadership::start(&shared);
+            driver::connect(&shared)
+                .await
+                .map_err(|message| error("auth", &message))?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -665,26 +291,13 @@ impl ClawChatClient {
     /// Closes the connection (a leader tab hands the connection to another tab); pending
     /// sends fail with a clear reason. `connect()` again to resume.
     pub fn disconnect(&self) {
-        drive(&self.shared, |m, _| m.disconnect());
-        leadership::stop(&self.shared);
-        let mut inner = self.shared.borrow_mut();
-        if let Some(tick) = inner.tick.take() {
-            drop_later(tick);
-        }
-        if let Some(timer) = inner.reconnect.take() {
-            drop_later(timer);
-        }
-        if let Some((_, socket)) = inner.draining.take() {
-            drop_later(socket);
-        }
-        inner.wakers.clear();
+        driver::disconnect(&self.shared);
     }
 
     /// Refreshes the token pair now (single-flight, across tabs). Resolves with the outcome.
     #[wasm_bindgen(js_name = refreshNow, unchecked_return_type = "Promise<RefreshReport>")]
     pub fn refresh_now(&self) -> Promise {
-        let shared = self.shared.clone();
-        future_to_promise(async move { Ok(to_js(&auth::refresh(&shared, Trigger::Manual).await)) })
+        driver::refresh_promise(&self.shared, Trigger::Manual)
     }
 
     /// Logs out this account in every tab: stored credentials cleared, pending sends failed.
@@ -692,7 +305,16 @@ impl ClawChatClient {
     pub fn logout(&self) -> Promise {
         let shared = self.shared.clone();
         future_to_promise(async move {
-            auth::logout(&shared, 0, "logged out by the app", true).await;
+            driver::logout(&shared);
+            let (store, key) = {
+                let d = shared.borrow();
+                (d.store.clone(), d.account_key.clone())
+            };
+            // The driver's clear runs too; this one is awaited so the promise means "gone".
+            store
+                .clear(&key)
+                .await
+                .map_err(|e| error("storage", &e.to_string()))?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -733,25 +355,23 @@ impl ClawChatClient {
         #[wasm_bindgen(js_name = chatId)] chat_id: &str,
         #[wasm_bindgen(js_name = isTyping)] is_typing: bool,
     ) {
-        if !leadership::relay_typing(&self.shared, chat_id, is_typing) {
-            drive(&self.shared, |m, now| m.set_typing(chat_id, is_typing, now));
-        }
+        driver::drive_tabs(&self.shared, |t, _| t.typing(chat_id, is_typing));
     }
 
     /// This tab's part: `leader` owns the socket, a `follower` relays through the leader.
     #[wasm_bindgen(getter, unchecked_return_type = "TabRole")]
     pub fn role(&self) -> JsValue {
-        to_js(&self.shared.borrow().role)
+        to_js(&self.shared.borrow().tabs.role())
     }
 
     /// Registers a handler; returns a function that unregisters it.
     #[wasm_bindgen(skip_typescript)]
     pub fn on(&self, event: &str, handler: Function) -> JsValue {
-        let id = self.shared.borrow_mut().emitter.add(event, handler);
+        let id = self.shared.borrow_mut().on(event, handler);
         let weak = Rc::downgrade(&self.shared);
         Closure::once_into_js(move || {
             if let Some(shared) = weak.upgrade() {
-                shared.borrow_mut().emitter.remove(id);
+                shared.borrow_mut().off(id);
             }
         })
     }
@@ -759,26 +379,14 @@ impl ClawChatClient {
     /// The connection state.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
     pub fn state(&self) -> JsValue {
-        let inner = self.shared.borrow();
-        match (&inner.role, &inner.leader_state) {
-            (Role::Follower, Some(state)) => to_js(state),
-            (Role::Follower, None) => {
-                to_js(&serde_json::json!({"state": "connecting", "attempt": 0}))
-            }
-            _ => to_js(inner.machine.state()),
-        }
+        driver::state(&self.shared)
     }
 
     /// Our user id ("" until a session is known).
     #[wasm_bindgen(getter, js_name = userId)]
     pub fn user_id(&self) -> String {
-        let inner = self.shared.borrow();
-        inner
-            .session
-            .as_ref()
-            .or(inner.offered.as_ref())
-            .map(|s| s.user_id.clone())
-            .unwrap_or_default()
+        let d = self.shared.borrow();
+        d.session().map(|s| s.user_id.clone()).unwrap_or_default()
     }
 
     /// The device id this client connects with.
@@ -796,8 +404,8 @@ impl ClawChatClient {
     /// When the current access token expires (epoch ms), if known.
     #[wasm_bindgen(getter, js_name = expiresAt)]
     pub fn expires_at(&self) -> Option<f64> {
-        let inner = self.shared.borrow();
-        let session = inner.session.as_ref()?;
+        let d = self.shared.borrow();
+        let session = d.rotation.session()?;
         crate::auth::schedule::expiry_ms(&session.access_token, Some(session.activated_at))
             .map(|ms| ms as f64)
     }
@@ -852,7 +460,7 @@ impl ClawChatClient {
     #[wasm_bindgen(js_name = uploadMedia, unchecked_return_type = "Promise<MediaFragment>")]
     pub fn upload_media(&self, file: web_sys::Blob, name: Option<String>) -> Promise {
         let shared = self.shared.clone();
-        future_to_promise(async move { upload(&shared, file, name).await })
+        future_to_promise(async move { rest::upload(&shared, file, name).await })
     }
 }
 
@@ -878,124 +486,19 @@ impl ClawChatClient {
         };
         let mut slots = None;
         let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
-        let Some(slots) = slots else { return promise };
-        let logged_out =
-            *self.shared.borrow().machine.state() == crate::session::ConnState::LoggedOut;
-        if !logged_out {
-            if let Some(message_id) = leadership::relay_send(&self.shared, chat_id, &outgoing) {
-                self.shared.borrow_mut().pending.insert(message_id, slots);
-                return promise;
-            }
+        if let Some(slots) = slots {
+            driver::send(&self.shared, chat_id, outgoing, slots);
         }
-        let mut effects = Vec::new();
-        {
-            let mut inner = self.shared.borrow_mut();
-            let (message_id, actions) = inner.machine.send(chat_id, outgoing, now());
-            inner.pending.insert(message_id, slots);
-            inner.execute(&self.shared, actions, &mut effects);
-        }
-        run_effects(&self.shared, effects);
         promise
     }
 
     fn rest_promise(&self, method: Method, path: String, body: Option<Value>) -> Promise {
         let shared = self.shared.clone();
         future_to_promise(async move {
-            rest(&shared, method, &path, body.map(|b| b.to_string()))
+            rest::call(&shared, method, &path, body.map(|b| b.to_string()))
                 .await
                 .map(|v| to_js(&v))
                 .map_err(|e| api_error(&e))
         })
     }
-}
-
-/// The request as the current credentials make it.
-fn authenticated(shared: &Shared, method: Method, path: &str, body: Option<String>) -> HttpRequest {
-    let inner = shared.borrow();
-    let (token, device) = (inner.access_token(), inner.device_id());
-    let creds = Credentials {
-        access_token: &token,
-        device_id: &device,
-    };
-    HttpRequest::authenticated(&inner.base, method, path, &creds, body)
-}
-
-/// An authenticated REST call; on a 401/403 the token is refreshed and the call retried
-/// once with the new one.
-async fn rest(
-    shared: &Shared,
-    method: Method,
-    path: &str,
-    body: Option<String>,
-) -> Result<Value, ApiError> {
-    let mut retried = false;
-    loop {
-        let request = authenticated(shared, method, path, body.clone());
-        let (status, text) = fetch::run(&request, Body::Json)
-            .await
-            .map_err(|message| ApiError::transport(message, None, path))?;
-        match decode_response(status, &text, path) {
-            Err(err) if err.is_auth() && !retried => {
-                retried = true;
-                if !auth::refresh(shared, Trigger::RestUnauthorized)
-                    .await
-                    .succeeded()
-                {
-                    return Err(err);
-                }
-            }
-            result => return result,
-        }
-    }
-}
-
-async fn upload(
-    shared: &Shared,
-    file: web_sys::Blob,
-    name: Option<String>,
-) -> Result<JsValue, JsValue> {
-    let path = "/media/upload";
-    let name = name
-        .or_else(|| file.dyn_ref::<web_sys::File>().map(|f| f.name()))
-        .unwrap_or_else(|| "upload".into());
-    let form = web_sys::FormData::new().map_err(|_| error("validation", "FormData unavailable"))?;
-    form.append_with_blob_and_filename("file", &file, &name)
-        .map_err(|_| error("validation", "cannot attach the file"))?;
-    let request = authenticated(shared, Method::Post, path, None);
-    let (status, text) = fetch::run(&request, Body::Form(&form))
-        .await
-        .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
-    let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
-    let url = data.get("url").and_then(Value::as_str).unwrap_or_default();
-    if url.is_empty() {
-        return Err(api_error(&ApiError::transport(
-            "upload answer has no url",
-            Some(status),
-            path,
-        )));
-    }
-    let base = shared.borrow().base.clone();
-    let mime = data
-        .get("mime")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| Some(file.type_()).filter(|t| !t.is_empty()));
-    let media = Media {
-        kind: media_kind(mime.as_deref().unwrap_or_default()),
-        url: if url.starts_with('/') {
-            base.join(url)
-        } else {
-            url.to_owned()
-        },
-        name: Some(name),
-        size: data
-            .get("size")
-            .and_then(Value::as_u64)
-            .or(Some(file.size() as u64)),
-        mime,
-        width: None,
-        height: None,
-        duration: None,
-    };
-    Ok(to_js(&Fragment::Media(media)))
 }

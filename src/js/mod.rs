@@ -1,11 +1,11 @@
 //! The JavaScript API (wasm-bindgen exports) with its TypeScript declarations.
 
-mod auth;
 mod client;
 mod convert;
+mod driver;
 mod events;
 mod fatal;
-mod leadership;
+mod rest;
 mod types;
 
 use serde_json::{json, Value};

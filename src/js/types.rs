@@ -66,7 +66,7 @@ export interface ClawChatOptions {
 /** What a refresh came to (never contains a token). */
 export interface RefreshReport {
   outcome: "success" | "adopted" | "transient" | "permanent" | "skipped";
-  trigger: "proactive" | "pre_connect" | "hello_fail" | "rest_unauthorized" | "wake" | "manual";
+  trigger: "proactive" | "pre_connect" | "hello_fail" | "rest_unauthorized" | "wake" | "manual" | "retry";
   reason: string | null;
 }
 
@@ -188,6 +188,8 @@ export interface ClawChatEventMap {
   refresh: RefreshReport;
   logout: LogoutEvent;
   role: { role: TabRole };
+  /** Something the app should know, e.g. the session is kept in memory only. */
+  warn: { message: string };
 }
 
 /** A user as the REST API returns it (`avatar_url` is the API's field name, passed through). */

@@ -1,33 +1,18 @@
-//! Cross-tab coordination: the Web Locks API for one refresh at a time across the
-//! origin, and a BroadcastChannel to tell other tabs of a rotation or a logout.
+//! Cross-tab coordination: Web Locks (the leader lock, the refresh lock), the IndexedDB
+//! lease that stands in for them where Web Locks are missing, and BroadcastChannel.
 
-use std::future::Future;
+use std::cell::Cell;
+use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{BroadcastChannel, MessageEvent};
 
 /// True when BroadcastChannel is available.
 pub fn has_broadcast_channel() -> bool {
     Reflect::get(&js_sys::global(), &"BroadcastChannel".into()).is_ok_and(|c| c.is_function())
-}
-
-/// What tabs tell each other. Never carries a token: tabs re-read the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TabMessage {
-    /// The pair was rotated and persisted: load it and reconnect.
-    Rotated,
-    /// The account was logged out.
-    LoggedOut {
-        /// Why (the refresh code, or 0 for an explicit logout).
-        code: i64,
-        /// Why, in words.
-        reason: String,
-    },
 }
 
 fn locks() -> Option<JsValue> {
@@ -39,34 +24,6 @@ fn locks() -> Option<JsValue> {
 /// True when the Web Locks API is available.
 pub fn has_web_locks() -> bool {
     locks().is_some()
-}
-
-/// How long a fallback lease lasts: a tab that dies holding it blocks others no longer.
-const LEASE_TTL_MS: f64 = 30_000.0;
-/// How often a tab waiting for a fallback lease tries again.
-const LEASE_RETRY_MS: u32 = 100;
-
-/// Runs `work` while holding the exclusive Web Lock `name` (other tabs wait). Without
-/// Web Locks, a lease row in IndexedDB with an expiry stands in for the lock.
-pub async fn with_lock<F>(name: &str, work: F) -> Result<JsValue, JsValue>
-where
-    F: Future<Output = Result<JsValue, JsValue>> + 'static,
-{
-    let Some(locks) = locks() else {
-        return with_lease(name, work).await;
-    };
-    let request = Reflect::get(&locks, &"request".into())?.dyn_into::<Function>()?;
-    let mut work = Some(work);
-    let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
-        match work.take() {
-            Some(work) => future_to_promise(work),
-            None => Promise::resolve(&JsValue::UNDEFINED),
-        }
-    });
-    let promise = request
-        .call2(&locks, &name.into(), &callback)?
-        .dyn_into::<Promise>()?;
-    JsFuture::from(promise).await
 }
 
 /// A BroadcastChannel carrying messages of type `M`, with its listener.
@@ -155,37 +112,56 @@ impl Drop for LockHold {
     }
 }
 
-/// The fallback: take the lease (waiting while another tab holds an unexpired one), run
-/// `work`, give the lease back. If IndexedDB is unavailable too, `work` runs unguarded.
-async fn with_lease<F>(name: &str, work: F) -> Result<JsValue, JsValue>
-where
-    F: Future<Output = Result<JsValue, JsValue>> + 'static,
-{
+/// How often a tab waiting for a fallback lease tries again.
+const LEASE_RETRY_MS: u32 = 100;
+
+/// How taking a lease ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Held for the lease's life unless renewed.
+    Taken,
+    /// No IndexedDB either: nothing can guard the refresh across tabs.
+    Unguarded,
+    /// Given up (cancelled by the caller).
+    Cancelled,
+}
+
+/// The lock fallback without Web Locks: takes the lease row `name` for `owner` (waiting
+/// while another owner holds an unexpired one) for `ttl_ms`. `cancelled` stops waiting.
+pub async fn take_lease(name: &str, owner: &str, ttl_ms: f64, cancelled: Rc<Cell<bool>>) -> Lease {
     let Ok(idb) = super::idb::Idb::open().await else {
-        return work.await;
+        return Lease::Unguarded;
     };
-    let owner = format!(
-        "{:032x}",
-        crate::protocol::ids::random_u128().unwrap_or_default()
-    );
-    let deadline = js_sys::Date::now() + LEASE_TTL_MS;
     loop {
+        if cancelled.get() {
+            return Lease::Cancelled;
+        }
         match idb
-            .try_lease(name, &owner, LEASE_TTL_MS, js_sys::Date::now())
+            .try_lease(name, owner, ttl_ms, js_sys::Date::now())
             .await
         {
-            Ok(true) => break,
+            Ok(true) => return Lease::Taken,
             Ok(false) => {}
             Err(err) => {
                 web_sys::console::warn_1(&format!("[clawchat] lease attempt failed: {err}").into())
             }
         }
-        if js_sys::Date::now() > deadline {
-            return Err(JsValue::from_str("lease not obtained"));
-        }
         gloo_timers::future::TimeoutFuture::new(LEASE_RETRY_MS).await;
     }
-    let result = work.await;
-    let _ = idb.release_lease(name, &owner).await;
-    result
+}
+
+/// Extends a held lease by `ttl_ms` from now.
+pub async fn renew_lease(name: &str, owner: &str, ttl_ms: f64) {
+    if let Ok(idb) = super::idb::Idb::open().await {
+        let _ = idb
+            .try_lease(name, owner, ttl_ms, js_sys::Date::now())
+            .await;
+    }
+}
+
+/// Gives the lease back if `owner` still holds it.
+pub async fn release_lease(name: &str, owner: &str) {
+    if let Ok(idb) = super::idb::Idb::open().await {
+        let _ = idb.release_lease(name, owner).await;
+    }
 }

@@ -35,6 +35,28 @@ fn error_text(value: &JsValue) -> String {
 /// threw (network, DNS, timeout after 30 s). Header values never appear in errors.
 pub async fn run(request: &HttpRequest, body: Body<'_>) -> Result<(u16, String), String> {
     let controller = AbortController::new().map_err(|e| error_text(&e))?;
+    run_with(request, body, controller)
+        .await
+        .map(|answer| (answer.status, answer.body))
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The body text ("" if unreadable).
+    pub body: String,
+    /// The `Date` header (epoch ms), when the response exposes it: a server clock sample.
+    pub date_ms: Option<i64>,
+}
+
+/// [`run`] under the caller's `controller` (so the caller can abort it), with the
+/// answer's `Date`.
+pub async fn run_with(
+    request: &HttpRequest,
+    body: Body<'_>,
+    controller: AbortController,
+) -> Result<Answer, String> {
     let init = RequestInit::new();
     init.set_method(request.method.as_str());
     init.set_signal(Some(&controller.signal()));
@@ -71,6 +93,14 @@ pub async fn run(request: &HttpRequest, body: Body<'_>) -> Result<(u16, String),
         })?
         .unchecked_into();
     let status = response.status();
+    let date_ms = response
+        .headers()
+        .get("date")
+        .ok()
+        .flatten()
+        .map(|date| js_sys::Date::parse(&date))
+        .filter(|ms| ms.is_finite())
+        .map(|ms| ms as i64);
     let text = match response.text() {
         Ok(promise) => JsFuture::from(promise)
             .await
@@ -79,5 +109,9 @@ pub async fn run(request: &HttpRequest, body: Body<'_>) -> Result<(u16, String),
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    Ok((status, text))
+    Ok(Answer {
+        status,
+        body: text,
+        date_ms,
+    })
 }

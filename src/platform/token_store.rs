@@ -12,15 +12,15 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::idb::{Idb, SESSIONS};
 use crate::protocol::redact_quoted;
-use crate::store::{StoreError, StoredSession};
+use crate::store::{memory, StoreError, StoredSession};
 
 /// A token store.
 #[derive(Clone)]
 pub enum TokenStore {
     /// IndexedDB, shared by every tab of the origin (opened on first use).
     IndexedDb(Rc<RefCell<Option<Idb>>>),
-    /// This client only; gone with the page.
-    Memory(Rc<RefCell<Option<StoredSession>>>),
+    /// This realm's memory, shared by its clients; gone with the page or worker.
+    Memory,
     /// An app-supplied object.
     Js(JsValue),
 }
@@ -63,9 +63,10 @@ impl TokenStore {
         TokenStore::IndexedDb(Rc::new(RefCell::new(None)))
     }
 
-    /// An in-memory store.
-    pub fn memory() -> Self {
-        TokenStore::Memory(Rc::new(RefCell::new(None)))
+    /// True when this realm has IndexedDB.
+    pub fn has_indexed_db() -> bool {
+        Reflect::get(&js_sys::global(), &"indexedDB".into())
+            .is_ok_and(|f| !f.is_undefined() && !f.is_null())
     }
 
     async fn idb(cell: &Rc<RefCell<Option<Idb>>>) -> Result<Idb, StoreError> {
@@ -80,10 +81,7 @@ impl TokenStore {
     /// The session stored for `account_key`.
     pub async fn load(&self, account_key: &str) -> Result<Option<StoredSession>, StoreError> {
         match self {
-            TokenStore::Memory(cell) => Ok(cell
-                .borrow()
-                .clone()
-                .filter(|s| s.account_key == account_key)),
+            TokenStore::Memory => Ok(memory::load(account_key)),
             TokenStore::IndexedDb(cell) => Self::idb(cell)
                 .await?
                 .get(SESSIONS, account_key)
@@ -103,8 +101,8 @@ impl TokenStore {
     /// Persists `session` (durably, before it is used).
     pub async fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
         match self {
-            TokenStore::Memory(cell) => {
-                *cell.borrow_mut() = Some(session.clone());
+            TokenStore::Memory => {
+                memory::save(session);
                 Ok(())
             }
             TokenStore::IndexedDb(cell) => {
@@ -119,8 +117,8 @@ impl TokenStore {
     /// Removes the session of `account_key`.
     pub async fn clear(&self, account_key: &str) -> Result<(), StoreError> {
         match self {
-            TokenStore::Memory(cell) => {
-                cell.borrow_mut().take();
+            TokenStore::Memory => {
+                memory::clear(account_key);
                 Ok(())
             }
             TokenStore::IndexedDb(cell) => {

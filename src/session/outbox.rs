@@ -209,6 +209,9 @@ pub enum SendErrorKind {
     Closed,
     /// The send could not be built (no secure random source, bad input).
     Invalid,
+    /// Relayed from another tab, and the tab owning the connection did not take or settle
+    /// it in time (it may still have been delivered).
+    Relay,
 }
 
 /// A failed send, with everything the app needs to explain it.

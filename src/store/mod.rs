@@ -1,6 +1,8 @@
 //! The stored session: one row per account with the token pair, user and device ids
 //! and the activation time. No expiry column: expiry is derived from the token.
 
+pub mod memory;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,10 @@ pub struct StoredSession {
     pub device_id: String,
     /// When the session was activated (ms); the fallback for expiry.
     pub activated_at: i64,
+    /// When this pair was last rotated (ms, the rotating tab's clock; 0 if never): the
+    /// per-account refresh floor, shared by every tab through the row.
+    #[serde(default)]
+    pub refreshed_at: i64,
 }
 
 impl fmt::Debug for StoredSession {
@@ -31,16 +37,18 @@ impl fmt::Debug for StoredSession {
             .field("user_id", &self.user_id)
             .field("device_id", &self.device_id)
             .field("activated_at", &self.activated_at)
+            .field("refreshed_at", &self.refreshed_at)
             .finish_non_exhaustive()
     }
 }
 
 impl StoredSession {
-    /// The same session with a rotated pair.
-    pub fn rotated(&self, pair: &TokenPair) -> StoredSession {
+    /// The same session with a pair rotated at `now`.
+    pub fn rotated(&self, pair: &TokenPair, now: i64) -> StoredSession {
         StoredSession {
             access_token: pair.access_token.clone(),
             refresh_token: pair.refresh_token.clone(),
+            refreshed_at: now,
             ..self.clone()
         }
     }
@@ -99,6 +107,7 @@ mod tests {
             refresh_token: "secret-refresh".into(),
             device_id: "d1".into(),
             activated_at: 5,
+            refreshed_at: 0,
         }
     }
 
@@ -114,7 +123,7 @@ mod tests {
             access_token: "a2".into(),
             refresh_token: "r2".into(),
         };
-        let rotated = session().rotated(&pair);
+        let rotated = session().rotated(&pair, 9);
         assert_eq!(
             (
                 rotated.access_token.as_str(),
@@ -123,8 +132,12 @@ mod tests {
             ("a2", "r2")
         );
         assert_eq!(
-            (rotated.device_id.as_str(), rotated.activated_at),
-            ("d1", 5)
+            (
+                rotated.device_id.as_str(),
+                rotated.activated_at,
+                rotated.refreshed_at
+            ),
+            ("d1", 5, 9)
         );
     }
 

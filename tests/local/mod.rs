@@ -9,11 +9,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use clawchat_wasm::js::{dev, ClawChatClient, ClawChatError, JsApiError, JsSendError};
-use clawchat_wasm::platform::coordination::{with_lock, LockHold, TabChannel, TabMessage};
+use clawchat_wasm::platform::coordination::{LockHold, TabChannel};
 use clawchat_wasm::platform::idb::{Idb, SESSIONS};
 use clawchat_wasm::platform::token_store::TokenStore;
 use clawchat_wasm::protocol::ids;
 use clawchat_wasm::store::{StoreError, StoredSession};
+use clawchat_wasm::tabs::TabWire;
 use js_sys::Reflect;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -35,6 +36,7 @@ fn session(account_key: &str) -> StoredSession {
         refresh_token: "refresh".into(),
         device_id: "web-1".into(),
         activated_at: 1_700_000_000_000,
+        refreshed_at: 0,
     }
 }
 
@@ -102,7 +104,7 @@ pub async fn malformed_indexeddb_rows_are_typed_errors() {
 
 /// The memory store keeps one session and answers only for its account.
 pub async fn memory_store_answers_only_for_its_account() {
-    let store = TokenStore::memory();
+    let store = TokenStore::Memory;
     store.save(&session("ann")).await.expect("saved");
     assert_eq!(store.load("bob").await.expect("read"), None);
     assert_eq!(store.load("ann").await.expect("read"), Some(session("ann")));
@@ -171,48 +173,6 @@ pub async fn a_held_web_lock_passes_on_when_dropped() {
     drop(second);
 }
 
-/// Work under `with_lock` never overlaps other work under the same name.
-pub async fn work_under_one_lock_never_overlaps() {
-    let name = unique("work");
-    let inside = Rc::new(RefCell::new(0_u32));
-    let overlaps = Rc::new(RefCell::new(0_u32));
-    let worker = |n: u32| {
-        let (inside, overlaps, name) = (inside.clone(), overlaps.clone(), name.clone());
-        async move {
-            with_lock(&name, async move {
-                *inside.borrow_mut() += 1;
-                if *inside.borrow() > 1 {
-                    *overlaps.borrow_mut() += 1;
-                }
-                sleep(30).await;
-                *inside.borrow_mut() -= 1;
-                Ok(JsValue::from(n))
-            })
-            .await
-        }
-    };
-    let all = futures_join(vec![worker(1), worker(2), worker(3)]).await;
-    assert_eq!(all, [1.0, 2.0, 3.0]);
-    assert_eq!(*overlaps.borrow(), 0);
-}
-
-/// Runs the futures concurrently (spawned) and collects their numeric results in order.
-async fn futures_join(
-    work: Vec<impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static>,
-) -> Vec<f64> {
-    let promises: js_sys::Array = work
-        .into_iter()
-        .map(|w| JsValue::from(wasm_bindgen_futures::future_to_promise(w)))
-        .collect();
-    let all = JsFuture::from(js_sys::Promise::all(&promises))
-        .await
-        .expect("all work done");
-    all.unchecked_into::<js_sys::Array>()
-        .iter()
-        .map(|v| v.as_f64().unwrap_or(-1.0))
-        .collect()
-}
-
 /// The IndexedDB lease is a compare-and-set: a second owner waits until it expires or is
 /// released.
 pub async fn the_lease_admits_one_owner_until_expiry_or_release() {
@@ -242,9 +202,9 @@ pub async fn the_lease_admits_one_owner_until_expiry_or_release() {
 /// parse is ignored.
 pub async fn tab_messages_reach_the_other_tabs_only() {
     let name = unique("channel");
-    let heard = |log: &Rc<RefCell<Vec<TabMessage>>>| {
+    let heard = |log: &Rc<RefCell<Vec<TabWire>>>| {
         let log = log.clone();
-        move |m: TabMessage| log.borrow_mut().push(m)
+        move |m: TabWire| log.borrow_mut().push(m)
     };
     let (a_log, b_log) = (Rc::default(), Rc::default());
     let a = TabChannel::join(&name, heard(&a_log)).expect("BroadcastChannel");
@@ -252,18 +212,16 @@ pub async fn tab_messages_reach_the_other_tabs_only() {
     let raw = web_sys::BroadcastChannel::new(&name).unwrap();
     raw.post_message(&JsValue::from_str("not a tab message"))
         .unwrap();
-    let bye = TabMessage::LoggedOut {
-        code: 0,
-        reason: "bye".into(),
-    };
-    a.post(&TabMessage::Rotated);
+    let hello = TabWire::Hello { tab: "a".into() };
+    let bye = TabWire::Bye { tab: "b".into() };
+    a.post(&hello);
     b.post(&bye);
     wait_until("both heard", || {
         !a_log.borrow().is_empty() && !b_log.borrow().is_empty()
     })
     .await;
     sleep(50).await;
-    assert_eq!(*b_log.borrow(), [TabMessage::Rotated]);
+    assert_eq!(*b_log.borrow(), [hello]);
     assert_eq!(*a_log.borrow(), [bye]);
     raw.close();
 }
@@ -359,7 +317,6 @@ macro_rules! all_local_checks {
             memory_store_answers_only_for_its_account,
             app_stores_are_called_and_their_failures_typed,
             a_held_web_lock_passes_on_when_dropped,
-            work_under_one_lock_never_overlaps,
             the_lease_admits_one_owner_until_expiry_or_release,
             tab_messages_reach_the_other_tabs_only,
             rest_and_send_failures_are_instances_of_their_classes

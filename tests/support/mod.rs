@@ -2,6 +2,8 @@
 //! clients with event recorders, admin calls and polling waits.
 #![allow(dead_code)]
 
+pub mod scenarios;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -95,17 +97,30 @@ pub async fn session_ttl(name: &str, ttl_secs: u32) -> JsValue {
     .expect("sign-in")
 }
 
-/// POSTs to the emulator's refresh endpoint directly (spending the token).
-pub async fn spend_refresh_token(session: &JsValue) {
+/// POSTs to the emulator's refresh endpoint directly (spending the token); returns the
+/// answer's `data` (the new pair).
+pub async fn refresh_directly(session: &JsValue) -> JsValue {
     let body = serde_json::json!({"refresh_token": get_str(session, "refreshToken")}).to_string();
     let init = json(&format!(
         r#"{{"method":"POST","headers":{{"content-type":"application/json","x-device-id":{}}},"body":{}}}"#,
         serde_json::to_string(&get_str(session, "deviceId")).unwrap(),
         serde_json::to_string(&body).unwrap()
     ));
-    JsFuture::from(global_fetch(&format!("{BASE}/v1/auth/refresh"), &init))
+    let response = JsFuture::from(global_fetch(&format!("{BASE}/v1/auth/refresh"), &init))
         .await
         .expect("refresh reachable");
+    let json_promise: js_sys::Promise = Reflect::get(&response, &"json".into())
+        .unwrap()
+        .unchecked_into::<Function>()
+        .call0(&response)
+        .unwrap()
+        .unchecked_into();
+    get(&JsFuture::from(json_promise).await.unwrap(), "data")
+}
+
+/// Spends the session's refresh token behind the client's back.
+pub async fn spend_refresh_token(session: &JsValue) {
+    refresh_directly(session).await;
 }
 
 /// The emulator's refresh call count.
@@ -157,8 +172,8 @@ pub fn client(session: &JsValue) -> Recorded {
     )
 }
 
-/// A client with these timings and an optional device id override.
-pub fn client_with(session: &JsValue, timings: &str, device_id: Option<&str>) -> Recorded {
+/// The options of a client for `session` with these timings.
+pub fn client_options(session: &JsValue, timings: &str) -> JsValue {
     let options = js_sys::Object::new();
     let set = |k: &str, v: JsValue| Reflect::set(&options, &k.into(), &v).unwrap();
     set("baseUrl", BASE.into());
@@ -166,13 +181,23 @@ pub fn client_with(session: &JsValue, timings: &str, device_id: Option<&str>) ->
     set("accountKey", get(session, "userId"));
     set("logLevel", "warn".into());
     set("timings", json(timings));
+    options.into()
+}
+
+/// A client with these timings and an optional device id override.
+pub fn client_with(session: &JsValue, timings: &str, device_id: Option<&str>) -> Recorded {
+    let options = client_options(session, timings);
     if let Some(device) = device_id {
-        set("deviceId", device.into());
+        Reflect::set(&options, &"deviceId".into(), &device.into()).unwrap();
     }
-    let client = ClawChatClient::new(options.into()).expect("client");
+    recorded(ClawChatClient::new(options).expect("client"), session)
+}
+
+/// Records everything `client` emits.
+pub fn recorded(client: ClawChatClient, session: &JsValue) -> Recorded {
     let events = Rc::new(RefCell::new(Vec::new()));
     for kind in [
-        "state", "message", "stream", "typing", "error", "tokens", "refresh", "logout",
+        "state", "message", "stream", "typing", "error", "tokens", "refresh", "logout", "warn",
     ] {
         let sink = events.clone();
         let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
@@ -186,6 +211,16 @@ pub fn client_with(session: &JsValue, timings: &str, device_id: Option<&str>) ->
         session: session.clone(),
         events,
     }
+}
+
+/// Records the payloads of `event` emitted by `client`.
+pub fn record(client: &ClawChatClient, event: &str) -> Rc<RefCell<Vec<JsValue>>> {
+    let sink = Rc::new(RefCell::new(Vec::new()));
+    let into = sink.clone();
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| into.borrow_mut().push(v));
+    client.on(event, handler.as_ref().unchecked_ref::<Function>().clone());
+    handler.forget();
+    sink
 }
 
 /// A connected client for a fresh user.

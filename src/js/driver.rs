@@ -1,0 +1,986 @@
+//! The one driver: owns every browser handle (socket, timers, listeners, locks, tab
+//! channel, token store, fetches) and the three machines — the connection, the rotation
+//! flow and the tab coordinator. It feeds them inputs, runs their effects, and returns
+//! the results of asynchronous effects to them as inputs. It decides nothing itself.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::{Interval, Timeout};
+use js_sys::{Function, Promise};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::AbortController;
+
+use crate::api::{classify_refresh, refresh_request, BaseUrl, HttpOutcome};
+use crate::auth::{News, Rotation, RotationEffect, StartError, Trigger};
+use crate::platform::coordination::{
+    has_broadcast_channel, has_web_locks, release_lease, renew_lease, take_lease, Lease, LockHold,
+    TabChannel,
+};
+use crate::platform::fetch::{self, Body};
+use crate::platform::log::{log, Level};
+use crate::platform::socket::{Socket, SocketEvent};
+use crate::platform::token_store::TokenStore;
+use crate::platform::{now, now_ms, page_visible, Listener};
+use crate::protocol::ids;
+use crate::session::{Action, Connection, Entropy, Now, Outgoing, SystemEntropy, Wake};
+use crate::store::StoredSession;
+use crate::tabs::{Coordinator, Effect as TabEffect, RelayedSend, Role, TabWire, FORWARDED_EVENTS};
+
+use super::convert::{send_error, to_js};
+use super::events::Emitter;
+
+/// How often the connection's tick runs.
+const TICK_MS: u32 = 1_000;
+
+/// The clocks the connection machine runs on: monotonic for durations, wall for
+/// timestamps.
+fn connection_now() -> Now {
+    now()
+}
+
+/// The refresh lock, held or requested.
+enum RefreshLock {
+    /// A Web Lock.
+    Web(LockHold),
+    /// The IndexedDB lease, with its owner id and a flag that stops waiting for it.
+    Lease {
+        owner: String,
+        cancelled: Rc<Cell<bool>>,
+    },
+}
+
+/// Everything the driver owns.
+pub(super) struct Driver {
+    /// The connection machine.
+    pub machine: Connection<SystemEntropy>,
+    /// The rotation flow machine.
+    pub rotation: Rotation,
+    /// The tab coordinator machine.
+    pub tabs: Coordinator,
+    socket: Option<Socket>,
+    generation: u64,
+    /// A replaced socket still being read until the server closes it, and its generation.
+    draining: Option<(u64, Socket)>,
+    reconnect: Option<Timeout>,
+    tick: Option<Interval>,
+    /// online / visibilitychange / pageshow / focus: the connection re-checks its socket.
+    wakers: Vec<Listener>,
+    wake: Vec<Listener>,
+    timer: Option<(i64, Timeout)>,
+    channel: Option<TabChannel<TabWire>>,
+    leader_lock: Option<LockHold>,
+    refresh_lock: Option<(u64, RefreshLock)>,
+    requests: HashMap<u64, AbortController>,
+    /// Where the session is persisted.
+    pub store: TokenStore,
+    emitter: Emitter,
+    pending: HashMap<String, (Function, Function)>,
+    waiters: HashMap<u64, Function>,
+    next_ticket: u64,
+    /// REST base URL.
+    pub base: BaseUrl,
+    /// Log threshold.
+    pub level: Level,
+    /// The store key and channel name of the account.
+    pub account_key: String,
+    /// The session from the options (until `connect()` reconciled it with the store).
+    pub offered: Option<StoredSession>,
+    /// A device id override for the socket and REST.
+    pub device_override: Option<String>,
+    /// Said once at `connect()` (the storage fallback).
+    pub startup_warning: Option<String>,
+    loaded: bool,
+}
+
+/// The driver, shared by the facade and every callback.
+pub(super) type Shared = Rc<RefCell<Driver>>;
+
+/// One unit of work, run with the driver unborrowed (handlers may call the client).
+enum Work {
+    Conn(Action),
+    Rot(RotationEffect),
+    Tab(TabEffect),
+    Emit(&'static str, JsValue),
+    Call(Function, JsValue),
+}
+
+/// Drops `value` after the current JS task, so a socket or timer is never freed while
+/// its own callback is running.
+fn drop_later<T: 'static>(value: T) {
+    spawn_local(async move { drop(value) });
+}
+
+impl Driver {
+    /// A driver around its machines, nothing started.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        machine: Connection<SystemEntropy>,
+        rotation: Rotation,
+        tabs: Coordinator,
+        store: TokenStore,
+        base: BaseUrl,
+        level: Level,
+        account_key: String,
+        offered: Option<StoredSession>,
+        device_override: Option<String>,
+        startup_warning: Option<String>,
+    ) -> Self {
+        Driver {
+            machine,
+            rotation,
+            tabs,
+            socket: None,
+            generation: 0,
+            draining: None,
+            reconnect: None,
+            tick: None,
+            wakers: Vec::new(),
+            wake: Vec::new(),
+            timer: None,
+            channel: None,
+            leader_lock: None,
+            refresh_lock: None,
+            requests: HashMap::new(),
+            store,
+            emitter: Emitter::default(),
+            pending: HashMap::new(),
+            waiters: HashMap::new(),
+            next_ticket: 0,
+            base,
+            level,
+            account_key,
+            offered,
+            device_override,
+            startup_warning,
+            loaded: false,
+        }
+    }
+
+    /// The session in use, else the offered one.
+    pub fn session(&self) -> Option<&StoredSession> {
+        self.rotation.session().or(self.offered.as_ref())
+    }
+
+    /// The device id used for the socket and REST: the override, else the session's.
+    pub fn device_id(&self) -> String {
+        self.device_override
+            .clone()
+            .or_else(|| self.session().map(|s| s.device_id.clone()))
+            .unwrap_or_default()
+    }
+
+    /// The current access token ("" before a session is loaded or after logout).
+    pub fn access_token(&self) -> String {
+        self.rotation
+            .session()
+            .map(|s| s.access_token.clone())
+            .unwrap_or_default()
+    }
+
+    /// Registers an event handler.
+    pub fn on(&mut self, event: &str, handler: Function) -> u32 {
+        self.emitter.add(event, handler)
+    }
+
+    /// Removes an event handler.
+    pub fn off(&mut self, id: u32) {
+        self.emitter.remove(id);
+    }
+
+    fn retire_socket(&mut self) {
+        self.generation += 1;
+        if let Some(socket) = self.socket.take() {
+            drop_later(socket);
+        }
+    }
+}
+
+/// Runs `step` on the driver (borrowed) and then every piece of work it leads to.
+fn run(shared: &Shared, step: impl FnOnce(&mut Driver, i64) -> Vec<Work>) {
+    let first = step(&mut shared.borrow_mut(), now_ms());
+    let mut queue: VecDeque<Work> = first.into();
+    while let Some(work) = queue.pop_front() {
+        // Depth first: what an effect leads to happens before the next effect.
+        for next in perform(shared, work).into_iter().rev() {
+            queue.push_front(next);
+        }
+    }
+    rearm(shared);
+}
+
+fn conn(actions: Vec<Action>) -> Vec<Work> {
+    actions.into_iter().map(Work::Conn).collect()
+}
+
+fn rot(effects: Vec<RotationEffect>) -> Vec<Work> {
+    effects.into_iter().map(Work::Rot).collect()
+}
+
+fn tab(effects: Vec<TabEffect>) -> Vec<Work> {
+    effects.into_iter().map(Work::Tab).collect()
+}
+
+/// Feeds the connection machine (its clock is [`connection_now`]).
+pub(super) fn drive_connection(
+    shared: &Shared,
+    step: impl FnOnce(&mut Connection<SystemEntropy>, Now) -> Vec<Action>,
+) {
+    run(shared, |d, _| conn(step(&mut d.machine, connection_now())));
+}
+
+/// Feeds the rotation machine.
+pub(super) fn drive_rotation(
+    shared: &Shared,
+    step: impl FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>,
+) {
+    run(shared, |d, now| rot(step(&mut d.rotation, now)));
+}
+
+/// Feeds the tab coordinator.
+pub(super) fn drive_tabs(
+    shared: &Shared,
+    step: impl FnOnce(&mut Coordinator, i64) -> Vec<TabEffect>,
+) {
+    run(shared, |d, now| tab(step(&mut d.tabs, now)));
+}
+
+fn perform(shared: &Shared, work: Work) -> Vec<Work> {
+    match work {
+        Work::Conn(action) => perform_connection(shared, action),
+        Work::Rot(effect) => perform_rotation(shared, effect),
+        Work::Tab(effect) => perform_tabs(shared, effect),
+        Work::Emit(event, payload) => {
+            let (forward, handlers) = {
+                let mut d = shared.borrow_mut();
+                let forward = d.tabs.on_event(event, || {
+                    serde_wasm_bindgen::from_value::<Value>(payload.clone()).ok()
+                });
+                (forward, d.emitter.handlers(event))
+            };
+            for handler in handlers {
+                if handler.call1(&JsValue::NULL, &payload).is_err() {
+                    log(
+                        shared.borrow().level,
+                        Level::Warn,
+                        &format!("a {event} handler threw"),
+                    );
+                }
+            }
+            tab(forward)
+        }
+        Work::Call(function, value) => {
+            let _ = function.call1(&JsValue::NULL, &value);
+            Vec::new()
+        }
+    }
+}
+
+fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
+    let mut d = shared.borrow_mut();
+    match action {
+        Action::OpenSocket(url) => open_socket(shared, &mut d, &url),
+        Action::ReplaceSocket(url) => {
+            if let Some(old) = d.socket.take() {
+                let generation = d.generation;
+                if let Some((_, older)) = d.draining.replace((generation, old)) {
+                    drop_later(older);
+                }
+            }
+            open_socket(shared, &mut d, &url)
+        }
+        Action::SendText(text) => {
+            if !d.socket.as_ref().is_some_and(|s| s.send(&text)) {
+                log(d.level, Level::Debug, "frame not written: socket not open");
+            }
+            Vec::new()
+        }
+        Action::CloseSocket => {
+            d.retire_socket();
+            Vec::new()
+        }
+        Action::ArmReconnect(delay) => {
+            let weak = Rc::downgrade(shared);
+            let timer = Timeout::new(delay, move || {
+                with(&weak, |s| {
+                    drive_connection(s, |m, _| m.on_reconnect_timer())
+                })
+            });
+            if let Some(old) = d.reconnect.replace(timer) {
+                drop_later(old);
+            }
+            Vec::new()
+        }
+        Action::State(state) => {
+            log(d.level, Level::Info, &format!("state {state:?}"));
+            vec![Work::Emit("state", to_js(&state))]
+        }
+        Action::PersistRow(row) => {
+            // No durable outbox store yet: the row lives in memory, saved at once.
+            conn(d.machine.on_row_saved(&row.message_id, connection_now()))
+        }
+        // Memory-only outbox: nothing stored, nothing to delete.
+        Action::RemoveRow(_) => Vec::new(),
+        Action::Unconfirmed(note) => vec![Work::Emit("unconfirmed", to_js(&note))],
+        Action::ReplayDone { timed_out } => {
+            log(
+                d.level,
+                Level::Debug,
+                &format!("replay done (timed out: {timed_out})"),
+            );
+            Vec::new()
+        }
+        Action::Completed(completion) => tab(d
+            .tabs
+            .on_completed(&completion.message_id, completion.outcome)),
+        Action::Deliver(delivery) => {
+            use crate::session::Delivery;
+            let (event, payload) = match &delivery {
+                Delivery::Message(m) => ("message", to_js(m)),
+                Delivery::Stream(s) => ("stream", to_js(s)),
+                Delivery::Typing(t) => ("typing", to_js(t)),
+            };
+            vec![Work::Emit(event, payload)]
+        }
+        Action::Error(err) => {
+            log(
+                d.level,
+                Level::Warn,
+                &format!("{}: {}", err.kind, err.message),
+            );
+            vec![Work::Emit("error", to_js(&err))]
+        }
+        Action::TokenRejected => {
+            log(
+                d.level,
+                Level::Warn,
+                "the hub rejected the access token; refreshing",
+            );
+            rot(d.rotation.request(Trigger::HelloFail, None, now_ms()))
+        }
+    }
+}
+
+fn open_socket(shared: &Shared, d: &mut Driver, url: &str) -> Vec<Work> {
+    d.retire_socket();
+    let generation = d.generation;
+    let weak = Rc::downgrade(shared);
+    match Socket::open(url, move |event| on_socket(&weak, generation, event)) {
+        Ok(socket) => {
+            d.socket = Some(socket);
+            Vec::new()
+        }
+        Err(message) => {
+            let weak = Rc::downgrade(shared);
+            // Treated as a closed socket, after this task: the machine backs off.
+            spawn_local(async move {
+                with(&weak, |s| {
+                    drive_connection(s, |m, now| m.on_close(1006, now))
+                });
+            });
+            vec![Work::Emit(
+                "error",
+                to_js(&serde_json::json!({"kind": "socket", "message": message})),
+            )]
+        }
+    }
+}
+
+fn with(weak: &Weak<RefCell<Driver>>, f: impl FnOnce(&Shared)) {
+    if let Some(shared) = weak.upgrade() {
+        f(&shared);
+    }
+}
+
+fn on_socket(weak: &Weak<RefCell<Driver>>, generation: u64, event: SocketEvent) {
+    let Some(shared) = weak.upgrade() else { return };
+    let draining = shared
+        .borrow()
+        .draining
+        .as_ref()
+        .is_some_and(|(g, _)| *g == generation);
+    if draining {
+        // The replaced socket: deliver what it still carries; its close is expected.
+        match event {
+            SocketEvent::Text(text) => drive_connection(&shared, |m, now| m.on_text(&text, now)),
+            SocketEvent::Refused => drive_connection(&shared, |m, now| m.on_refused_frame(now)),
+            SocketEvent::Closed(_) => {
+                if let Some((_, socket)) = shared.borrow_mut().draining.take() {
+                    drop_later(socket);
+                }
+            }
+            SocketEvent::Open => {}
+        }
+        return;
+    }
+    if shared.borrow().generation != generation {
+        return;
+    }
+    drive_connection(&shared, |m, now| match event {
+        SocketEvent::Open => m.on_open(now),
+        SocketEvent::Text(text) => m.on_text(&text, now),
+        SocketEvent::Refused => m.on_refused_frame(now),
+        SocketEvent::Closed(code) => m.on_close(code, now),
+    });
+}
+
+/// Starts this tab's connection: the tick, the wake listeners, then the machine.
+fn start_connection(shared: &Shared, d: &mut Driver) -> Vec<Work> {
+    if d.tick.is_none() {
+        let weak = Rc::downgrade(shared);
+        d.tick = Some(Interval::new(TICK_MS, move || {
+            with(&weak, |s| drive_connection(s, |m, now| m.on_tick(now)))
+        }));
+    }
+    if d.wakers.is_empty() {
+        let waker = |wake: Wake| {
+            let weak = Rc::downgrade(shared);
+            move || {
+                // visibilitychange also fires on hiding: only coming back counts.
+                if wake != Wake::Visible || page_visible() {
+                    with(&weak, |s| {
+                        drive_connection(s, |m, now| m.on_wake(wake, now))
+                    })
+                }
+            }
+        };
+        d.wakers = [
+            Listener::global("online", waker(Wake::Online)),
+            Listener::document("visibilitychange", waker(Wake::Visible)),
+            Listener::global("pageshow", waker(Wake::PageShow)),
+            Listener::global("focus", waker(Wake::Focus)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+    }
+    conn(d.machine.connect())
+}
+
+/// Stops the connection's handles (disconnect, logout).
+fn stop_connection(d: &mut Driver) {
+    if let Some(timer) = d.reconnect.take() {
+        drop_later(timer);
+    }
+    if let Some(tick) = d.tick.take() {
+        drop_later(tick);
+    }
+    if let Some((_, socket)) = d.draining.take() {
+        drop_later(socket);
+    }
+    d.wakers.clear();
+}
+
+/// Runs `future` and feeds its result to the rotation machine.
+fn spawn_rotation<F>(shared: &Shared, future: F)
+where
+    F: std::future::Future<Output = Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>>
+        + 'static,
+{
+    let weak = Rc::downgrade(shared);
+    spawn_local(async move {
+        let step = future.await;
+        with(&weak, |s| drive_rotation(s, step));
+    });
+}
+
+fn lock_name(d: &Driver) -> String {
+    format!("clawchat-refresh:{}", d.account_key)
+}
+
+fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
+    let mut d = shared.borrow_mut();
+    let now = now_ms();
+    match effect {
+        RotationEffect::AcquireLock { flow } => {
+            let name = lock_name(&d);
+            if has_web_locks() {
+                let weak = Rc::downgrade(shared);
+                let granted = move || {
+                    with(&weak, |s| {
+                        drive_rotation(s, |r, now| r.on_lock(flow, true, now))
+                    })
+                };
+                match LockHold::request(&name, granted) {
+                    Some(hold) => d.refresh_lock = Some((flow, RefreshLock::Web(hold))),
+                    None => return rot(d.rotation.on_lock(flow, false, now)),
+                }
+            } else {
+                let owner = format!("{:032x}", SystemEntropy.next_u128());
+                let cancelled = Rc::new(Cell::new(false));
+                let ttl = d.rotation.config().lease_ttl_ms as f64;
+                d.refresh_lock = Some((
+                    flow,
+                    RefreshLock::Lease {
+                        owner: owner.clone(),
+                        cancelled: cancelled.clone(),
+                    },
+                ));
+                spawn_rotation(shared, async move {
+                    let lease = take_lease(&name, &owner, ttl, cancelled).await;
+                    Box::new(move |r: &mut Rotation, now| match lease {
+                        Lease::Taken | Lease::Unguarded => r.on_lock(flow, true, now),
+                        Lease::Cancelled => Vec::new(),
+                    })
+                        as Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>
+                });
+            }
+            Vec::new()
+        }
+        RotationEffect::RenewLock { flow } => {
+            if let Some((held, RefreshLock::Lease { owner, .. })) = &d.refresh_lock {
+                if *held == flow {
+                    let (name, owner) = (lock_name(&d), owner.clone());
+                    let ttl = d.rotation.config().lease_ttl_ms as f64;
+                    spawn_local(async move { renew_lease(&name, &owner, ttl).await });
+                }
+            }
+            Vec::new()
+        }
+        RotationEffect::ReleaseLock { flow } => {
+            if d.refresh_lock
+                .as_ref()
+                .is_some_and(|(held, _)| *held == flow)
+            {
+                let name = lock_name(&d);
+                match d.refresh_lock.take().map(|(_, lock)| lock) {
+                    Some(RefreshLock::Web(hold)) => drop_later(hold),
+                    Some(RefreshLock::Lease { owner, cancelled }) => {
+                        cancelled.set(true);
+                        spawn_local(async move { release_lease(&name, &owner).await });
+                    }
+                    None => {}
+                }
+            }
+            Vec::new()
+        }
+        RotationEffect::Read { flow, purpose } => {
+            let (store, key) = (d.store.clone(), d.account_key.clone());
+            spawn_rotation(shared, async move {
+                let result = store.load(&key).await;
+                Box::new(move |r: &mut Rotation, now| r.on_read(flow, purpose, result, now))
+                    as Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>
+            });
+            Vec::new()
+        }
+        RotationEffect::Request {
+            flow,
+            refresh_token,
+            device_id,
+        } => {
+            let request = match refresh_request(&d.base, &refresh_token, &device_id) {
+                Ok(request) => request,
+                Err(result) => return rot(d.rotation.on_answer(flow, result, now)),
+            };
+            let Ok(controller) = AbortController::new() else {
+                let result = classify_refresh(HttpOutcome::Failed {
+                    message: "no AbortController",
+                });
+                return rot(d.rotation.on_answer(flow, result, now));
+            };
+            d.requests.insert(flow, controller.clone());
+            let weak = Rc::downgrade(shared);
+            spawn_local(async move {
+                let answer = fetch::run_with(&request, Body::Json, controller).await;
+                let outcome = match &answer {
+                    Ok(answer) => HttpOutcome::Response {
+                        status: answer.status,
+                        body: &answer.body,
+                    },
+                    Err(message) => HttpOutcome::Failed { message },
+                };
+                let result = classify_refresh(outcome);
+                let date = answer.as_ref().ok().and_then(|a| a.date_ms);
+                with(&weak, |s| {
+                    s.borrow_mut().requests.remove(&flow);
+                    drive_rotation(s, |r, now| {
+                        if let Some(date) = date {
+                            r.on_server_date(date, now);
+                        }
+                        r.on_answer(flow, result, now)
+                    });
+                });
+            });
+            Vec::new()
+        }
+        RotationEffect::AbortRequest { flow } => {
+            if let Some(controller) = d.requests.remove(&flow) {
+                controller.abort();
+            }
+            Vec::new()
+        }
+        RotationEffect::Save { flow, session } => {
+            let store = d.store.clone();
+            spawn_rotation(shared, async move {
+                let result = store.save(&session).await;
+                Box::new(move |r: &mut Rotation, now| r.on_saved(flow, result, now))
+                    as Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>
+            });
+            Vec::new()
+        }
+        RotationEffect::Clear { flow } => {
+            let (store, key) = (d.store.clone(), d.account_key.clone());
+            spawn_rotation(shared, async move {
+                let result = store.clear(&key).await;
+                Box::new(move |r: &mut Rotation, _| r.on_cleared(flow, result))
+                    as Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>
+            });
+            Vec::new()
+        }
+        RotationEffect::Use(session) => {
+            let device = d.device_id();
+            let token = session.access_token.clone();
+            d.machine
+                .set_identity(&session.user_id, &device, token.clone());
+            let mut work = conn(d.machine.reconnect_with_token(token, connection_now()));
+            let expires_at =
+                crate::auth::schedule::expiry_ms(&session.access_token, Some(session.activated_at));
+            work.push(Work::Emit(
+                "tokens",
+                to_js(&serde_json::json!({ "expiresAt": expires_at })),
+            ));
+            work
+        }
+        RotationEffect::Connect => start_connection(shared, &mut d),
+        RotationEffect::Broadcast(news) => {
+            let message = match news {
+                News::Rotated => TabWire::Rotated,
+                News::LoggedOut { code, reason } => TabWire::LoggedOut { code, reason },
+            };
+            if let Some(channel) = &d.channel {
+                channel.post(&message);
+            }
+            Vec::new()
+        }
+        RotationEffect::Report {
+            tickets,
+            announce,
+            report,
+        } => {
+            let value = to_js(&report);
+            let mut work: Vec<Work> = tickets
+                .iter()
+                .filter_map(|t| d.waiters.remove(t))
+                .map(|resolve| Work::Call(resolve, value.clone()))
+                .collect();
+            if announce {
+                log(d.level, Level::Info, &format!("refresh: {report:?}"));
+                work.push(Work::Emit("refresh", value));
+            }
+            work
+        }
+        RotationEffect::LoggedOut { code, reason } => {
+            log(
+                d.level,
+                Level::Warn,
+                &format!("logged out: {code} {reason}"),
+            );
+            d.wake.clear();
+            if let Some((_, timer)) = d.timer.take() {
+                drop_later(timer);
+            }
+            let mut work = tab(d.tabs.stop("logged out"));
+            work.extend(conn(d.machine.logout(&reason)));
+            stop_connection(&mut d);
+            work.push(Work::Emit(
+                "logout",
+                to_js(&serde_json::json!({ "code": code, "reason": reason })),
+            ));
+            work
+        }
+        RotationEffect::Warn(message) => {
+            log(d.level, Level::Warn, &message);
+            vec![Work::Emit(
+                "warn",
+                to_js(&serde_json::json!({ "message": message })),
+            )]
+        }
+    }
+}
+
+fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
+    let mut d = shared.borrow_mut();
+    let now = now_ms();
+    match effect {
+        TabEffect::Post(message) => {
+            if let Some(channel) = &d.channel {
+                channel.post(&message);
+            }
+            Vec::new()
+        }
+        TabEffect::RequestLeadership => {
+            let weak = Rc::downgrade(shared);
+            let name = format!("clawchat-leader:{}", d.account_key);
+            d.leader_lock = LockHold::request(&name, move || {
+                with(&weak, |s| drive_tabs(s, |t, _| t.on_leadership()))
+            });
+            Vec::new()
+        }
+        TabEffect::ReleaseLeadership => {
+            if let Some(hold) = d.leader_lock.take() {
+                drop_later(hold);
+            }
+            rot(d.rotation.set_in_charge(false, now))
+        }
+        TabEffect::Role(role) => vec![Work::Emit(
+            "role",
+            to_js(&serde_json::json!({ "role": role })),
+        )],
+        TabEffect::Lead { solo } => {
+            if solo {
+                let suffix = ids::trace_id(0, SystemEntropy.next_u128())[20..].to_ascii_lowercase();
+                let sibling = format!("{}-{suffix}", d.device_id());
+                d.device_override.get_or_insert(sibling);
+                log(
+                    d.level,
+                    Level::Warn,
+                    "no Web Locks or BroadcastChannel: this tab connects alone",
+                );
+            }
+            let device = d.device_id();
+            if let Some(session) = d.rotation.session().cloned() {
+                d.machine
+                    .set_identity(&session.user_id, &device, session.access_token);
+            }
+            rot(d.rotation.set_in_charge(true, now))
+        }
+        TabEffect::WriteLocal(send) => {
+            let outgoing = Outgoing {
+                fragments: send.fragments,
+                reply: send.reply,
+                message_id: Some(send.message_id),
+            };
+            conn(d.machine.send(&send.chat_id, outgoing, connection_now()).1)
+        }
+        TabEffect::TypeLocal { chat_id, is_typing } => {
+            conn(d.machine.set_typing(&chat_id, is_typing, connection_now()))
+        }
+        TabEffect::Settle {
+            message_id,
+            outcome,
+        } => {
+            let Some((resolve, reject)) = d.pending.remove(&message_id) else {
+                return Vec::new();
+            };
+            match outcome {
+                Ok(accepted) => vec![Work::Call(resolve, to_js(&accepted))],
+                Err(failure) => {
+                    let note = format!("send {} failed: {}", failure.message_id, failure.reason);
+                    log(d.level, Level::Info, &note);
+                    vec![Work::Call(reject, send_error(&failure))]
+                }
+            }
+        }
+        TabEffect::Emit { name, payload } => FORWARDED_EVENTS
+            .iter()
+            .find(|n| **n == name)
+            .map(|name| {
+                let handlers = d.emitter.handlers(name);
+                let value = to_js(&payload);
+                handlers
+                    .into_iter()
+                    .map(|h| Work::Call(h, value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        TabEffect::AnnounceState => {
+            if let (Some(channel), Ok(payload)) =
+                (&d.channel, serde_json::to_value(d.machine.state()))
+            {
+                channel.post(&TabWire::Event {
+                    name: "state".into(),
+                    payload,
+                });
+            }
+            Vec::new()
+        }
+        TabEffect::Rotated => rot(d.rotation.on_rotated_elsewhere()),
+        TabEffect::LoggedOut { code, reason } => {
+            rot(d.rotation.on_logged_out_elsewhere(code, &reason))
+        }
+    }
+}
+
+/// Arms one timer at the earliest deadline of the rotation flow and the coordinator.
+fn rearm(shared: &Shared) {
+    let mut d = shared.borrow_mut();
+    let at = [d.rotation.poll_timeout(), d.tabs.poll_timeout()]
+        .into_iter()
+        .flatten()
+        .min();
+    if d.timer.as_ref().map(|(a, _)| *a) == at {
+        return;
+    }
+    if let Some((_, old)) = d.timer.take() {
+        drop_later(old);
+    }
+    if let Some(at) = at {
+        let delay = (at - now_ms()).clamp(0, i64::from(i32::MAX)) as u32;
+        let weak = Rc::downgrade(shared);
+        let timer = Timeout::new(delay, move || {
+            with(&weak, |s| {
+                s.borrow_mut().timer = None;
+                on_deadline(s);
+            })
+        });
+        d.timer = Some((at, timer));
+    }
+}
+
+/// A deadline passed (or the page woke up): let both machines look at the time.
+fn on_deadline(shared: &Shared) {
+    run(shared, |d, now| {
+        let mut work = rot(d.rotation.on_timeout(now));
+        work.extend(tab(d.tabs.on_timeout(now)));
+        work
+    });
+}
+
+/// Loads the session (once), joins the account's channel, listens for wake-ups and
+/// starts taking part in the account's tabs.
+pub(super) async fn connect(shared: &Shared) -> Result<(), String> {
+    if shared.borrow().rotation.logged_out() {
+        return Err("logged out: sign in again".into());
+    }
+    if !shared.borrow().loaded {
+        let (store, key) = {
+            let d = shared.borrow();
+            (d.store.clone(), d.account_key.clone())
+        };
+        let stored = store.load(&key).await;
+        let warning = shared.borrow_mut().startup_warning.take();
+        if let Some(message) = warning {
+            run(shared, |_, _| {
+                vec![Work::Rot(RotationEffect::Warn(message))]
+            });
+        }
+        let started = {
+            let mut d = shared.borrow_mut();
+            let offered = d.offered.take();
+            let started = d.rotation.start(stored, offered.clone());
+            if started.is_err() {
+                d.offered = offered;
+            } else {
+                d.loaded = true;
+            }
+            started
+        };
+        let effects = started.map_err(|StartError(message)| message)?;
+        run(shared, |_, _| rot(effects));
+        join_channel(shared);
+        listen_for_wake(shared);
+    }
+    let coordinate = has_web_locks() && has_broadcast_channel();
+    drive_tabs(shared, |t, _| t.start(coordinate));
+    Ok(())
+}
+
+fn join_channel(shared: &Shared) {
+    let weak = Rc::downgrade(shared);
+    let name = format!("clawchat:{}", shared.borrow().account_key);
+    let channel = TabChannel::join(&name, move |message: TabWire| {
+        with(&weak, |s| drive_tabs(s, |t, now| t.on_wire(message, now)))
+    });
+    shared.borrow_mut().channel = channel;
+}
+
+/// Timers are unreliable in background tabs and after sleep: deadlines are re-checked
+/// when the page becomes visible, gets focus, or the network returns.
+fn listen_for_wake(shared: &Shared) {
+    let make = |shared: &Shared| {
+        let weak = Rc::downgrade(shared);
+        move || with(&weak, on_deadline)
+    };
+    let listeners = [
+        Listener::document("visibilitychange", make(shared)),
+        Listener::global("focus", make(shared)),
+        Listener::global("online", make(shared)),
+        Listener::global("pageshow", make(shared)),
+    ];
+    shared.borrow_mut().wake = listeners.into_iter().flatten().collect();
+}
+
+/// Closes the connection; a leader hands it to another tab (its followers' relayed sends
+/// go to the next leader), and this tab's pending sends fail.
+pub(super) fn disconnect(shared: &Shared) {
+    run(shared, |d, _| {
+        let mut work = tab(d.tabs.stop("disconnected by the app"));
+        work.extend(conn(d.machine.disconnect()));
+        stop_connection(d);
+        work
+    });
+}
+
+/// The app logs out in every tab.
+pub(super) fn logout(shared: &Shared) {
+    drive_rotation(shared, |r, _| r.logout("logged out by the app"));
+}
+
+/// A REST answer's `Date`: a sample of the server's clock for the refresh schedule.
+pub(super) fn server_date(shared: &Shared, date_ms: Option<i64>) {
+    if let Some(date) = date_ms {
+        shared.borrow_mut().rotation.on_server_date(date, now_ms());
+    }
+}
+
+/// Runs (or joins) a refresh; true when the client now holds a fresh pair.
+pub(super) async fn refresh(shared: &Shared, trigger: Trigger) -> bool {
+    let value = JsFuture::from(refresh_promise(shared, trigger))
+        .await
+        .unwrap_or(JsValue::NULL);
+    let outcome = js_sys::Reflect::get(&value, &"outcome".into())
+        .ok()
+        .and_then(|o| o.as_string());
+    matches!(outcome.as_deref(), Some("success" | "adopted"))
+}
+
+/// Registers a refresh waiter and returns the promise the app gets.
+pub(super) fn refresh_promise(shared: &Shared, trigger: Trigger) -> Promise {
+    let mut ticket = 0;
+    let promise = Promise::new(&mut |resolve, _| {
+        let mut d = shared.borrow_mut();
+        d.next_ticket += 1;
+        ticket = d.next_ticket;
+        d.waiters.insert(ticket, resolve);
+    });
+    drive_rotation(shared, |r, now| r.request(trigger, Some(ticket), now));
+    promise
+}
+
+/// Sends through the tab coordinator: a follower relays, a leader writes. The promise is
+/// settled by the send's outcome.
+pub(super) fn send(
+    shared: &Shared,
+    chat_id: &str,
+    outgoing: Outgoing,
+    slots: (Function, Function),
+) {
+    let message_id = outgoing
+        .message_id
+        .filter(|id| ids::is_message_id(id))
+        .unwrap_or_else(|| ids::message_id(now_ms().max(0) as u64, SystemEntropy.next_u128()));
+    shared
+        .borrow_mut()
+        .pending
+        .insert(message_id.clone(), slots);
+    let send = RelayedSend {
+        message_id,
+        chat_id: chat_id.to_owned(),
+        fragments: outgoing.fragments,
+        reply: outgoing.reply,
+    };
+    drive_tabs(shared, |t, now| t.send(send, now));
+}
+
+/// The connection state as the app sees it (a follower shows its leader's).
+pub(super) fn state(shared: &Shared) -> JsValue {
+    let d = shared.borrow();
+    match (d.tabs.role(), d.tabs.leader_state()) {
+        (Role::Follower, Some(state)) => to_js(state),
+        (Role::Follower, None) => to_js(&serde_json::json!({"state": "connecting", "attempt": 0})),
+        _ => to_js(d.machine.state()),
+    }
+}

@@ -1,0 +1,406 @@
+//! The tab coordinator: this tab's role, relayed sends with deadlines (none hangs),
+//! forwarded events, hand-over. Pure: inputs carry `now`, outputs are [`Effect`]s.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::session::{Accepted, SendError, SendErrorKind};
+
+use super::{RelayedSend, TabWire};
+
+/// Events the leader forwards to its followers.
+pub const FORWARDED_EVENTS: [&str; 6] =
+    ["state", "message", "stream", "typing", "error", "refresh"];
+
+/// This tab's part in its account's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Not connecting (before `connect()`, after `disconnect()` or logout).
+    Idle,
+    /// Waiting for the leader lock; relaying through the leader.
+    Follower,
+    /// Owns the socket and the proactive refresh.
+    Leader,
+    /// No Web Locks / BroadcastChannel: connects alone with a sibling device id.
+    Solo,
+}
+
+/// Deadlines of relayed sends (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoordinatorConfig {
+    /// A relayed send no leader took within this fails.
+    pub receipt_timeout_ms: i64,
+    /// A relayed send the leader took but never settled within this fails (longer than
+    /// the leader's own queue age and ack timeout).
+    pub settle_timeout_ms: i64,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        CoordinatorConfig {
+            receipt_timeout_ms: 5_000,
+            settle_timeout_ms: 6 * 60_000,
+        }
+    }
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Post to the other tabs of the account.
+    Post(TabWire),
+    /// Request the leader lock; call [`Coordinator::on_leadership`] once granted.
+    RequestLeadership,
+    /// Release (or stop waiting for) the leader lock.
+    ReleaseLeadership,
+    /// The role changed: tell the app.
+    Role(Role),
+    /// This tab now owns the connection (a sibling device id when `solo`).
+    Lead {
+        /// Connecting alone: use a sibling device id.
+        solo: bool,
+    },
+    /// Queue this send on this tab's connection, with its id.
+    WriteLocal(RelayedSend),
+    /// Send this typing change on this tab's connection.
+    TypeLocal {
+        /// The chat.
+        chat_id: String,
+        /// Started or stopped.
+        is_typing: bool,
+    },
+    /// Settle the app's promise of this send.
+    Settle {
+        /// The send.
+        message_id: String,
+        /// Accepted, or why not.
+        outcome: Result<Accepted, SendError>,
+    },
+    /// Emit an event the leader forwarded.
+    Emit {
+        /// The event name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+    },
+    /// Post this tab's connection state as a `state` event (a follower said hello).
+    AnnounceState,
+    /// Another tab persisted a rotated pair.
+    Rotated,
+    /// Another tab logged the account out.
+    LoggedOut {
+        /// The code.
+        code: i64,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Relayed {
+    send: RelayedSend,
+    received: bool,
+    deadline: i64,
+}
+
+/// The coordinator of one tab.
+#[derive(Debug)]
+pub struct Coordinator {
+    tab: String,
+    config: CoordinatorConfig,
+    role: Role,
+    followers: BTreeSet<String>,
+    relayed: BTreeMap<String, Relayed>,
+    remote: BTreeMap<String, String>,
+    leader_state: Option<Value>,
+}
+
+fn failure(send: &RelayedSend, kind: SendErrorKind, reason: &str) -> SendError {
+    SendError {
+        kind,
+        code: None,
+        reason: reason.to_owned(),
+        message_id: send.message_id.clone(),
+        chat_id: send.chat_id.clone(),
+        trace_id: String::new(),
+    }
+}
+
+impl Coordinator {
+    /// An idle coordinator for the tab `tab`.
+    pub fn new(tab: String, config: CoordinatorConfig) -> Self {
+        Coordinator {
+            tab,
+            config,
+            role: Role::Idle,
+            followers: BTreeSet::new(),
+            relayed: BTreeMap::new(),
+            remote: BTreeMap::new(),
+            leader_state: None,
+        }
+    }
+
+    /// This tab's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Follower: the leader's last connection state.
+    pub fn leader_state(&self) -> Option<&Value> {
+        self.leader_state.as_ref()
+    }
+
+    /// Leader: the followers that announced themselves.
+    pub fn followers(&self) -> usize {
+        self.followers.len()
+    }
+
+    /// Follower: relayed sends not yet settled.
+    pub fn unsettled(&self) -> usize {
+        self.relayed.len()
+    }
+
+    /// Starts taking part: a candidate for leadership when tabs can coordinate, else
+    /// alone.
+    pub fn start(&mut self, can_coordinate: bool) -> Vec<Effect> {
+        if self.role != Role::Idle {
+            return Vec::new();
+        }
+        if !can_coordinate {
+            self.role = Role::Solo;
+            return vec![Effect::Role(Role::Solo), Effect::Lead { solo: true }];
+        }
+        self.role = Role::Follower;
+        vec![
+            Effect::Role(Role::Follower),
+            Effect::Post(TabWire::Hello {
+                tab: self.tab.clone(),
+            }),
+            Effect::RequestLeadership,
+        ]
+    }
+
+    /// The leader lock was granted: this tab leads and writes what it had relayed.
+    pub fn on_leadership(&mut self) -> Vec<Effect> {
+        if self.role != Role::Follower {
+            return vec![Effect::ReleaseLeadership];
+        }
+        self.role = Role::Leader;
+        self.leader_state = None;
+        let mut out = vec![
+            Effect::Role(Role::Leader),
+            Effect::Post(TabWire::Leader {
+                tab: self.tab.clone(),
+            }),
+            Effect::Lead { solo: false },
+        ];
+        let mine = std::mem::take(&mut self.relayed);
+        out.extend(mine.into_values().map(|r| Effect::WriteLocal(r.send)));
+        out
+    }
+
+    /// The app sends: a follower relays it (with a deadline), else it is written here.
+    pub fn send(&mut self, send: RelayedSend, now: i64) -> Vec<Effect> {
+        if self.role != Role::Follower {
+            return vec![Effect::WriteLocal(send)];
+        }
+        self.relayed.insert(
+            send.message_id.clone(),
+            Relayed {
+                send: send.clone(),
+                received: false,
+                deadline: now + self.config.receipt_timeout_ms,
+            },
+        );
+        vec![Effect::Post(TabWire::Send {
+            from: self.tab.clone(),
+            send,
+        })]
+    }
+
+    /// The app's typing change: relayed by a follower, else sent here.
+    pub fn typing(&mut self, chat_id: &str, is_typing: bool) -> Vec<Effect> {
+        let chat_id = chat_id.to_owned();
+        if self.role == Role::Follower {
+            vec![Effect::Post(TabWire::Typing { chat_id, is_typing })]
+        } else {
+            vec![Effect::TypeLocal { chat_id, is_typing }]
+        }
+    }
+
+    /// A send on this tab's connection ended: a follower's is relayed back.
+    pub fn on_completed(
+        &mut self,
+        message_id: &str,
+        outcome: Result<Accepted, SendError>,
+    ) -> Vec<Effect> {
+        match self.remote.remove(message_id) {
+            Some(to) if self.role == Role::Leader => vec![Effect::Post(TabWire::Settled {
+                to,
+                message_id: message_id.to_owned(),
+                outcome,
+            })],
+            Some(_) => Vec::new(),
+            None => vec![Effect::Settle {
+                message_id: message_id.to_owned(),
+                outcome,
+            }],
+        }
+    }
+
+    /// This tab emitted an event: a leader forwards it when a follower is listening.
+    pub fn on_event(&mut self, name: &str, payload: impl FnOnce() -> Option<Value>) -> Vec<Effect> {
+        if self.role != Role::Leader
+            || self.followers.is_empty()
+            || !FORWARDED_EVENTS.contains(&name)
+        {
+            return Vec::new();
+        }
+        payload()
+            .map(|payload| {
+                Effect::Post(TabWire::Event {
+                    name: name.to_owned(),
+                    payload,
+                })
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// A message from another tab.
+    pub fn on_wire(&mut self, message: TabWire, now: i64) -> Vec<Effect> {
+        match (self.role, message) {
+            (_, TabWire::Rotated) => vec![Effect::Rotated],
+            (_, TabWire::LoggedOut { code, reason }) => vec![Effect::LoggedOut { code, reason }],
+            (Role::Leader, TabWire::Hello { tab }) => {
+                self.followers.insert(tab);
+                vec![Effect::AnnounceState]
+            }
+            (_, TabWire::Bye { tab }) => {
+                self.followers.remove(&tab);
+                Vec::new()
+            }
+            (Role::Leader, TabWire::Send { from, send }) => {
+                self.followers.insert(from.clone());
+                let mut out = vec![Effect::Post(TabWire::Received {
+                    to: from.clone(),
+                    message_id: send.message_id.clone(),
+                })];
+                if !self.remote.contains_key(&send.message_id) {
+                    self.remote.insert(send.message_id.clone(), from);
+                    out.push(Effect::WriteLocal(send));
+                }
+                out
+            }
+            (Role::Leader, TabWire::Typing { chat_id, is_typing }) => {
+                vec![Effect::TypeLocal { chat_id, is_typing }]
+            }
+            (Role::Follower, TabWire::Leader { .. }) => {
+                let mut out = vec![Effect::Post(TabWire::Hello {
+                    tab: self.tab.clone(),
+                })];
+                for relayed in self.relayed.values_mut() {
+                    relayed.received = false;
+                    relayed.deadline = now + self.config.receipt_timeout_ms;
+                    out.push(Effect::Post(TabWire::Send {
+                        from: self.tab.clone(),
+                        send: relayed.send.clone(),
+                    }));
+                }
+                out
+            }
+            (Role::Follower, TabWire::Received { to, message_id }) if to == self.tab => {
+                if let Some(relayed) = self.relayed.get_mut(&message_id) {
+                    relayed.received = true;
+                    relayed.deadline = now + self.config.settle_timeout_ms;
+                }
+                Vec::new()
+            }
+            (
+                Role::Follower,
+                TabWire::Settled {
+                    to,
+                    message_id,
+                    outcome,
+                },
+            ) if to == self.tab => match self.relayed.remove(&message_id) {
+                Some(_) => vec![Effect::Settle {
+                    message_id,
+                    outcome,
+                }],
+                None => Vec::new(),
+            },
+            (Role::Follower, TabWire::Event { name, payload })
+                if FORWARDED_EVENTS.contains(&name.as_str()) =>
+            {
+                if name == "state" {
+                    self.leader_state = Some(payload.clone());
+                }
+                vec![Effect::Emit { name, payload }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// When [`Coordinator::on_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        self.relayed.values().map(|r| r.deadline).min()
+    }
+
+    /// Relayed sends past their deadline fail: none hangs.
+    pub fn on_timeout(&mut self, now: i64) -> Vec<Effect> {
+        let late: Vec<String> = self
+            .relayed
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        late.into_iter()
+            .filter_map(|id| self.relayed.remove(&id))
+            .map(|r| {
+                let reason = if r.received {
+                    "the leader tab never settled the send"
+                } else {
+                    "no leader tab took the send in time"
+                };
+                Effect::Settle {
+                    message_id: r.send.message_id.clone(),
+                    outcome: Err(failure(&r.send, SendErrorKind::Relay, reason)),
+                }
+            })
+            .collect()
+    }
+
+    /// Stops taking part (disconnect, logout): the leader lock is released so another
+    /// tab (or a new client of this account) can lead; a follower's relayed sends fail.
+    pub fn stop(&mut self, reason: &str) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let was = std::mem::replace(&mut self.role, Role::Idle);
+        if was == Role::Idle {
+            return out;
+        }
+        for relayed in std::mem::take(&mut self.relayed).into_values() {
+            out.push(Effect::Settle {
+                message_id: relayed.send.message_id.clone(),
+                outcome: Err(failure(&relayed.send, SendErrorKind::Closed, reason)),
+            });
+        }
+        if was == Role::Follower {
+            out.push(Effect::Post(TabWire::Bye {
+                tab: self.tab.clone(),
+            }));
+        }
+        // A leader's relayed sends go to the next leader: the followers re-post them.
+        self.remote.clear();
+        self.followers.clear();
+        self.leader_state = None;
+        if was != Role::Solo {
+            out.push(Effect::ReleaseLeadership);
+        }
+        out.push(Effect::Role(Role::Idle));
+        out
+    }
+}

@@ -1,0 +1,97 @@
+//! Many tabs, one connection: the tab coordinator machine and the typed wire the tabs
+//! of one account speak over their channel. Per account, the tab holding the leader lock
+//! owns the socket; followers relay sends and typing to it and receive its events back.
+//! Without Web Locks or BroadcastChannel a tab connects alone ("solo").
+
+mod coordinator;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::protocol::{Fragment, ReplyContext};
+use crate::session::{Accepted, SendError};
+
+pub use coordinator::{Coordinator, CoordinatorConfig, Effect, Role, FORWARDED_EVENTS};
+
+/// A follower's send, written by the leader with the same message id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayedSend {
+    /// The id minted by the follower.
+    pub message_id: String,
+    /// Where it goes.
+    pub chat_id: String,
+    /// The body.
+    pub fragments: Vec<Fragment>,
+    /// The reply context, for replies.
+    pub reply: Option<ReplyContext>,
+}
+
+/// What the tabs of one account say to each other. Never carries a token: a tab told of
+/// a rotation re-reads the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TabWire {
+    /// A follower is here (at start, and again to each new leader).
+    Hello {
+        /// The follower's tab id.
+        tab: String,
+    },
+    /// A follower left.
+    Bye {
+        /// The follower's tab id.
+        tab: String,
+    },
+    /// A tab became the leader.
+    Leader {
+        /// The leader's tab id.
+        tab: String,
+    },
+    /// A follower's send.
+    Send {
+        /// The follower's tab id.
+        from: String,
+        /// The send.
+        send: RelayedSend,
+    },
+    /// The leader took a relayed send: it settles it from now on.
+    Received {
+        /// The follower's tab id.
+        to: String,
+        /// The send.
+        message_id: String,
+    },
+    /// A follower's typing change.
+    Typing {
+        /// The chat.
+        chat_id: String,
+        /// Started or stopped.
+        is_typing: bool,
+    },
+    /// The end of a relayed send.
+    Settled {
+        /// The follower's tab id.
+        to: String,
+        /// The send.
+        message_id: String,
+        /// Accepted, or why not.
+        outcome: Result<Accepted, SendError>,
+    },
+    /// An event the leader emitted, for the followers.
+    Event {
+        /// The event name (one of [`FORWARDED_EVENTS`]).
+        name: String,
+        /// Its payload.
+        payload: Value,
+    },
+    /// A rotated pair was persisted: re-read the store.
+    Rotated,
+    /// The account was logged out.
+    LoggedOut {
+        /// The refresh code, or 0 for an explicit logout.
+        code: i64,
+        /// Why.
+        reason: String,
+    },
+}
