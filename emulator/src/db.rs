@@ -436,18 +436,29 @@ impl Db {
     /// this returns `Ok`, none when it fails. Each answer is, for a message, the time it
     /// was first accepted (a resend with the same id coalesces and keeps the first time);
     /// for a cursor, its sequence.
-    pub fn commit(&self, writes: &[Write]) -> DbResult<Vec<i64>> {
+    /// The inbox rows the messages added are pushed onto `stored`, `(recipient, seq,
+    /// index of the write)`, in commit order.
+    pub fn commit(
+        &self,
+        writes: &[Write],
+        stored: &mut Vec<(String, i64, usize)>,
+    ) -> DbResult<Vec<i64>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let first_new = stored.len();
         let answers = writes
             .iter()
-            .map(|write| match write {
-                Write::Message(message) => store_message(&tx, message),
+            .enumerate()
+            .map(|(index, write)| match write {
+                Write::Message(message) => store_message(&tx, message, index, stored),
                 Write::Cursor(cursor) => store_cursor(&tx, cursor),
             })
-            .collect::<DbResult<Vec<i64>>>()?;
-        tx.commit()?;
-        Ok(answers)
+            .collect::<DbResult<Vec<i64>>>();
+        let answers = answers.and_then(|answers| tx.commit().map(|()| answers));
+        if answers.is_err() {
+            stored.truncate(first_new);
+        }
+        answers
     }
 
     /// Up to `limit` messages of `chat_id` older than the one with id `before` (the
@@ -525,7 +536,8 @@ impl Db {
             device_id: device_id.to_owned(),
             seq,
         };
-        self.commit(&[Write::Cursor(cursor)]).map(drop)
+        self.commit(&[Write::Cursor(cursor)], &mut Vec::new())
+            .map(drop)
     }
 
     /// Records an upload.
@@ -560,7 +572,12 @@ impl Db {
 
 /// Stores one message within `tx` (see [`Db::commit`]); returns its first
 /// acceptance time.
-fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> DbResult<i64> {
+fn store_message(
+    tx: &rusqlite::Transaction<'_>,
+    m: &NewMessage,
+    index: usize,
+    stored: &mut Vec<(String, i64, usize)>,
+) -> DbResult<i64> {
     tx.prepare_cached(
         "INSERT OR IGNORE INTO messages (chat_id, sender_id, message_id, envelope, accepted_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -581,7 +598,9 @@ fn store_message(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> DbResult<i64
         "INSERT OR IGNORE INTO inbox (recipient, message_id, envelope) VALUES (?1, ?2, ?3)",
     )?;
     for recipient in &m.recipients {
-        insert.execute(params![recipient, m.message_id, m.envelope])?;
+        if insert.execute(params![recipient, m.message_id, m.envelope])? == 1 {
+            stored.push((recipient.clone(), tx.last_insert_rowid(), index));
+        }
     }
     Ok(accepted_at)
 }
@@ -642,7 +661,8 @@ mod tests {
     }
 
     fn accept(db: &Db, message: NewMessage) -> i64 {
-        db.commit(&[Write::Message(message)]).unwrap()[0]
+        db.commit(&[Write::Message(message)], &mut Vec::new())
+            .unwrap()[0]
     }
 
     fn message(id: &str, to: &[String], now: i64) -> NewMessage {
@@ -680,7 +700,19 @@ mod tests {
             }),
             Write::Message(message("m1", &to, 3)),
         ];
-        assert_eq!(db.commit(&batch).unwrap(), [1, 2, 9, 1]);
+        let mut stored = Vec::new();
+        assert_eq!(db.commit(&batch, &mut stored).unwrap(), [1, 2, 9, 1]);
+        let seqs: Vec<i64> = db
+            .inbox_after("b", 0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
+        assert_eq!(
+            stored,
+            [("b".into(), seqs[0], 0), ("b".into(), seqs[1], 1)],
+            "new rows only"
+        );
         assert_eq!(db.cursor("b", "d").unwrap(), 9);
         let inbox: Vec<String> = db
             .inbox_after("b", 0, 10)

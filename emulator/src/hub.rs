@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 /// Why a session is being ended by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,19 @@ pub enum Control {
     Kick(Kick),
 }
 
+/// A stored envelope for a session: its inbox sequence and text.
+pub type Delivery = (i64, Arc<str>);
+
+/// What a session task receives: frames and kicks first, stored envelopes after the
+/// client's own frames (so a close is seen before the cursor moves on).
+#[derive(Debug)]
+pub struct Mailbox {
+    /// Frames and kicks.
+    pub control: mpsc::UnboundedReceiver<Control>,
+    /// Stored envelopes.
+    pub deliveries: mpsc::UnboundedReceiver<Delivery>,
+}
+
 /// How other tasks reach a live session.
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
@@ -32,8 +45,8 @@ pub struct SessionHandle {
     pub id: u64,
     /// Frames and kicks.
     pub control: mpsc::UnboundedSender<Control>,
-    /// Poked when the user's inbox grew.
-    pub inbox: Arc<Notify>,
+    /// Stored envelopes with their inbox sequence, in commit order.
+    pub deliveries: mpsc::UnboundedSender<Delivery>,
     /// The `jti` of the access token the session connected with.
     pub token_id: String,
 }
@@ -61,19 +74,23 @@ impl Hub {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new handle with a fresh id and its control receiver, for a session that
-    /// connected with the token whose `jti` is `token_id`.
-    pub fn new_handle(&self, token_id: &str) -> (SessionHandle, mpsc::UnboundedReceiver<Control>) {
-        let (control, rx) = mpsc::unbounded_channel();
+    /// A new handle with a fresh id and its mailbox, for a session that connected with
+    /// the token whose `jti` is `token_id`.
+    pub fn new_handle(&self, token_id: &str) -> (SessionHandle, Mailbox) {
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (deliveries, deliveries_rx) = mpsc::unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         (
             SessionHandle {
                 id,
                 control,
-                inbox: Arc::new(Notify::new()),
+                deliveries,
                 token_id: token_id.to_owned(),
             },
-            rx,
+            Mailbox {
+                control: control_rx,
+                deliveries: deliveries_rx,
+            },
         )
     }
 
@@ -112,10 +129,12 @@ impl Hub {
         }
     }
 
-    /// Wakes every session of `user_id` to read its inbox.
-    pub fn wake(&self, user_id: &str) {
+    /// Hands the stored envelope with inbox sequence `seq` to every session of `user_id`.
+    pub fn deliver(&self, user_id: &str, seq: i64, envelope: &Arc<str>) {
         if let Some(devices) = self.sessions().get(user_id) {
-            devices.values().for_each(|h| h.inbox.notify_one());
+            for handle in devices.values() {
+                let _ = handle.deliveries.send((seq, envelope.clone()));
+            }
         }
     }
 
@@ -179,7 +198,7 @@ mod tests {
         hub.register("u", "d", first);
         hub.register("u", "d", second);
         assert!(matches!(
-            first_rx.try_recv(),
+            first_rx.control.try_recv(),
             Ok(Control::Kick(Kick::Replaced))
         ));
         assert_eq!(hub.takeovers(), 1);

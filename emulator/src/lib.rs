@@ -132,7 +132,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         return Err(StartError::AdminNotLoopback(config.admin_listen));
     }
     let db = Arc::new(db::Db::open(&config.db).map_err(StartError::Db)?);
-    let writer = writer::Writer::spawn(db.clone()).map_err(StartError::Writer)?;
+    let hub = Arc::new(hub::Hub::default());
+    let deliveries = hub.clone();
+    let writer = writer::Writer::spawn(
+        db.clone(),
+        Box::new(move |recipient, seq, envelope| deliveries.deliver(recipient, seq, envelope)),
+    )
+    .map_err(StartError::Writer)?;
     let key = db
         .meta_or_insert("jwt_key", || state::random_token(32).into_bytes())
         .map_err(StartError::Db)?;
@@ -155,7 +161,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         signer: jwt::Signer::new(key),
         db,
         writer,
-        hub: Default::default(),
+        hub,
         faults: Default::default(),
         counters: Default::default(),
         media_dir,

@@ -62,7 +62,7 @@ pub struct AppState {
     /// Token signer (its key is stored in the database, so tokens survive a restart).
     pub signer: Signer,
     /// Live sessions.
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
     /// Armed faults.
     pub faults: Faults,
     /// Counters.

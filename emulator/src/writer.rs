@@ -21,6 +21,10 @@ pub struct WriteFailed;
 
 type Answer = oneshot::Sender<Result<i64, WriteFailed>>;
 
+/// Called by the writer thread, in commit order, for each inbox row a commit added:
+/// the recipient, the row's sequence and the envelope.
+pub type OnStored = Box<dyn Fn(&str, i64, &Arc<str>) + Send>;
+
 /// The handle to the writer thread; the thread ends when the handle is dropped.
 #[derive(Debug)]
 pub struct Writer {
@@ -28,12 +32,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread over `db`.
-    pub fn spawn(db: Arc<Db>) -> std::io::Result<Writer> {
+    /// Starts the writer thread over `db`; `on_stored` hears of every new inbox row.
+    pub fn spawn(db: Arc<Db>, on_stored: OnStored) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("clawchat-writer".into())
-            .spawn(move || run(&db, &queue))?;
+            .spawn(move || run(&db, &queue, &on_stored))?;
         Ok(Writer { jobs })
     }
 
@@ -62,8 +66,10 @@ impl Writer {
     }
 }
 
-/// The thread: waits for a write, takes whatever else is queued, commits, answers.
-fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>) {
+/// The thread: waits for a write, takes whatever else is queued, commits, tells of
+/// the new inbox rows, answers.
+fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>, on_stored: &OnStored) {
+    let mut stored = Vec::new();
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -73,7 +79,16 @@ fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>) {
             }
         }
         let (writes, answers): (Vec<Write>, Vec<_>) = batch.into_iter().unzip();
-        for (answer, result) in answers.into_iter().zip(commit(db, &writes)) {
+        let results = commit(db, &writes, &mut stored);
+        let mut envelopes: Vec<Option<Arc<str>>> = vec![None; writes.len()];
+        for (recipient, seq, index) in stored.drain(..) {
+            if let Write::Message(message) = &writes[index] {
+                let envelope =
+                    envelopes[index].get_or_insert_with(|| message.envelope.as_str().into());
+                on_stored(&recipient, seq, envelope);
+            }
+        }
+        for (answer, result) in answers.into_iter().zip(results) {
             if let Some(answer) = answer {
                 let _ = answer.send(result);
             }
@@ -83,8 +98,12 @@ fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>) {
 
 /// One transaction for the batch; if it fails, each write on its own, so one bad
 /// write does not fail the others.
-fn commit(db: &Db, writes: &[Write]) -> Vec<Result<i64, WriteFailed>> {
-    match db.commit(writes) {
+fn commit(
+    db: &Db,
+    writes: &[Write],
+    stored: &mut Vec<(String, i64, usize)>,
+) -> Vec<Result<i64, WriteFailed>> {
+    match db.commit(writes, stored) {
         Ok(answers) => answers.into_iter().map(Ok).collect(),
         Err(err) if writes.len() == 1 => {
             tracing::error!(%err, "write failed");
@@ -92,9 +111,15 @@ fn commit(db: &Db, writes: &[Write]) -> Vec<Result<i64, WriteFailed>> {
         }
         Err(err) => {
             tracing::warn!(%err, size = writes.len(), "batch write failed; writing one by one");
+            let mut one = Vec::new();
             writes
                 .iter()
-                .map(|w| commit(db, std::slice::from_ref(w)).remove(0))
+                .enumerate()
+                .map(|(index, write)| {
+                    let result = commit(db, std::slice::from_ref(write), &mut one).remove(0);
+                    stored.extend(one.drain(..).map(|(r, seq, _)| (r, seq, index)));
+                    result
+                })
                 .collect()
         }
     }
@@ -118,7 +143,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_sends_are_each_answered_after_their_commit() {
         let db = Arc::new(Db::open(":memory:").unwrap());
-        let writer = Arc::new(Writer::spawn(db.clone()).unwrap());
+        let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heard = rows.clone();
+        let on_stored: OnStored = Box::new(move |recipient, seq, envelope| {
+            heard
+                .lock()
+                .unwrap()
+                .push((recipient.to_owned(), seq, envelope.to_string()));
+        });
+        let writer = Arc::new(Writer::spawn(db.clone(), on_stored).unwrap());
         let sends: Vec<_> = (0..1_000)
             .map(|i| {
                 let writer = writer.clone();
@@ -133,13 +166,23 @@ mod tests {
             Ok(7),
             "a resend coalesces"
         );
-        assert_eq!(db.inbox_after("b", 0, 2_000).unwrap().len(), 1_000);
+        let inbox = db.inbox_after("b", 0, 2_000).unwrap();
+        assert_eq!(inbox.len(), 1_000);
+        let heard: Vec<(String, i64, String)> = rows.lock().unwrap().clone();
+        let expected: Vec<_> = inbox
+            .into_iter()
+            .map(|(seq, e)| ("b".to_owned(), seq, e))
+            .collect();
+        assert_eq!(
+            heard, expected,
+            "every new row is told once, in commit order"
+        );
     }
 
     #[tokio::test]
     async fn cursors_move_with_the_next_commit_and_can_be_awaited() {
         let db = Arc::new(Db::open(":memory:").unwrap());
-        let writer = Writer::spawn(db.clone()).unwrap();
+        let writer = Writer::spawn(db.clone(), Box::new(|_, _, _| {})).unwrap();
         let cursor = |seq| CursorUpdate {
             user_id: "u".into(),
             device_id: "d".into(),

@@ -8,12 +8,11 @@ use clawchat_wasm::protocol::{
     decode, send_codes, Ack, ChatType, Event, Frame, HelloFail, HelloOk, MessagePayload,
     ProtocolError, SendFailure, Sender,
 };
-use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 use crate::db::{CursorUpdate, NewMessage};
 use crate::faults::AckPlan;
-use crate::hub::{Control, Kick, SessionHandle};
+use crate::hub::{Control, Kick, Mailbox, SessionHandle};
 use crate::state::{device_belongs, random_token, AppState, Counters};
 use crate::validate::{self, StreamTracker};
 
@@ -43,7 +42,7 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
     let Some(peer) = handshake(&mut socket, &state).await else {
         return;
     };
-    let (handle, control) = state.hub.new_handle(&peer.token_id);
+    let (handle, mailbox) = state.hub.new_handle(&peer.token_id);
     state
         .hub
         .register(&peer.user_id, &peer.device_id, handle.clone());
@@ -61,7 +60,7 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
             persisted_at: Instant::now(),
         },
     };
-    session.run(control).await;
+    session.run(mailbox).await;
 }
 
 fn frame_now(state: &AppState, event: Event, trace_id: &str) -> Frame {
@@ -203,7 +202,7 @@ enum End {
 }
 
 impl Session {
-    async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
+    async fn run(mut self, mut mailbox: Mailbox) {
         let interval = Duration::from_millis(self.state.config.ping_interval_ms.max(10));
         let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
         let mut last_heard = Instant::now();
@@ -229,7 +228,7 @@ impl Session {
             // be seen before more envelopes are written and the cursor moves past them).
             tokio::select! {
                 biased;
-                command = control.recv() => match command {
+                command = mailbox.control.recv() => match command {
                     Some(Control::Send(text)) => {
                         if self.socket.send(Message::Text(text.into())).await.is_err() { break End::Closed; }
                     }
@@ -245,8 +244,8 @@ impl Session {
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Closed,
                     }
                 }
-                _ = self.handle.inbox.notified() => {
-                    if self.deliver_inbox().await.is_none() { break End::Closed; }
+                Some((seq, envelope)) = mailbox.deliveries.recv() => {
+                    if !self.deliver_live(seq, &envelope).await { break End::Closed; }
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > interval * 3 {
@@ -280,6 +279,29 @@ impl Session {
         }
         // `Kick::Dropped` and closed sockets: dropping the socket ends the TCP connection.
         tracing::info!(device = %self.peer.device_id, "session ended");
+    }
+
+    /// Sends an envelope the writer just stored for this user, unless the replay has
+    /// already sent it (the writer hands rows over in commit order, and every row
+    /// committed after this session registered is handed over, so none is skipped).
+    /// False when the socket failed.
+    async fn deliver_live(&mut self, seq: i64, envelope: &str) -> bool {
+        if seq <= self.cursor.delivered {
+            return true;
+        }
+        if self
+            .socket
+            .send(Message::Text(envelope.to_owned().into()))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        self.cursor.delivered = seq;
+        if self.cursor.persisted_at.elapsed() >= CURSOR_PERSIST_INTERVAL {
+            self.persist_cursor();
+        }
+        true
     }
 
     /// Sends every stored envelope after the cursor, in order; the cursor advances only
@@ -524,7 +546,6 @@ impl Session {
                 .await;
         };
         Counters::bump(&self.state.counters.sends_accepted);
-        recipients.iter().for_each(|r| self.state.hub.wake(r));
         let ack = frame_now(
             &self.state,
             Event::Ack(Ack {
