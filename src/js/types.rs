@@ -112,8 +112,8 @@ export interface SendReceipt { messageId: string; acceptedAt: number }
 
 /** The `kind` of a `SendError`. */
 export type SendErrorKind =
-  | "rejected" | "chat_closed" | "ack_timeout" | "ack_mismatch" | "expired" | "queue_full"
-  | "closed" | "invalid";
+  | "rejected" | "chat_closed" | "ack_mismatch" | "expired" | "queue_full"
+  | "closed" | "invalid" | "relay";
 /** The `kind` of an `ApiError`. */
 export type ApiErrorKind = "validation" | "api" | "transport" | "auth";
 
@@ -161,6 +161,10 @@ export interface InboundMessage extends Origin {
   fragments: Fragment[];
   text: string;
   mentions: unknown[];
+  /** A mention names this user. */
+  mentionsMe: boolean;
+  /** A mention names everyone in the chat (`user_id: "all"`). */
+  mentionsAll: boolean;
   reply: { messageId: string; nickName: string; fragments: Fragment[]; text: string } | null;
   sentAt: number;
 }
@@ -178,6 +182,10 @@ export interface TypingUpdate extends Origin { isTyping: boolean }
 
 export interface ClientErrorEvent { kind: string; message: string }
 
+/** A send whose ack did not come in time: it may have arrived; it stays queued and is
+ * sent again, with the same id, on the next connection (the server coalesces). */
+export interface UnconfirmedSend { messageId: string; chatId: string; traceId: string; reason: string }
+
 export interface ClawChatEventMap {
   state: ConnectionState;
   message: InboundMessage;
@@ -187,6 +195,7 @@ export interface ClawChatEventMap {
   tokens: TokensEvent;
   refresh: RefreshReport;
   logout: LogoutEvent;
+  unconfirmed: UnconfirmedSend;
   role: { role: TabRole };
   /** Something the app should know, e.g. the session is kept in memory only. */
   warn: { message: string };

@@ -111,6 +111,7 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
     client.on("refresh", (r) => console.log(r.outcome, r.trigger, r.reason)),
     client.on("logout", (l) => console.log(l.code, l.reason)),
     client.on("role", (r) => console.log(r.role)),
+    client.on("unconfirmed", (u) => console.log(u.messageId, u.chatId, u.reason)),
   ];
 
   await client.connect();
