@@ -1,6 +1,6 @@
 //! Without IndexedDB (removed for this suite, as in Deno, workerd or Node): the default
 //! store is memory, the app is warned, and rotated pairs are kept.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 

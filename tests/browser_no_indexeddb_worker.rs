@@ -1,5 +1,5 @@
 //! The Worker twin of tests/browser_no_indexeddb.rs.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
 
