@@ -19,6 +19,9 @@
 //! `SIM_SEED=n cargo test --test simulation` replays one schedule with its trace;
 //! `SIM_SCHEDULES=n` changes how many run. A failure prints its seed and trace.
 
+mod seeded;
+
+use seeded::Rng;
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -43,30 +46,6 @@ const TAB_TIMEOUTS: CoordinatorConfig = CoordinatorConfig {
 const START: i64 = 1_700_000_000_000;
 const MAX_TABS: usize = 4;
 const GRACE_MS: i64 = 60_000;
-
-/// xorshift64*: small, fast, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo).max(1) as u64) as i64
-    }
-}
 
 #[derive(Debug, Clone)]
 enum TokenState {

@@ -296,6 +296,16 @@ pub struct Rotation {
 }
 
 impl Rotation {
+    /// Counts one more failed store call; how long to wait before trying again.
+    fn next_store_retry(&mut self) -> i64 {
+        self.save_failures = self.save_failures.saturating_add(1);
+        backoff(
+            self.config.save_retry_ms,
+            self.config.save_retry_cap_ms,
+            self.save_failures,
+        )
+    }
+
     /// A machine with no session yet; `jitter_fraction` in `[0, 1)` spreads the proactive
     /// points of clients (a fixed one per tab).
     pub fn new(config: RotationConfig, jitter_fraction: f64) -> Self {
@@ -665,12 +675,7 @@ impl Rotation {
                     Err(err) => {
                         // Keep the lock (no other tab may spend the refused token on a
                         // stale row) and read again with backoff.
-                        self.save_failures = self.save_failures.saturating_add(1);
-                        let delay = backoff(
-                            self.config.save_retry_ms,
-                            self.config.save_retry_cap_ms,
-                            self.save_failures,
-                        );
+                        let delay = self.next_store_retry();
                         self.phase = Phase::ConfirmWait { at: now + delay };
                         let reason = format!("the refusal is not confirmed yet: {err}");
                         out.push(Effect::Report {
@@ -842,12 +847,7 @@ impl Rotation {
                 }
             }
             Err(err) => {
-                self.save_failures = self.save_failures.saturating_add(1);
-                let delay = backoff(
-                    self.config.save_retry_ms,
-                    self.config.save_retry_cap_ms,
-                    self.save_failures,
-                );
+                let delay = self.next_store_retry();
                 out.push(Effect::Warn(format!(
                     "the rotated pair is in use but not saved ({err}); saving again in {delay} ms"
                 )));
