@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clawchat_wasm::protocol::{decode, MAX_FRAME_BYTES};
+use clawchat_wasm::session::dedupe::DedupeWindow;
 use clawchat_wasm::session::{
     Action, Backoff, Connection, Delivery, Entropy, Now, OutboxLimits, Outgoing, SessionConfig,
     Timings,
@@ -317,7 +318,8 @@ struct Harness {
     delivered: HashSet<String>,
     delivered_order: VecDeque<String>,
     pending: Vec<String>,
-    settled: HashSet<String>,
+    /// Recently settled sends (ids are minted fresh, so a repeat is recent).
+    settled: DedupeWindow,
     peak_bytes: usize,
     baseline: usize,
     /// What runs (a seed or a corpus file) and the step, for a replayable failure.
@@ -345,7 +347,7 @@ impl Harness {
             delivered: HashSet::new(),
             delivered_order: VecDeque::new(),
             pending: Vec::new(),
-            settled: HashSet::new(),
+            settled: DedupeWindow::new(4096),
             peak_bytes: 0,
             baseline,
             label: String::new(),
@@ -423,7 +425,7 @@ impl Harness {
                 }
                 Action::PersistRow(row) => self.unsaved.push(row.message_id),
                 Action::Completed(done) => {
-                    if !self.settled.insert(done.message_id.clone()) {
+                    if !self.settled.first_sighting(&done.message_id) {
                         self.fail(format!("send settled twice: {}", done.message_id));
                     }
                     self.pending.retain(|id| *id != done.message_id);
