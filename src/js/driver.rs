@@ -736,7 +736,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
                 d.device_override.get_or_insert(sibling);
                 log(
                     d.level,
-                    Level::Warn,
+                    Level::Info,
                     "no Web Locks or BroadcastChannel: this tab connects alone",
                 );
             }
