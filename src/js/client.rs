@@ -86,6 +86,9 @@ struct Options {
     /// Read by [`storage_choice`] (it may be an object with methods).
     #[serde(default, rename = "storage")]
     _storage: IgnoredAny,
+    /// Read before deserializing (a class).
+    #[serde(default, rename = "transport")]
+    _transport: IgnoredAny,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +232,17 @@ impl ClawChatClient {
         #[wasm_bindgen(unchecked_param_type = "ClawChatOptions")] options: JsValue,
     ) -> Result<ClawChatClient, JsValue> {
         let (store, warning) = storage_choice(&options)?;
+        let transport = field(&options, "transport");
+        let transport = match transport.dyn_into::<Function>() {
+            Ok(class) => Some(class),
+            Err(other) if other.is_undefined() || other.is_null() => None,
+            Err(_) => {
+                return Err(error(
+                    "validation",
+                    "transport must be a WebSocket class (constructor)",
+                ))
+            }
+        };
         check_keys::<Options>(&options, "")?;
         check_keys::<TimingInput>(&field(&options, "timings"), "timings")?;
         check_keys::<SessionInput>(&field(&options, "session"), "session")?;
@@ -273,7 +287,7 @@ impl ClawChatClient {
             "tab-{}",
             ids::trace_id(now_ms().max(0) as u64, SystemEntropy.next_u128())
         );
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             Connection::new(config, String::new(), SystemEntropy),
             Rotation::new(rotation_config, SystemEntropy.fraction()),
             Coordinator::new(tab_id, CoordinatorConfig::default()),
@@ -288,6 +302,7 @@ impl ClawChatClient {
                 .filter(|d| !d.is_empty()),
             warning,
         );
+        driver.transport = transport;
         Ok(ClawChatClient {
             shared: Rc::new(RefCell::new(driver)),
         })

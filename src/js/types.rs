@@ -61,6 +61,12 @@ export interface ClawChatOptions {
   /** A fresh session (e.g. from `activate`); omit to resume the stored one. */
   session?: Session;
   timings?: ClawChatTimings;
+  /**
+   * A WebSocket class with the browser API, used instead of the global `WebSocket`
+   * (Node 20 has none: pass `WebSocket` from the `ws` package). Without either, `connect()`
+   * emits an `error` event and the client goes to the `closed` state.
+   */
+  transport?: new (url: string) => unknown;
 }
 
 /** What a refresh came to (never contains a token). */

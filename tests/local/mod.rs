@@ -368,6 +368,75 @@ pub async fn send_options_are_optional_and_checked() {
     assert_eq!(client.pending_sends(), 0);
 }
 
+/// A client for no server (port 9 on loopback) with these extra options set.
+fn offline_client(extra: &[(&str, JsValue)]) -> Result<ClawChatClient, JsValue> {
+    let opts = options(
+        r#"{"baseUrl":"http://127.0.0.1:9","accountKey":"a","storage":"memory",
+            "logLevel":"silent","session":{"userId":"u","accessToken":"t"}}"#,
+    );
+    for (key, value) in extra {
+        Reflect::set(&opts, &(*key).into(), value).unwrap();
+    }
+    ClawChatClient::new(opts)
+}
+
+/// The `transport` option's class opens the socket (with the WebSocket URL); a value that
+/// is not a class is refused up front.
+pub async fn the_transport_class_opens_the_socket() {
+    let class = js_sys::Function::new_no_args(
+        "class Transport {
+           constructor(url) { Transport.urls.push(url); }
+           send() {}
+           close() {}
+         }
+         Transport.urls = [];
+         return Transport;",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let client = offline_client(&[("transport", class.clone())]).expect("client");
+    JsFuture::from(client.connect()).await.expect("connecting");
+    let urls: js_sys::Array = Reflect::get(&class, &"urls".into()).unwrap().into();
+    wait_until("the transport was constructed", || urls.length() > 0).await;
+    assert_eq!(
+        urls.get(0).as_string().as_deref(),
+        Some("ws://127.0.0.1:9/ws")
+    );
+    client.disconnect();
+    let err = offline_client(&[("transport", "ws".into())])
+        .err()
+        .expect("not a class");
+    assert_eq!(kind(&err).as_deref(), Some("validation"));
+}
+
+/// With no global `WebSocket` and no transport, `connect()` says so in an `error` event
+/// and the client stays `closed` instead of retrying.
+pub async fn without_websocket_or_transport_the_client_closes() {
+    let global = js_sys::global();
+    let saved = Reflect::get(&global, &"WebSocket".into()).unwrap();
+    Reflect::delete_property(
+        global.unchecked_ref::<js_sys::Object>(),
+        &"WebSocket".into(),
+    )
+    .unwrap();
+    let client = offline_client(&[]).expect("client");
+    let errors = js_sys::Array::new();
+    let push = js_sys::Function::new_with_args("e", "this.push(e)").bind0(&errors);
+    client.on("error", push.into()).expect("registered");
+    JsFuture::from(client.connect()).await.expect("connecting");
+    wait_until("an error event", || errors.length() > 0).await;
+    Reflect::set(&global, &"WebSocket".into(), &saved).unwrap();
+    let message = Reflect::get(&errors.get(0), &"message".into()).unwrap();
+    assert!(
+        message.as_string().is_some_and(|m| m.contains("transport")),
+        "{message:?}"
+    );
+    let state = Reflect::get(&client.state(), &"state".into()).unwrap();
+    assert_eq!(state.as_string().as_deref(), Some("closed"));
+    sleep(300).await;
+    assert_eq!(errors.length(), 1, "no retries");
+}
+
 /// A REST failure rejects with an `ApiError` (kind, code, status, path) and a failed send
 /// with a `SendError` (kind, chatId, ...); both are `ClawChatError`s and `Error`s.
 pub async fn rest_and_send_failures_are_instances_of_their_classes() {
@@ -433,6 +502,8 @@ macro_rules! all_local_checks {
             async: indexeddb_store_round_trips_between_instances,
             on_checks_its_arguments_and_unsubscribes_idempotently,
             send_options_are_optional_and_checked,
+            the_transport_class_opens_the_socket,
+            without_websocket_or_transport_the_client_closes,
             malformed_indexeddb_rows_are_typed_errors,
             memory_store_answers_only_for_its_account,
             app_stores_are_called_and_their_failures_typed,
