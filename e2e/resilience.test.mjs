@@ -29,8 +29,16 @@ test("an emulator crash shows reconnecting, then delivers the message sent meanw
   const from = await seconds();
   await ann.waitForFunction((n) => { const m = document.querySelector("#badge").textContent.match(/in (\d+) s/); return m && Number(m[1]) === n - 1; }, from, { timeout: 5_000 });
 
+  // "Retry now" skips the rest of a long wait once the server is back: wait for a wait of
+  // 8 s or more, restart the server, click, and be connected well before the wait is over.
+  await ann.waitForFunction(() => Number(document.querySelector("#badge").textContent.match(/in (\d+) s/)?.[1] ?? 0) >= 8, null, { timeout: 60_000 });
   await emulator.start();
-  await ann.waitForSelector('#badge[data-state="ready"]', { timeout: 45_000 });
+  const left = await seconds();
+  assert.ok(left >= 3, `the scheduled attempt is still ${left} s away`);
+  assert.ok(await ann.isVisible("#retry-now"), "the Retry now button shows while reconnecting");
+  await ann.click("#retry-now");
+  await ann.waitForSelector('#badge[data-state="ready"]', { timeout: (left - 2) * 1000 });
+  assert.ok(!(await ann.isVisible("#retry-now")), "the button goes once connected");
   await ann.waitForFunction(() => [...document.querySelectorAll('.msg.mine .status')].every((s) => s.dataset.status === "sent"), null, { timeout: 20_000 });
   await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("sent while the server was down"), null, { timeout: 45_000 });
   await bob.waitForTimeout(1500);

@@ -15,20 +15,23 @@ function next(client, event, accept, ms = 15_000) {
   });
 }
 
-async function connected(sdk, baseUrl, nickname) {
+async function connected(sdk, baseUrl, nickname, options) {
   const session = await sdk.dev.signIn(baseUrl, nickname);
-  const client = new sdk.ClawChatClient({ baseUrl, session, storage: "memory", logLevel: "warn" });
+  const client = new sdk.ClawChatClient({ baseUrl, session, storage: "memory", logLevel: "warn", ...options });
   const ready = next(client, "state", (s) => s.state === "ready");
   await client.connect();
   await ready;
   return { client, userId: session.userId };
 }
 
-/** `sdk`: the initialised module; `runtime`: a tag for unique names. */
-export async function exchange(sdk, baseUrl, runtime) {
+/**
+ * `sdk`: the initialised module; `runtime`: a tag for unique names; `options`: more client
+ * options (e.g. `transport`).
+ */
+export async function exchange(sdk, baseUrl, runtime, options = {}) {
   const tag = `${runtime}-${Date.now().toString(36)}`;
-  const ann = await connected(sdk, baseUrl, `ann-${tag}`);
-  const bob = await connected(sdk, baseUrl, `bob-${tag}`);
+  const ann = await connected(sdk, baseUrl, `ann-${tag}`, options);
+  const bob = await connected(sdk, baseUrl, `bob-${tag}`, options);
   try {
     const chat = await ann.client.createChat("direct", [bob.userId]);
     const toBob = next(bob.client, "message", (m) => m.chatId === chat.id);

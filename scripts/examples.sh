@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the runtime examples in examples/ against a local emulator, each exchanging a
-# message between two clients: Deno (npm's `deno`), workerd (Miniflare, `initSync`) and a
-# Vite app (built, served by the emulator, driven in Chromium). Uses the npm package that
+# message between two clients: Deno (npm's `deno`), workerd (Miniflare, `initSync`), Node
+# (the `ws` package as the `transport`) and a Vite app (built, served by the emulator,
+# driven in Chromium). Uses the npm package that
 # scripts/package.sh built (builds it if missing). Prints each runtime's version and the
 # Vite app's gzip size.
 set -euo pipefail
@@ -9,8 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 [ -f target/npm/clawchat-wasm/package.json ] || "$ROOT/scripts/package.sh"
-if [ ! -d examples/node_modules ]; then
-  log "installing the examples' npm tooling (deno, miniflare, vite)"
+if [ ! -d examples/node_modules/ws ]; then
+  log "installing the examples' npm tooling (deno, miniflare, vite, ws)"
   (cd examples && npm ci --no-audit --no-fund --silent)
 fi
 
@@ -28,6 +29,8 @@ log "Deno"
 examples/node_modules/.bin/deno run --quiet --allow-net --allow-read --allow-env examples/deno/main.mjs
 log "workerd (Miniflare)"
 node examples/workerd/run.mjs
+log "Node $(node --version) with ws"
+node examples/node/main.mjs
 log "Vite app in Chromium"
 node examples/vite/page.mjs
 log "examples ok; the Vite app is $app_gzip B gzipped (JS, wasm and HTML)"

@@ -72,3 +72,27 @@ async fn without_web_locks_clients_connect_alone_and_refresh_once() {
         "rotations are handovers, not takeovers"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_lone_tab_stops_refreshing_on_disconnect_and_connects_again() {
+    remove_web_locks();
+    // 3 s tokens: refreshed proactively at half their life (the floor is 1.5 s).
+    let timings = r#"{"backoffInitialMs":100,"backoffCapMs":1000,"refreshFloorMs":1500}"#;
+    let ann = client_with(&session_ttl("no-locks-off", 3).await, timings, None);
+    connect(&ann).await;
+    assert_eq!(ann.client.role().as_string().as_deref(), Some("solo"));
+    ann.client.disconnect();
+    let before = refresh_calls().await;
+    let refreshes = ann.of("refresh").len();
+    sleep(3_500).await;
+    assert_eq!(
+        ann.of("refresh").len(),
+        refreshes,
+        "no refresh once disconnected"
+    );
+    assert_eq!(refresh_calls().await, before);
+    assert_eq!(ann.state(), "closed");
+    // The expired token is refreshed before connecting again.
+    connect(&ann).await;
+    assert!(refresh_calls().await > before);
+}

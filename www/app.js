@@ -165,6 +165,7 @@ function renderBadge() {
     closed: "offline",
     idle: "idle",
   }[connection.state] || connection.state;
+  $("retry-now").hidden = connection.state !== "reconnecting";
 }
 
 const tokenStatus = { last: "none yet", refreshes: 0 };
@@ -374,6 +375,9 @@ $("file").addEventListener("change", async () => {
   }
   $("file").value = "";
 });
+
+// Skips the rest of a reconnect wait (a tab that relays through another does nothing).
+$("retry-now").addEventListener("click", () => state.client?.reconnectNow());
 
 $("cancel-reply").addEventListener("click", () => {
   state.replyTo = null;

@@ -23,7 +23,7 @@ impl BaseUrl {
                 Ok(BaseUrl(trimmed.trim_end_matches('/').to_owned()))
             }
             _ => Err(ApiError::validation(
-                format!("base URL must start with http:// or https:// (got {trimmed:?})"),
+                "base URL must start with http:// or https://".to_owned(),
                 "",
             )),
         }

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -18,6 +19,7 @@ use crate::platform::token_store::TokenStore;
 use crate::protocol::{ids, redact_quoted, Fragment, ReplyContext, ReplyPreview};
 use crate::session::{
     Backoff, Connection, Entropy, OutboxLimits, Outgoing, SessionConfig, SystemEntropy, Timings,
+    Wake,
 };
 use crate::store::memory::{default_storage, StorageKind};
 use crate::store::StoredSession;
@@ -25,11 +27,15 @@ use crate::tabs::{Coordinator, CoordinatorConfig};
 
 use super::convert::{api_error, error, to_js};
 use super::driver::{self, Driver, Shared};
+use super::events::EVENTS;
+use super::keys::{check_keys, field};
 use super::rest;
 
 /// Longest quoted text in a reply preview (**ours**).
 const REPLY_PREVIEW_CHARS: usize = 200;
 
+/// A session as `dev.signIn` / `activate` return it (`nickname` and `websocketUrl` are
+/// accepted and not used: the options' `websocketUrl` decides).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SessionInput {
@@ -41,6 +47,10 @@ struct SessionInput {
     device_id: Option<String>,
     #[serde(default)]
     activated_at: Option<f64>,
+    #[serde(default, rename = "nickname")]
+    _nickname: IgnoredAny,
+    #[serde(default, rename = "websocketUrl")]
+    _websocket_url: IgnoredAny,
 }
 
 #[derive(Deserialize, Default)]
@@ -73,6 +83,12 @@ struct Options {
     session: Option<SessionInput>,
     #[serde(default)]
     timings: TimingInput,
+    /// Read by [`storage_choice`] (it may be an object with methods).
+    #[serde(default, rename = "storage")]
+    _storage: IgnoredAny,
+    /// Read before deserializing (a class).
+    #[serde(default, rename = "transport")]
+    _transport: IgnoredAny,
 }
 
 #[derive(Deserialize)]
@@ -174,7 +190,10 @@ fn storage_choice(options: &JsValue) -> Result<(TokenStore, Option<String>), JsV
     match storage.as_string().as_deref() {
         Some("indexeddb") => Ok((TokenStore::indexed_db(), None)),
         Some("memory") => Ok((TokenStore::Memory, None)),
-        Some(other) => Err(error("validation", &format!("unknown storage {other:?}"))),
+        Some(_) => Err(error(
+            "validation",
+            "storage must be \"indexeddb\", \"memory\" or an object",
+        )),
         None if storage.is_object() => Ok((TokenStore::Js(storage), None)),
         None => Err(error(
             "validation",
@@ -213,6 +232,20 @@ impl ClawChatClient {
         #[wasm_bindgen(unchecked_param_type = "ClawChatOptions")] options: JsValue,
     ) -> Result<ClawChatClient, JsValue> {
         let (store, warning) = storage_choice(&options)?;
+        let transport = field(&options, "transport");
+        let transport = match transport.dyn_into::<Function>() {
+            Ok(class) => Some(class),
+            Err(other) if other.is_undefined() || other.is_null() => None,
+            Err(_) => {
+                return Err(error(
+                    "validation",
+                    "transport must be a WebSocket class (constructor)",
+                ))
+            }
+        };
+        check_keys::<Options>(&options, "")?;
+        check_keys::<TimingInput>(&field(&options, "timings"), "timings")?;
+        check_keys::<SessionInput>(&field(&options, "session"), "session")?;
         let options: Options = serde_wasm_bindgen::from_value(options).map_err(|e| {
             error(
                 "validation",
@@ -254,7 +287,7 @@ impl ClawChatClient {
             "tab-{}",
             ids::trace_id(now_ms().max(0) as u64, SystemEntropy.next_u128())
         );
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             Connection::new(config, String::new(), SystemEntropy),
             Rotation::new(rotation_config, SystemEntropy.fraction()),
             Coordinator::new(tab_id, CoordinatorConfig::default()),
@@ -269,6 +302,7 @@ impl ClawChatClient {
                 .filter(|d| !d.is_empty()),
             warning,
         );
+        driver.transport = transport;
         Ok(ClawChatClient {
             shared: Rc::new(RefCell::new(driver)),
         })
@@ -292,6 +326,18 @@ impl ClawChatClient {
     /// sends fail with a clear reason. `connect()` again to resume.
     pub fn disconnect(&self) {
         driver::disconnect(&self.shared);
+        // Nobody refreshes for a disconnected client (a leader's hand-over already said
+        // so; a tab alone has no one to hand over to): no proactive refresh timer stays
+        // armed. `connect()` puts this tab in charge again.
+        driver::drive_rotation(&self.shared, |r, now| r.set_in_charge(false, now));
+    }
+
+    /// Cuts a reconnect wait short: while reconnecting, the next attempt starts at once
+    /// (a takeover's minimum wait still holds). Does nothing in any other state, nor in
+    /// a follower tab: the leader tab owns the socket and retries on its own schedule.
+    #[wasm_bindgen(js_name = reconnectNow)]
+    pub fn reconnect_now(&self) {
+        driver::drive_connection(&self.shared, |m, now| m.on_wake(Wake::Online, now));
     }
 
     /// Refreshes the token pair now (single-flight, across tabs). Resolves with the outcome.
@@ -326,7 +372,7 @@ impl ClawChatClient {
         &self,
         #[wasm_bindgen(js_name = chatId)] chat_id: &str,
         text: &str,
-        #[wasm_bindgen(unchecked_param_type = "SendOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SendOptions")] options: JsValue,
     ) -> Promise {
         self.send(chat_id, vec![Fragment::text(text)], options)
     }
@@ -337,7 +383,7 @@ impl ClawChatClient {
         &self,
         #[wasm_bindgen(js_name = chatId)] chat_id: &str,
         #[wasm_bindgen(unchecked_param_type = "Fragment[]")] fragments: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SendOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SendOptions")] options: JsValue,
     ) -> Promise {
         match serde_wasm_bindgen::from_value::<Vec<Fragment>>(fragments) {
             Ok(fragments) => self.send(chat_id, fragments, options),
@@ -364,16 +410,29 @@ impl ClawChatClient {
         to_js(&self.shared.borrow().tabs.role())
     }
 
-    /// Registers a handler; returns a function that unregisters it.
+    /// Registers a handler; returns a function that unregisters it (calling it again
+    /// does nothing). An unknown event name or a handler that is not a function throws
+    /// a `ClawChatError` of kind `validation`.
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, event: &str, handler: Function) -> JsValue {
-        let id = self.shared.borrow_mut().on(event, handler);
+    pub fn on(&self, event: &str, handler: JsValue) -> Result<JsValue, JsValue> {
+        if !EVENTS.contains(&event) {
+            return Err(error(
+                "validation",
+                &format!("unknown event; expected one of {}", EVENTS.join(", ")),
+            ));
+        }
+        let Some(handler) = handler.dyn_ref::<Function>() else {
+            return Err(error("validation", "the handler must be a function"));
+        };
+        let id = self.shared.borrow_mut().on(event, handler.clone());
         let weak = Rc::downgrade(&self.shared);
-        Closure::once_into_js(move || {
+        // A closure that stays callable: a second call finds nothing to remove.
+        let unsubscribe = Closure::<dyn FnMut()>::new(move || {
             if let Some(shared) = weak.upgrade() {
                 shared.borrow_mut().off(id);
             }
-        })
+        });
+        Ok(unsubscribe.into_js_value())
     }
 
     /// The connection state.
@@ -466,6 +525,11 @@ impl ClawChatClient {
 
 impl ClawChatClient {
     fn send(&self, chat_id: &str, fragments: Vec<Fragment>, options: JsValue) -> Promise {
+        let checked = check_keys::<SendOptions>(&options, "")
+            .and_then(|()| check_keys::<ReplyTarget>(&field(&options, "replyTo"), "replyTo"));
+        if let Err(err) = checked {
+            return Promise::reject(&err);
+        }
         let options: SendOptions = if options.is_undefined() || options.is_null() {
             SendOptions::default()
         } else {
@@ -473,7 +537,7 @@ impl ClawChatClient {
                 Ok(options) => options,
                 Err(e) => {
                     return Promise::reject(&error(
-                        "invalid",
+                        "validation",
                         &format!("invalid send options: {}", redact_quoted(&e.to_string())),
                     ))
                 }

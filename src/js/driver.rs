@@ -22,7 +22,7 @@ use crate::platform::coordination::{
 };
 use crate::platform::fetch::{self, Body};
 use crate::platform::log::{log, Level};
-use crate::platform::socket::{Socket, SocketEvent};
+use crate::platform::socket::{OpenError, Socket, SocketEvent};
 use crate::platform::token_store::TokenStore;
 use crate::platform::{now, now_ms, page_visible, Listener};
 use crate::protocol::ids;
@@ -66,6 +66,8 @@ pub(super) struct Driver {
     /// A replaced socket still being read until the server closes it, and its generation.
     draining: Option<(u64, Socket)>,
     reconnect: Option<Timeout>,
+    /// The WebSocket class from the `transport` option (else the global one).
+    pub transport: Option<Function>,
     tick: Option<Interval>,
     /// online / visibilitychange / pageshow / focus: the connection re-checks its socket.
     wakers: Vec<Listener>,
@@ -137,6 +139,7 @@ impl Driver {
             generation: 0,
             draining: None,
             reconnect: None,
+            transport: None,
             tick: None,
             wakers: Vec::new(),
             wake: Vec::new(),
@@ -364,16 +367,32 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
     }
 }
 
+/// The `error` event's message when the runtime cannot open a socket at all.
+const NO_WEBSOCKET: &str =
+    "this runtime has no WebSocket: pass the `transport` option (e.g. the `ws` package's WebSocket)";
+
 fn open_socket(shared: &Shared, d: &mut Driver, url: &str) -> Vec<Work> {
     d.retire_socket();
     let generation = d.generation;
     let weak = Rc::downgrade(shared);
-    match Socket::open(url, move |event| on_socket(&weak, generation, event)) {
+    let transport = d.transport.clone();
+    match Socket::open(url, transport.as_ref(), move |event| {
+        on_socket(&weak, generation, event)
+    }) {
         Ok(socket) => {
             d.socket = Some(socket);
             Vec::new()
         }
-        Err(message) => {
+        Err(OpenError::NoWebSocket) => {
+            // Retrying cannot help: say so once and stay closed.
+            let mut work = vec![Work::Emit(
+                "error",
+                to_js(&serde_json::json!({"kind": "socket", "message": NO_WEBSOCKET})),
+            )];
+            work.extend(conn(d.machine.disconnect()));
+            work
+        }
+        Err(OpenError::Failed(message)) => {
             let weak = Rc::downgrade(shared);
             // Treated as a closed socket, after this task: the machine backs off.
             spawn_local(async move {
@@ -736,7 +755,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
                 d.device_override.get_or_insert(sibling);
                 log(
                     d.level,
-                    Level::Warn,
+                    Level::Info,
                     "no Web Locks or BroadcastChannel: this tab connects alone",
                 );
             }

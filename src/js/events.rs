@@ -2,6 +2,21 @@
 
 use js_sys::Function;
 
+/// The events a handler can be registered for (`ClawChatEventMap` in the declarations).
+pub const EVENTS: &[&str] = &[
+    "state",
+    "message",
+    "stream",
+    "typing",
+    "error",
+    "tokens",
+    "refresh",
+    "logout",
+    "unconfirmed",
+    "role",
+    "warn",
+];
+
 /// The handlers, in registration order.
 #[derive(Default)]
 pub struct Emitter {

@@ -5,6 +5,7 @@ mod convert;
 mod driver;
 mod events;
 mod fatal;
+mod keys;
 mod rest;
 mod types;
 

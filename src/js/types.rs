@@ -61,6 +61,12 @@ export interface ClawChatOptions {
   /** A fresh session (e.g. from `activate`); omit to resume the stored one. */
   session?: Session;
   timings?: ClawChatTimings;
+  /**
+   * A WebSocket class with the browser API, used instead of the global `WebSocket`
+   * (Node 20 has none: pass `WebSocket` from the `ws` package). Without either, `connect()`
+   * emits an `error` event and the client goes to the `closed` state.
+   */
+  transport?: new (url: string) => unknown;
 }
 
 /** What a refresh came to (never contains a token). */
@@ -207,14 +213,11 @@ export interface UserProfile { id: string; nickname: string; avatar_url?: string
 export interface ChatInfo { id: string; type: "direct" | "group"; name: string; member_ids: string[] }
 
 export interface ClawChatClient {
-  /** Registers a handler; returns a function that unregisters it. */
-  on<K extends keyof ClawChatEventMap>(event: K, handler: (payload: ClawChatEventMap[K]) => void): () => void;
   /**
-   * Sends text to a chat. Resolves with `{messageId, acceptedAt}` on the server's ack;
-   * rejects with a `SendError`.
+   * Registers a handler; returns a function that unregisters it (calling it again does
+   * nothing). An unknown event or a handler that is not a function throws a
+   * `ClawChatError` of kind "validation".
    */
-  sendText(chatId: string, text: string, options?: SendOptions): Promise<SendReceipt>;
-  /** Sends fragments (text, mentions, media) to a chat; settles like `sendText`. */
-  sendFragments(chatId: string, fragments: Fragment[], options?: SendOptions): Promise<SendReceipt>;
+  on<K extends keyof ClawChatEventMap>(event: K, handler: (payload: ClawChatEventMap[K]) => void): () => void;
 }
 "#;

@@ -1,6 +1,6 @@
 //! A browser WebSocket with its handlers; dropping it detaches them and closes it.
 
-use js_sys::JsString;
+use js_sys::{Array, Function, JsString, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -20,6 +20,20 @@ pub enum SocketEvent {
     Closed(u16),
 }
 
+/// Why no socket was opened.
+pub enum OpenError {
+    /// The runtime has no global `WebSocket` and no transport was given: retrying
+    /// cannot help.
+    NoWebSocket,
+    /// The constructor threw (e.g. a malformed URL).
+    Failed(String),
+}
+
+/// Whether the runtime has a global `WebSocket` (Node 20 has none).
+fn has_global_websocket() -> bool {
+    Reflect::get(&js_sys::global(), &"WebSocket".into()).is_ok_and(|c| c.is_function())
+}
+
 /// An open (or opening) WebSocket.
 pub struct Socket {
     ws: WebSocket,
@@ -29,9 +43,21 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Opens `url`; `handler` receives every event until the socket is dropped.
-    pub fn open(url: &str, handler: impl Fn(SocketEvent) + 'static) -> Result<Socket, String> {
-        let ws = WebSocket::new(url).map_err(|_| format!("cannot open a WebSocket to {url}"))?;
+    /// Opens `url` with `transport` (a WebSocket class with the browser API, such as the
+    /// `ws` package's) or else the global `WebSocket`; `handler` receives every event
+    /// until the socket is dropped.
+    pub fn open(
+        url: &str,
+        transport: Option<&Function>,
+        handler: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Socket, OpenError> {
+        let ws = match transport {
+            Some(class) => Reflect::construct(class, &Array::of1(&url.into()))
+                .map(JsCast::unchecked_into::<WebSocket>),
+            None if !has_global_websocket() => return Err(OpenError::NoWebSocket),
+            None => WebSocket::new(url),
+        }
+        .map_err(|_| OpenError::Failed(format!("cannot open a WebSocket to {url}")))?;
         let handler = std::rc::Rc::new(handler);
         let h = handler.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || h(SocketEvent::Open));

@@ -251,6 +251,192 @@ pub fn invalid_options_throw_clawchat_errors() {
     }
 }
 
+fn message(err: &JsValue) -> String {
+    err.unchecked_ref::<js_sys::Error>().message().into()
+}
+
+/// A misspelled option key (at any level) fails fast naming the key; a wrong value is
+/// never repeated in the error.
+pub fn unknown_option_keys_are_named_and_values_never_echoed() {
+    for (json, key) in [
+        (
+            r#"{"baseUrl":"http://h","accountKey":"a","storag":"memory"}"#,
+            "storag",
+        ),
+        (
+            r#"{"baseUrl":"http://h","accountKey":"a","timings":{"ackTimeoutMS":1}}"#,
+            "timings.ackTimeoutMS",
+        ),
+        (
+            r#"{"baseUrl":"http://h","session":{"userId":"u","accessToken":"t","acessToken":"x"}}"#,
+            "session.acessToken",
+        ),
+    ] {
+        let Err(err) = ClawChatClient::new(options(json)) else {
+            panic!("accepted {json}")
+        };
+        assert!(err.has_type::<ClawChatError>(), "{json}");
+        assert_eq!(kind(&err).as_deref(), Some("validation"), "{json}");
+        assert!(
+            message(&err).contains(&format!("`{key}`")),
+            "{}",
+            message(&err)
+        );
+    }
+    for json in [
+        r#"{"baseUrl":"secret-base","accountKey":"a"}"#,
+        r#"{"baseUrl":"http://h","accountKey":"a","storage":"secret-store"}"#,
+        r#"{"baseUrl":"http://h","session":{"userId":"u","accessToken":["secret-token"]}}"#,
+        r#"{"baseUrl":"http://h","accountKey":"a","logLevel":"secret-level"}"#,
+        r#"{"baseUrl":"http://h","accountKey":"a","secret-key-with spaces":1}"#,
+    ] {
+        let Err(err) = ClawChatClient::new(options(json)) else {
+            panic!("accepted {json}")
+        };
+        assert_eq!(kind(&err).as_deref(), Some("validation"), "{json}");
+        assert!(!message(&err).contains("secret"), "{}", message(&err));
+    }
+    // What `dev.signIn` / `activate` resolve with is a valid session as it is.
+    let signed_in = r#"{"baseUrl":"http://h","storage":"memory","session":{"userId":"u",
+        "nickname":"ann","deviceId":"d","accessToken":"t","refreshToken":"r",
+        "websocketUrl":"ws://h/ws","activatedAt":1}}"#;
+    ClawChatClient::new(options(signed_in)).expect("a signed-in session is accepted");
+}
+
+/// `on` refuses unknown events and handlers that are not functions; its unsubscribe can
+/// be called twice, and an unsubscribed handler hears nothing more.
+pub async fn on_checks_its_arguments_and_unsubscribes_idempotently() {
+    let client = ClawChatClient::new(options(
+        r#"{"baseUrl":"http://127.0.0.1:9","accountKey":"a","storage":"memory",
+            "logLevel":"silent","session":{"userId":"u","accessToken":"t"}}"#,
+    ))
+    .expect("client");
+    let noop = js_sys::Function::new_no_args("");
+    let err = client
+        .on("stat", noop.clone().into())
+        .expect_err("unknown event");
+    assert_eq!(kind(&err).as_deref(), Some("validation"));
+    for handler in [
+        JsValue::from_str("secret-handler"),
+        JsValue::NULL,
+        js_sys::Object::new().into(),
+    ] {
+        let err = client.on("state", handler).expect_err("not a function");
+        assert_eq!(kind(&err).as_deref(), Some("validation"));
+        assert!(!message(&err).contains("secret"), "{}", message(&err));
+    }
+    let heard = js_sys::Array::new();
+    let push = |tag: &str| {
+        js_sys::Function::new_with_args("s", &format!("this.push('{tag}')"))
+            .bind0(&heard)
+            .into()
+    };
+    let off = client.on("state", push("gone")).expect("registered");
+    client.on("state", push("kept")).expect("registered");
+    let off: js_sys::Function = off.dyn_into().expect("a function");
+    off.call0(&JsValue::NULL).expect("first call");
+    off.call0(&JsValue::NULL).expect("second call does nothing");
+    JsFuture::from(client.connect()).await.expect("connecting");
+    wait_until("a state event", || heard.length() > 0).await;
+    client.disconnect();
+    assert!(heard
+        .iter()
+        .all(|t| t.as_string().as_deref() == Some("kept")));
+}
+
+/// Send options are optional; a misspelled one rejects (kind `validation`, the key named)
+/// without sending.
+pub async fn send_options_are_optional_and_checked() {
+    let client = ClawChatClient::new(options(
+        r#"{"baseUrl":"http://127.0.0.1:9","accountKey":"a","storage":"memory",
+            "logLevel":"silent","session":{"userId":"u","accessToken":"t"}}"#,
+    ))
+    .expect("client");
+    let sending = client.send_text(
+        "chat-1",
+        "hi",
+        options(r#"{"replyTo":{"messageId":"m","nickname":"secret"}}"#),
+    );
+    let err = JsFuture::from(sending).await.expect_err("misspelled key");
+    assert_eq!(kind(&err).as_deref(), Some("validation"));
+    assert!(
+        message(&err).contains("`replyTo.nickname`"),
+        "{}",
+        message(&err)
+    );
+    assert!(!message(&err).contains("secret"), "{}", message(&err));
+    assert_eq!(client.pending_sends(), 0);
+}
+
+/// A client for no server (port 9 on loopback) with these extra options set.
+fn offline_client(extra: &[(&str, JsValue)]) -> Result<ClawChatClient, JsValue> {
+    let opts = options(
+        r#"{"baseUrl":"http://127.0.0.1:9","accountKey":"a","storage":"memory",
+            "logLevel":"silent","session":{"userId":"u","accessToken":"t"}}"#,
+    );
+    for (key, value) in extra {
+        Reflect::set(&opts, &(*key).into(), value).unwrap();
+    }
+    ClawChatClient::new(opts)
+}
+
+/// The `transport` option's class opens the socket (with the WebSocket URL); a value that
+/// is not a class is refused up front.
+pub async fn the_transport_class_opens_the_socket() {
+    let class = js_sys::Function::new_no_args(
+        "class Transport {
+           constructor(url) { Transport.urls.push(url); }
+           send() {}
+           close() {}
+         }
+         Transport.urls = [];
+         return Transport;",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let client = offline_client(&[("transport", class.clone())]).expect("client");
+    JsFuture::from(client.connect()).await.expect("connecting");
+    let urls: js_sys::Array = Reflect::get(&class, &"urls".into()).unwrap().into();
+    wait_until("the transport was constructed", || urls.length() > 0).await;
+    assert_eq!(
+        urls.get(0).as_string().as_deref(),
+        Some("ws://127.0.0.1:9/ws")
+    );
+    client.disconnect();
+    let err = offline_client(&[("transport", "ws".into())])
+        .err()
+        .expect("not a class");
+    assert_eq!(kind(&err).as_deref(), Some("validation"));
+}
+
+/// With no global `WebSocket` and no transport, `connect()` says so in an `error` event
+/// and the client stays `closed` instead of retrying.
+pub async fn without_websocket_or_transport_the_client_closes() {
+    let global = js_sys::global();
+    let saved = Reflect::get(&global, &"WebSocket".into()).unwrap();
+    Reflect::delete_property(
+        global.unchecked_ref::<js_sys::Object>(),
+        &"WebSocket".into(),
+    )
+    .unwrap();
+    let client = offline_client(&[]).expect("client");
+    let errors = js_sys::Array::new();
+    let push = js_sys::Function::new_with_args("e", "this.push(e)").bind0(&errors);
+    client.on("error", push.into()).expect("registered");
+    JsFuture::from(client.connect()).await.expect("connecting");
+    wait_until("an error event", || errors.length() > 0).await;
+    Reflect::set(&global, &"WebSocket".into(), &saved).unwrap();
+    let message = Reflect::get(&errors.get(0), &"message".into()).unwrap();
+    assert!(
+        message.as_string().is_some_and(|m| m.contains("transport")),
+        "{message:?}"
+    );
+    let state = Reflect::get(&client.state(), &"state".into()).unwrap();
+    assert_eq!(state.as_string().as_deref(), Some("closed"));
+    sleep(300).await;
+    assert_eq!(errors.length(), 1, "no retries");
+}
+
 /// A REST failure rejects with an `ApiError` (kind, code, status, path) and a failed send
 /// with a `SendError` (kind, chatId, ...); both are `ClawChatError`s and `Error`s.
 pub async fn rest_and_send_failures_are_instances_of_their_classes() {
@@ -311,8 +497,13 @@ pub(crate) use local_checks;
 macro_rules! all_local_checks {
     () => {
         local::local_checks!(
-            sync: ids_come_from_web_crypto, invalid_options_throw_clawchat_errors;
+            sync: ids_come_from_web_crypto, invalid_options_throw_clawchat_errors,
+            unknown_option_keys_are_named_and_values_never_echoed;
             async: indexeddb_store_round_trips_between_instances,
+            on_checks_its_arguments_and_unsubscribes_idempotently,
+            send_options_are_optional_and_checked,
+            the_transport_class_opens_the_socket,
+            without_websocket_or_transport_the_client_closes,
             malformed_indexeddb_rows_are_typed_errors,
             memory_store_answers_only_for_its_account,
             app_stores_are_called_and_their_failures_typed,

@@ -203,7 +203,9 @@ pub fn recorded(client: ClawChatClient, session: &JsValue) -> Recorded {
         let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
             sink.borrow_mut().push((kind.to_owned(), v))
         });
-        client.on(kind, handler.as_ref().unchecked_ref::<Function>().clone());
+        client
+            .on(kind, handler.as_ref().clone())
+            .expect("a known event");
         handler.forget();
     }
     Recorded {
@@ -218,7 +220,9 @@ pub fn record(client: &ClawChatClient, event: &str) -> Rc<RefCell<Vec<JsValue>>>
     let sink = Rc::new(RefCell::new(Vec::new()));
     let into = sink.clone();
     let handler = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| into.borrow_mut().push(v));
-    client.on(event, handler.as_ref().unchecked_ref::<Function>().clone());
+    client
+        .on(event, handler.as_ref().clone())
+        .expect("a known event");
     handler.forget();
     sink
 }

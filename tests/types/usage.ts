@@ -114,6 +114,17 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
     client.on("unconfirmed", (u) => console.log(u.messageId, u.chatId, u.reason)),
   ];
 
+  // A WebSocket class for runtimes without a global one (e.g. `WebSocket` from `ws`).
+  const withTransport = new ClawChatClient({ baseUrl, accountKey: "a", transport: WebSocket });
+  withTransport.disconnect();
+  // Unsubscribing twice is allowed; an unknown event name is a type error (and throws).
+  offs[0]();
+  offs[0]();
+  // @ts-expect-error: no such event
+  client.on("stat", () => {});
+  // While reconnecting: try again at once.
+  client.reconnectNow();
+
   await client.connect();
   try {
     // Options are optional.
