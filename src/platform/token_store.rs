@@ -69,7 +69,7 @@ impl TokenStore {
             .is_ok_and(|f| !f.is_undefined() && !f.is_null())
     }
 
-    async fn idb(cell: &Rc<RefCell<Option<Idb>>>) -> Result<Idb, StoreError> {
+    pub(crate) async fn idb(cell: &Rc<RefCell<Option<Idb>>>) -> Result<Idb, StoreError> {
         if let Some(db) = cell.borrow().clone() {
             return Ok(db);
         }

@@ -1,0 +1,18 @@
+//! The durable outbox on the main thread (the scenarios are in tests/support/outbox.rs).
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
+
+mod support;
+
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+async fn a_send_made_offline_is_stored_in_indexeddb_and_sent_once_after_a_reload() {
+    support::outbox::a_send_made_offline_is_sent_once_by_the_next_client("indexeddb").await;
+}
+
+#[wasm_bindgen_test]
+async fn with_memory_storage_the_next_client_of_the_realm_sends_it_once() {
+    support::outbox::a_send_made_offline_is_sent_once_by_the_next_client("memory").await;
+}

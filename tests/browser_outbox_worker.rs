@@ -1,0 +1,13 @@
+//! The durable outbox in a dedicated Worker: the twin of tests/browser_outbox.rs.
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
+
+mod support;
+
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+#[wasm_bindgen_test]
+async fn in_a_worker_a_send_made_offline_is_stored_and_sent_once_after_a_reload() {
+    support::outbox::a_send_made_offline_is_sent_once_by_the_next_client("indexeddb").await;
+}
