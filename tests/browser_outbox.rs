@@ -16,3 +16,9 @@ async fn a_send_made_offline_is_stored_in_indexeddb_and_sent_once_after_a_reload
 async fn with_memory_storage_the_next_client_of_the_realm_sends_it_once() {
     support::outbox::a_send_made_offline_is_sent_once_by_the_next_client("memory").await;
 }
+
+#[wasm_bindgen_test]
+async fn a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader() {
+    support::outbox::a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader()
+        .await;
+}

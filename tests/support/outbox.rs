@@ -133,3 +133,66 @@ pub async fn a_send_made_offline_is_sent_once_by_the_next_client(storage: &str) 
     online.client.disconnect();
     bob.client.disconnect();
 }
+
+fn role(tab: &Recorded) -> String {
+    tab.client.role().as_string().unwrap_or_default()
+}
+
+async fn listed(client: &Recorded) -> Vec<JsValue> {
+    Array::from(&settle(client.client.pending()).await.unwrap()).to_vec()
+}
+
+/// A follower's send reaches the leader, which stores it but cannot write it; the leader
+/// tab closes (no `disconnect()`), the follower leads and sends it once, same id, and
+/// its own promise resolves.
+pub async fn a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader() {
+    let session = session("outbox-handover").await;
+    let bob = connected("outbox-handover-bob").await;
+    let unreachable = format!("{}/nowhere", BASE.replacen("http", "ws", 1));
+    let leader = client_for(&session, "indexeddb", Some(&unreachable));
+    settle(leader.client.connect())
+        .await
+        .expect("connect starts");
+    wait_until("it leads", || role(&leader) == "leader").await;
+    let follower = client_for(&session, "indexeddb", None);
+    settle(follower.client.connect())
+        .await
+        .expect("connect starts");
+    wait_until("it follows", || role(&follower) == "follower").await;
+    let chat_id = chat(&follower, "direct", &[&bob]).await;
+    let sent = record(&follower.client, "sent");
+
+    let promise =
+        follower
+            .client
+            .send_text(&chat_id, "relayed then handed over", JsValue::UNDEFINED);
+    let mut stored = Vec::new();
+    for _ in 0..250 {
+        stored = listed(&follower).await;
+        if !stored.is_empty() {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(stored.len(), 1, "the leader stored the relayed send");
+    let message_id = get_str(&stored[0], "messageId");
+    assert_eq!(leader.client.pending_sends(), 1);
+
+    drop(leader);
+    let receipt = settle(promise).await.expect("acked by the next leader");
+    assert_eq!(get_str(&receipt, "messageId"), message_id);
+    assert_eq!(role(&follower), "leader");
+    wait_until("sent emitted", || !sent.borrow().is_empty()).await;
+    wait_until("bob got it", || bob.texts() == ["relayed then handed over"]).await;
+    assert_eq!(get_str(&bob.of("message")[0], "messageId"), message_id);
+    wait_until("the queue is empty", || {
+        follower.client.pending_sends() == 0
+    })
+    .await;
+    assert!(listed(&follower).await.is_empty(), "the row is gone");
+    sleep(1_000).await;
+    assert_eq!(bob.texts().len(), 1, "delivered exactly once");
+    assert_eq!(sent.borrow().len(), 1);
+    follower.client.disconnect();
+    bob.client.disconnect();
+}
