@@ -22,3 +22,8 @@ async fn a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leade
     support::outbox::a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader()
         .await;
 }
+
+#[wasm_bindgen_test]
+async fn a_corrupt_stored_row_is_dropped_with_a_warning() {
+    support::outbox::a_corrupt_stored_row_is_dropped_with_a_warning().await;
+}

@@ -196,3 +196,69 @@ pub async fn a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_l
     follower.client.disconnect();
     bob.client.disconnect();
 }
+
+/// A stored row that does not parse (here: a bad message id and frame) is dropped with a
+/// `warn` event when the client leads; the client goes on.
+pub async fn a_corrupt_stored_row_is_dropped_with_a_warning() {
+    let session = session("outbox-corrupt").await;
+    let account = get_str(&session, "userId");
+    let client = client_for(&session, "indexeddb", None);
+    // Opens (and upgrades) the SDK's database before the row is planted.
+    assert!(listed(&client).await.is_empty());
+    let plant = Function::new_with_args(
+        "account",
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                const db = open.result;
+                const tx = db.transaction("outbox", "readwrite");
+                tx.objectStore("outbox").put({ accountKey: account, messageId: "msg-bad",
+                    chatId: "c", traceId: "t", frame: "{", createdAt: 1, status: "queued" });
+                tx.oncomplete = () => { db.close(); ok(); };
+                tx.onabort = () => { db.close(); fail(tx.error); };
+            };
+        });"#,
+    );
+    let planted: Promise = plant
+        .call1(&JsValue::NULL, &account.clone().into())
+        .unwrap()
+        .into();
+    settle(planted).await.expect("planted");
+    assert_eq!(
+        stored_rows()
+            .await
+            .iter()
+            .filter(|r| get_str(r, "accountKey") == account)
+            .count(),
+        1
+    );
+
+    connect(&client).await;
+    wait_until("a warning", || {
+        client
+            .of("warn")
+            .iter()
+            .any(|w| get_str(w, "message").contains("message id is not msg-<ULID>: row dropped"))
+    })
+    .await;
+    for _ in 0..250 {
+        if stored_rows()
+            .await
+            .iter()
+            .all(|r| get_str(r, "accountKey") != account)
+        {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert!(
+        stored_rows()
+            .await
+            .iter()
+            .all(|r| get_str(r, "accountKey") != account),
+        "dropped"
+    );
+    assert_eq!(client.state(), "ready");
+    client.client.disconnect();
+}
