@@ -27,3 +27,8 @@ async fn a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leade
 async fn a_corrupt_stored_row_is_dropped_with_a_warning() {
     support::outbox::a_corrupt_stored_row_is_dropped_with_a_warning().await;
 }
+
+#[wasm_bindgen_test]
+async fn a_newer_schema_elsewhere_is_not_blocked_and_the_client_reopens() {
+    support::outbox::a_newer_schema_elsewhere_is_not_blocked_and_the_client_reopens().await;
+}

@@ -86,6 +86,9 @@ async fn committed(tx: &IdbTransaction) -> Result<(), StoreError> {
 #[derive(Clone)]
 pub struct Idb {
     db: IdbDatabase,
+    /// Set when another page asked to upgrade the database and this connection closed
+    /// for it: open again before the next use.
+    closed: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl Idb {
@@ -125,7 +128,21 @@ impl Idb {
             .await?
             .dyn_into::<IdbDatabase>()
             .map_err(|_| io("IndexedDB open returned no database"))?;
-        Ok(Idb { db })
+        // A page with a newer schema waits until every older connection closes: close
+        // this one at once rather than block it.
+        let closed = std::rc::Rc::new(std::cell::Cell::new(false));
+        let (closing, flag) = (db.clone(), closed.clone());
+        let on_version_change = Closure::once_into_js(move || {
+            closing.close();
+            flag.set(true);
+        });
+        db.set_onversionchange(Some(on_version_change.unchecked_ref()));
+        Ok(Idb { db, closed })
+    }
+
+    /// False once this connection closed for another page's upgrade.
+    pub fn is_open(&self) -> bool {
+        !self.closed.get()
     }
 
     /// The row under `key` in `store`, `None` when absent.

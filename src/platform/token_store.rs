@@ -70,7 +70,7 @@ impl TokenStore {
     }
 
     pub(crate) async fn idb(cell: &Rc<RefCell<Option<Idb>>>) -> Result<Idb, StoreError> {
-        if let Some(db) = cell.borrow().clone() {
+        if let Some(db) = cell.borrow().clone().filter(Idb::is_open) {
             return Ok(db);
         }
         let db = Idb::open().await?;

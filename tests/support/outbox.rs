@@ -262,3 +262,27 @@ pub async fn a_corrupt_stored_row_is_dropped_with_a_warning() {
     assert_eq!(client.state(), "ready");
     client.client.disconnect();
 }
+
+/// A page with a newer schema is not blocked by this client's open database: it closes
+/// for the upgrade, and opens again on its next use.
+pub async fn a_newer_schema_elsewhere_is_not_blocked_and_the_client_reopens() {
+    let client = client_for(&session("outbox-upgrade").await, "indexeddb", None);
+    assert!(listed(&client).await.is_empty(), "the database is open");
+    let upgrade = Function::new_no_args(
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat", 1000);
+            open.onblocked = () => fail(new Error("blocked by an open connection"));
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                open.result.close();
+                const gone = indexedDB.deleteDatabase("clawchat");
+                gone.onsuccess = () => ok(open.result.version);
+                gone.onerror = () => fail(gone.error);
+            };
+        });"#,
+    );
+    let upgraded: Promise = upgrade.call0(&JsValue::NULL).unwrap().into();
+    let version = settle(upgraded).await.expect("not blocked");
+    assert_eq!(version.as_f64(), Some(1000.0));
+    assert!(listed(&client).await.is_empty(), "opened again");
+}
