@@ -51,7 +51,16 @@ test("a message sent while the emulator is down survives a reload and is deliver
   await ann.reload().catch(() => {});
   await emulator.start();
   const back = Date.now();
-  await ann.goto(emulator.base);
+  // The failed reload's error page may still be committing: retry until the page loads.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ann.goto(emulator.base);
+      break;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   await ann.waitForSelector('#badge[data-state="ready"]', { timeout: 45_000 });
   await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("typed offline, then reloaded"), null, { timeout: 45_000 });
   console.log(`outbox page test: server back to delivered after reload ${Date.now() - back} ms`);
