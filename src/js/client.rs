@@ -475,6 +475,14 @@ impl ClawChatClient {
         self.shared.borrow().machine.pending().len()
     }
 
+    /// The account's queued sends, oldest first, as stored (so any tab of the account,
+    /// or a page rebuilt after a reload, lists them): each ends with a `sent` or
+    /// `failed` event carrying its message id.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PendingSend[]>")]
+    pub fn pending(&self) -> Promise {
+        driver::pending(&self.shared)
+    }
+
     /// `GET /v1/users/me`.
     #[wasm_bindgen(unchecked_return_type = "Promise<UserProfile>")]
     pub fn me(&self) -> Promise {

@@ -22,11 +22,14 @@ use crate::platform::coordination::{
 };
 use crate::platform::fetch::{self, Body};
 use crate::platform::log::{log, Level};
+use crate::platform::outbox_store::{OutboxStore, RowWrite};
 use crate::platform::socket::{OpenError, Socket, SocketEvent};
 use crate::platform::token_store::TokenStore;
 use crate::platform::{now, now_ms, page_visible, Listener};
 use crate::protocol::ids;
-use crate::session::{Action, Connection, Entropy, Now, Outgoing, SystemEntropy, Wake};
+use crate::session::{
+    Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError, SystemEntropy, Wake,
+};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, Effect as TabEffect, RelayedSend, Role, TabWire, FORWARDED_EVENTS};
 
@@ -51,6 +54,16 @@ enum RefreshLock {
         owner: String,
         cancelled: Rc<Cell<bool>>,
     },
+}
+
+/// A job of the outbox store, run in order by one worker per driver.
+enum RowJob {
+    /// A row change (the machine's `PersistRow` / `RemoveRow`).
+    Write(RowWrite),
+    /// Load the stored rows into the machine (this tab leads the account).
+    Restore,
+    /// Resolve `pending()` with the stored rows.
+    Report(Function),
 }
 
 /// Everything the driver owns.
@@ -79,6 +92,11 @@ pub(super) struct Driver {
     requests: HashMap<u64, AbortController>,
     /// Where the session is persisted.
     pub store: TokenStore,
+    /// Where queued sends are persisted (beside the session).
+    outbox: OutboxStore,
+    /// Outbox jobs not yet run, and whether the worker runs.
+    row_jobs: Vec<RowJob>,
+    row_worker: bool,
     emitter: Emitter,
     pending: HashMap<String, (Function, Function)>,
     waiters: HashMap<u64, Function>,
@@ -148,6 +166,9 @@ impl Driver {
             leader_lock: None,
             refresh_lock: None,
             requests: HashMap::new(),
+            outbox: OutboxStore::for_tokens(&store),
+            row_jobs: Vec::new(),
+            row_worker: false,
             store,
             emitter: Emitter::default(),
             pending: HashMap::new(),
@@ -322,11 +343,13 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             vec![Work::Emit("state", to_js(&state))]
         }
         Action::PersistRow(row) => {
-            // No durable outbox store yet: the row lives in memory, saved at once.
-            conn(d.machine.on_row_saved(&row.message_id, connection_now()))
+            queue_row_job(shared, &mut d, RowJob::Write(RowWrite::Put(row)));
+            Vec::new()
         }
-        // Memory-only outbox: nothing stored, nothing to delete.
-        Action::RemoveRow(_) => Vec::new(),
+        Action::RemoveRow(message_id) => {
+            queue_row_job(shared, &mut d, RowJob::Write(RowWrite::Remove(message_id)));
+            Vec::new()
+        }
         Action::Unconfirmed(note) => vec![Work::Emit("unconfirmed", to_js(&note))],
         Action::ReplayDone { timed_out } => {
             log(
@@ -336,9 +359,18 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             );
             Vec::new()
         }
-        Action::Completed(completion) => tab(d
-            .tabs
-            .on_completed(&completion.message_id, completion.outcome)),
+        Action::Completed(completion) => {
+            // Every tab (and a page rebuilt after a reload) hears how each send ended.
+            let told = match &completion.outcome {
+                Ok(accepted) => Work::Emit("sent", to_js(accepted)),
+                Err(failure) => Work::Emit("failed", to_js(failure)),
+            };
+            let mut work = tab(d
+                .tabs
+                .on_completed(&completion.message_id, completion.outcome));
+            work.push(told);
+            work
+        }
         Action::Deliver(delivery) => {
             use crate::session::Delivery;
             let (event, payload) = match &delivery {
@@ -477,6 +509,157 @@ fn start_connection(shared: &Shared, d: &mut Driver) -> Vec<Work> {
         .collect();
     }
     conn(d.machine.connect())
+}
+
+/// Queues an outbox job; starts the worker unless it runs.
+fn queue_row_job(shared: &Shared, d: &mut Driver, job: RowJob) {
+    d.row_jobs.push(job);
+    if d.row_worker {
+        return;
+    }
+    d.row_worker = true;
+    let (weak, store, key) = (
+        Rc::downgrade(shared),
+        d.outbox.clone(),
+        d.account_key.clone(),
+    );
+    spawn_local(async move { row_worker(weak, store, key).await });
+}
+
+/// Runs the outbox jobs in order: each round writes every queued change in one
+/// transaction, then reads the rows if a job wants them. Writes of one message id thus
+/// stay in order, and a read sees every earlier write of this tab.
+async fn row_worker(weak: Weak<RefCell<Driver>>, store: OutboxStore, key: String) {
+    loop {
+        let jobs = {
+            let Some(shared) = weak.upgrade() else { return };
+            let mut d = shared.borrow_mut();
+            let jobs = std::mem::take(&mut d.row_jobs);
+            if jobs.is_empty() {
+                d.row_worker = false;
+                return;
+            }
+            jobs
+        };
+        let mut writes = Vec::new();
+        let mut reads = Vec::new();
+        for job in jobs {
+            match job {
+                RowJob::Write(write) => writes.push(write),
+                read => reads.push(read),
+            }
+        }
+        let written = match writes.is_empty() {
+            true => Ok(()),
+            false => store.write(&key, &writes).await,
+        };
+        let loaded = match reads.is_empty() {
+            true => Ok(Vec::new()),
+            false => store.load(&key).await,
+        };
+        let Some(shared) = weak.upgrade() else { return };
+        run(&shared, |d, _| {
+            rows_done(d, &writes, written, reads, loaded)
+        });
+    }
+}
+
+/// The outbox store answered: saved rows let their sends go (a failed save too, after
+/// a warning: the send is kept in memory, never lost or blocked), loaded rows are
+/// restored or reported.
+fn rows_done(
+    d: &mut Driver,
+    writes: &[RowWrite],
+    written: Result<(), crate::store::StoreError>,
+    reads: Vec<RowJob>,
+    loaded: Result<Vec<Value>, crate::store::StoreError>,
+) -> Vec<Work> {
+    let mut work = Vec::new();
+    if let Err(err) = written {
+        work.push(warn(format!(
+            "outbox not stored ({err}): queued sends are kept in memory only"
+        )));
+    }
+    for write in writes {
+        if let RowWrite::Put(row) = write {
+            work.extend(conn(
+                d.machine.on_row_saved(&row.message_id, connection_now()),
+            ));
+        }
+    }
+    if reads.is_empty() {
+        return work;
+    }
+    let loaded = loaded.unwrap_or_else(|err| {
+        work.push(warn(format!("outbox not read: {err}")));
+        Vec::new()
+    });
+    let mut rows = Vec::new();
+    for value in loaded {
+        let message_id = value
+            .get("messageId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match OutboxRow::parse(value) {
+            Ok(row) => rows.push(row),
+            Err(err) => {
+                work.push(warn(format!("{err}: row dropped")));
+                if let Some(id) = message_id {
+                    d.row_jobs.push(RowJob::Write(RowWrite::Remove(id)));
+                }
+            }
+        }
+    }
+    for read in reads {
+        match read {
+            RowJob::Restore => work.extend(restore(d, rows.clone())),
+            RowJob::Report(resolve) => {
+                let mut listed: Vec<OutboxRow> = rows.clone();
+                // Sends kept in memory only (a failed save) are listed too.
+                for send in d.machine.pending() {
+                    if !listed.iter().any(|r| r.message_id == send.message_id) {
+                        listed.push(send.row());
+                    }
+                }
+                let views: Vec<_> = listed.iter().map(OutboxRow::pending_send).collect();
+                work.push(Work::Call(resolve, to_js(&views)));
+            }
+            RowJob::Write(_) => {}
+        }
+    }
+    work
+}
+
+/// Loads stored rows into the machine while this tab owns the account's connection.
+fn restore(d: &mut Driver, rows: Vec<OutboxRow>) -> Vec<Work> {
+    if !matches!(d.tabs.role(), Role::Leader | Role::Solo) || d.rotation.logged_out() {
+        return Vec::new();
+    }
+    let (skipped, actions) = d.machine.restore(rows, connection_now());
+    let mut work = conn(actions);
+    let full = skipped
+        .iter()
+        .filter(|(_, err)| *err == RowError::QueueFull)
+        .count();
+    if full > 0 {
+        work.push(warn(format!(
+            "{full} stored sends not loaded: the send queue is full"
+        )));
+    }
+    work
+}
+
+/// A `warn` event (and log line).
+fn warn(message: String) -> Work {
+    Work::Rot(RotationEffect::Warn(message))
+}
+
+/// Resolves with the account's queued sends (stored, after this tab's pending writes).
+pub(super) fn pending(shared: &Shared) -> Promise {
+    Promise::new(&mut |resolve, _| {
+        let mut d = shared.borrow_mut();
+        queue_row_job(shared, &mut d, RowJob::Report(resolve));
+    })
 }
 
 /// Stops the connection's handles (disconnect, logout).
@@ -764,6 +947,8 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
                 d.machine
                     .set_identity(&session.user_id, &device, session.access_token);
             }
+            // Sends stored by an earlier page or the previous leader go out again.
+            queue_row_job(shared, &mut d, RowJob::Restore);
             rot(d.rotation.set_in_charge(true, now))
         }
         TabEffect::WriteLocal(send) => {

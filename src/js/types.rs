@@ -192,6 +192,32 @@ export interface ClientErrorEvent { kind: string; message: string }
  * sent again, with the same id, on the next connection (the server coalesces). */
 export interface UnconfirmedSend { messageId: string; chatId: string; traceId: string; reason: string }
 
+/** A queued send as stored (`pending()`): listed by every tab of the account and after a
+ * reload, until its `sent` or `failed` event. */
+export interface PendingSend {
+  messageId: string;
+  chatId: string;
+  /** The plain text of its fragments. */
+  text: string;
+  fragments: Fragment[];
+  /** The message replied to, for replies. */
+  replyTo: string | null;
+  /** When the app asked to send (epoch ms). */
+  createdAt: number;
+  /** "unconfirmed": written but not acked in time (may have been delivered). */
+  status: "queued" | "unconfirmed";
+}
+
+/** The `failed` event: a plain object with the fields of a `SendError`. */
+export interface FailedSend {
+  kind: SendErrorKind;
+  code: string | null;
+  reason: string;
+  messageId: string;
+  chatId: string;
+  traceId: string;
+}
+
 export interface ClawChatEventMap {
   state: ConnectionState;
   message: InboundMessage;
@@ -202,6 +228,10 @@ export interface ClawChatEventMap {
   refresh: RefreshReport;
   logout: LogoutEvent;
   unconfirmed: UnconfirmedSend;
+  /** A queued send was acked (also one made before a reload or in another tab). */
+  sent: SendReceipt;
+  /** A queued send ended without an ack (also one made before a reload or in another tab). */
+  failed: FailedSend;
   role: { role: TabRole };
   /** Something the app should know, e.g. the session is kept in memory only. */
   warn: { message: string };

@@ -1,22 +1,33 @@
-//! IndexedDB: one database, one object store keyed by account, awaited as futures.
+//! IndexedDB: one database (sessions, leases, the outbox), awaited as futures.
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    IdbDatabase, IdbFactory, IdbObjectStore, IdbObjectStoreParameters, IdbRequest, IdbTransaction,
-    IdbTransactionMode,
+    IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters, IdbRequest,
+    IdbTransaction, IdbTransactionMode,
 };
 
 use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
-const DB_VERSION: u32 = 2;
+/// 1: sessions; 2: + leases; 3: + outbox. An upgrade only adds missing stores.
+const DB_VERSION: u32 = 3;
 /// The object store of sessions, keyed by `account_key`.
 pub const SESSIONS: &str = "sessions";
 /// The object store of lease rows (the lock fallback without Web Locks), keyed by `name`.
 pub const LEASES: &str = "leases";
+/// The object store of queued sends, keyed by `[accountKey, messageId]`.
+pub const OUTBOX: &str = "outbox";
+
+/// One write of a batch.
+pub enum Write {
+    /// Insert or replace this row (keyed by its key path).
+    Put(JsValue),
+    /// Delete the row under this key.
+    Delete(JsValue),
+}
 
 /// The name and message of a DOMException (no data: safe to log).
 fn dom_error(value: &JsValue) -> String {
@@ -75,6 +86,9 @@ async fn committed(tx: &IdbTransaction) -> Result<(), StoreError> {
 #[derive(Clone)]
 pub struct Idb {
     db: IdbDatabase,
+    /// Set when another page asked to upgrade the database and this connection closed
+    /// for it: open again before the next use.
+    closed: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl Idb {
@@ -94,10 +108,16 @@ impl Idb {
                 .ok()
                 .and_then(|r| r.dyn_into::<IdbDatabase>().ok())
             {
-                for (store, key) in [(SESSIONS, "account_key"), (LEASES, "name")] {
+                let outbox_key: JsValue =
+                    js_sys::Array::of2(&"accountKey".into(), &"messageId".into()).into();
+                for (store, key) in [
+                    (SESSIONS, JsValue::from("account_key")),
+                    (LEASES, "name".into()),
+                    (OUTBOX, outbox_key),
+                ] {
                     if !db.object_store_names().contains(store) {
                         let params = IdbObjectStoreParameters::new();
-                        params.set_key_path(&key.into());
+                        params.set_key_path(&key);
                         let _ = db.create_object_store_with_optional_parameters(store, &params);
                     }
                 }
@@ -108,7 +128,21 @@ impl Idb {
             .await?
             .dyn_into::<IdbDatabase>()
             .map_err(|_| io("IndexedDB open returned no database"))?;
-        Ok(Idb { db })
+        // A page with a newer schema waits until every older connection closes: close
+        // this one at once rather than block it.
+        let closed = std::rc::Rc::new(std::cell::Cell::new(false));
+        let (closing, flag) = (db.clone(), closed.clone());
+        let on_version_change = Closure::once_into_js(move || {
+            closing.close();
+            flag.set(true);
+        });
+        db.set_onversionchange(Some(on_version_change.unchecked_ref()));
+        Ok(Idb { db, closed })
+    }
+
+    /// False once this connection closed for another page's upgrade.
+    pub fn is_open(&self) -> bool {
+        !self.closed.get()
     }
 
     /// The row under `key` in `store`, `None` when absent.
@@ -147,6 +181,52 @@ impl Idb {
             .and_then(|s| s.delete(&key.into()))
             .map_err(|_| io("cannot delete"))?;
         committed(&tx).await
+    }
+}
+
+impl Idb {
+    /// Runs `writes` in order in one read-write transaction and waits for the commit
+    /// (all or nothing). Nothing else is awaited while it is open.
+    pub async fn write_all(&self, store: &str, writes: &[Write]) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
+            .map_err(|e| io(&format!("cannot start a write: {}", dom_error(&e))))?;
+        let object_store = tx.object_store(store).map_err(|_| io("no such store"))?;
+        for write in writes {
+            let request = match write {
+                Write::Put(row) => object_store.put(row),
+                Write::Delete(key) => object_store.delete(key),
+            };
+            if let Err(e) = request {
+                let _ = tx.abort();
+                return Err(io(&format!("cannot write: {}", dom_error(&e))));
+            }
+        }
+        committed(&tx).await
+    }
+
+    /// Every row of `store` whose key starts with `prefix` (a compound key's first part),
+    /// in key order.
+    pub async fn rows_with_prefix(
+        &self,
+        store: &str,
+        prefix: &str,
+    ) -> Result<Vec<JsValue>, StoreError> {
+        let tx = self
+            .db
+            .transaction_with_str(store)
+            .map_err(|e| io(&format!("cannot start a read: {}", dom_error(&e))))?;
+        // [prefix] sorts before every [prefix, id]; [prefix, []] after every string id.
+        let lower = js_sys::Array::of1(&prefix.into());
+        let upper = js_sys::Array::of2(&prefix.into(), &js_sys::Array::new());
+        let range = IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))?;
+        let request = tx
+            .object_store(store)
+            .and_then(|s| s.get_all_with_key(&range))
+            .map_err(|e| io(&format!("cannot read: {}", dom_error(&e))))?;
+        let rows = settle(&request).await?;
+        Ok(js_sys::Array::from(&rows).iter().collect())
     }
 }
 

@@ -69,8 +69,8 @@ impl TokenStore {
             .is_ok_and(|f| !f.is_undefined() && !f.is_null())
     }
 
-    async fn idb(cell: &Rc<RefCell<Option<Idb>>>) -> Result<Idb, StoreError> {
-        if let Some(db) = cell.borrow().clone() {
+    pub(crate) async fn idb(cell: &Rc<RefCell<Option<Idb>>>) -> Result<Idb, StoreError> {
+        if let Some(db) = cell.borrow().clone().filter(Idb::is_open) {
             return Ok(db);
         }
         let db = Idb::open().await?;

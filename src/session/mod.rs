@@ -22,8 +22,8 @@ pub use connection::{
 };
 pub use inbound::{Delivery, InboundMessage, Origin, ReplyInfo, TypingUpdate};
 pub use outbox::{
-    Accepted, Completion, OutboxLimits, OutboxRow, QueuedSend, RowError, RowStatus, SendError,
-    SendErrorKind, SendStatus, Unconfirmed,
+    Accepted, Completion, OutboxLimits, OutboxRow, PendingSend, QueuedSend, RowError, RowStatus,
+    SendError, SendErrorKind, SendStatus, Unconfirmed,
 };
 pub use stream::{StreamStatus, StreamView};
 pub use typing::TypingTimings;

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::protocol::{decode, ids, safe_detail, send_codes, Ack, Event, SendFailure};
+use crate::protocol::{decode, ids, safe_detail, send_codes, Ack, Event, Fragment, SendFailure};
 
 use super::clock::Now;
 
@@ -188,6 +188,55 @@ impl OutboxRow {
             return Err(RowError::Mismatch("trace_id"));
         }
         Ok(row)
+    }
+}
+
+/// A queued send as the app sees it (`pending()`): where it goes, what it says, where
+/// it stands. Built from a stored row, so any tab (or a reloaded page) can list it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingSend {
+    /// The message id.
+    pub message_id: String,
+    /// The chat.
+    pub chat_id: String,
+    /// The plain text of the message.
+    pub text: String,
+    /// Its fragments.
+    pub fragments: Vec<Fragment>,
+    /// The message replied to, for replies.
+    pub reply_to: Option<String>,
+    /// When the app asked to send (wall-clock epoch ms).
+    pub created_at: i64,
+    /// Not known to have reached the server (`queued`) or maybe delivered
+    /// (`unconfirmed`).
+    pub status: RowStatus,
+}
+
+impl OutboxRow {
+    /// The app's view of this row (a frame that does not decode shows no content).
+    pub fn pending_send(&self) -> PendingSend {
+        let payload = decode(&self.frame)
+            .ok()
+            .and_then(|frame| match frame.event {
+                Event::Send(payload) | Event::Reply(payload) => Some(payload),
+                _ => None,
+            });
+        let (fragments, reply_to) = payload
+            .map(|p| {
+                let reply = p.message.context.reply.map(|r| r.reply_to_msg_id);
+                (p.message.body.fragments, reply)
+            })
+            .unwrap_or_default();
+        PendingSend {
+            message_id: self.message_id.clone(),
+            chat_id: self.chat_id.clone(),
+            text: crate::session::inbound::plain_text(&fragments),
+            fragments,
+            reply_to,
+            created_at: self.created_at,
+            status: self.status,
+        }
     }
 }
 
@@ -864,6 +913,33 @@ mod tests {
         );
         assert!(outbox.on_tick(50 + 5_999).is_empty());
         assert_eq!(kind(&outbox.on_tick(50 + 6_000)[0]), SendErrorKind::Expired);
+    }
+
+    #[test]
+    fn a_row_lists_its_text_and_a_broken_frame_lists_no_content() {
+        let row = send(1, "c", 0).row();
+        let view = row.pending_send();
+        assert_eq!(
+            (
+                view.message_id.as_str(),
+                view.chat_id.as_str(),
+                view.text.as_str()
+            ),
+            (id(1).as_str(), "c", "secret words")
+        );
+        assert_eq!(
+            (view.created_at, view.status),
+            (row.created_at, RowStatus::Queued)
+        );
+        assert_eq!(view.reply_to, None);
+        let value = serde_json::to_value(&view).unwrap();
+        assert_eq!(value["status"], json!("queued"));
+        assert_eq!(value["fragments"][0]["text"], json!("secret words"));
+        let broken = OutboxRow {
+            frame: "{".into(),
+            ..row
+        };
+        assert_eq!(broken.pending_send().text, "");
     }
 
     #[test]

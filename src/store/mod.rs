@@ -2,6 +2,7 @@
 //! and the activation time. No expiry column: expiry is derived from the token.
 
 pub mod memory;
+pub mod outbox_memory;
 
 use std::fmt;
 

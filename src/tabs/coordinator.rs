@@ -11,8 +11,9 @@ use crate::session::{Accepted, SendError, SendErrorKind};
 use super::{RelayedSend, TabWire};
 
 /// Events the leader forwards to its followers.
-pub const FORWARDED_EVENTS: [&str; 6] =
-    ["state", "message", "stream", "typing", "error", "refresh"];
+pub const FORWARDED_EVENTS: [&str; 8] = [
+    "state", "message", "stream", "typing", "error", "refresh", "sent", "failed",
+];
 
 /// This tab's part in its account's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

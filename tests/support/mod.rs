@@ -2,6 +2,7 @@
 //! clients with event recorders, admin calls and polling waits.
 #![allow(dead_code)]
 
+pub mod outbox;
 pub mod scenarios;
 
 use std::cell::RefCell;

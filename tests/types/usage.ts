@@ -112,6 +112,8 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
     client.on("logout", (l) => console.log(l.code, l.reason)),
     client.on("role", (r) => console.log(r.role)),
     client.on("unconfirmed", (u) => console.log(u.messageId, u.chatId, u.reason)),
+    client.on("sent", (s) => console.log(s.messageId, s.acceptedAt)),
+    client.on("failed", (f) => console.log(f.messageId, f.chatId, f.kind, f.reason)),
   ];
 
   // A WebSocket class for runtimes without a global one (e.g. `WebSocket` from `ws`).
@@ -142,6 +144,10 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
   const me = await client.me();
   console.log(chats.map((c) => c.id), me.nickname, client.role, client.state.state);
   console.log(client.pendingSends, client.expiresAt ?? "unknown", client.deviceId);
+  for (const p of await client.pending()) {
+    const status: "queued" | "unconfirmed" = p.status;
+    console.log(p.messageId, p.chatId, p.text, p.fragments.length, p.replyTo, p.createdAt, status);
+  }
   const report = await client.refreshNow();
   console.log(report.outcome);
   for (const off of offs) off();

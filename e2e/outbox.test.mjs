@@ -1,0 +1,73 @@
+// The durable outbox through the demo page: a message typed while the emulator is down
+// survives a reload of the page and is delivered exactly once when the server is back.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { bodies, openChatNamed, person, shot, startChat, suite, type } from "./harness.mjs";
+
+const env = suite({ port: 18847, ttlSecs: 45 });
+const emulator = env.emulator;
+
+/** The texts of the SDK's stored outbox rows, read from the page's IndexedDB. */
+const storedTexts = (page) => page.evaluate(() => new Promise((ok, fail) => {
+  const open = indexedDB.open("clawchat");
+  open.onerror = () => fail(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains("outbox")) { db.close(); ok([]); return; }
+    const all = db.transaction("outbox").objectStore("outbox").getAll();
+    all.onerror = () => { db.close(); fail(all.error); };
+    all.onsuccess = () => {
+      db.close();
+      ok(all.result.map((row) => JSON.parse(row.frame).payload.message.body.fragments.map((f) => f.text).join("")));
+    };
+  };
+}));
+
+async function eventually(what, check, timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test("a message sent while the emulator is down survives a reload and is delivered once", async () => {
+  const ann = await person(env.browser, emulator, "ann");
+  const bob = await person(env.browser, emulator, "bob");
+  await startChat(ann, ["bob"]);
+  await type(ann, "before the outage");
+  await bob.waitForSelector("#chats li");
+  await openChatNamed(bob, "ann");
+  await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("before the outage"));
+
+  await emulator.stop();
+  await ann.waitForSelector('#badge[data-state="reconnecting"]');
+  await type(ann, "typed offline, then reloaded");
+  await ann.waitForSelector('.msg.mine .status[data-status="sending"]');
+  await eventually("the send is stored", async () => (await storedTexts(ann)).includes("typed offline, then reloaded"));
+
+  // The reload happens while the server is still down (the page cannot even load).
+  await ann.reload().catch(() => {});
+  await emulator.start();
+  const back = Date.now();
+  // The failed reload's error page may still be committing: retry until the page loads.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ann.goto(emulator.base);
+      break;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  await ann.waitForSelector('#badge[data-state="ready"]', { timeout: 45_000 });
+  await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("typed offline, then reloaded"), null, { timeout: 45_000 });
+  console.log(`outbox page test: server back to delivered after reload ${Date.now() - back} ms`);
+  await eventually("the row is removed", async () => (await storedTexts(ann)).length === 0);
+  await bob.waitForTimeout(1500);
+  const count = (list, text) => list.filter((b) => b === text).length;
+  assert.equal(count(await bodies(bob), "typed offline, then reloaded"), 1);
+  assert.equal(count(await bodies(bob), "before the outage"), 1);
+  await shot(bob, "outbox-after-reload");
+});
