@@ -64,6 +64,10 @@ test("a message sent while the emulator is down survives a reload and is deliver
   await ann.waitForSelector('#badge[data-state="ready"]', { timeout: 45_000 });
   await bob.waitForFunction(() => document.querySelector("#messages").textContent.includes("typed offline, then reloaded"), null, { timeout: 45_000 });
   console.log(`outbox page test: server back to delivered after reload ${Date.now() - back} ms`);
+  // The reloaded page listed the queued send and shows its outcome.
+  await openChatNamed(ann, "bob");
+  await ann.locator(".msg.mine", { hasText: "typed offline, then reloaded" })
+    .locator('.status[data-status="sent"]').waitFor({ timeout: 20_000 });
   await eventually("the row is removed", async () => (await storedTexts(ann)).length === 0);
   await bob.waitForTimeout(1500);
   const count = (list, text) => list.filter((b) => b === text).length;

@@ -17,6 +17,7 @@ const state = {
   current: null,
   replyTo: null,
   typing: new Map(), // chat id -> Map(user id -> {name, until})
+  outcomes: new Map(), // message id -> {status, …}: sends from before a reload that ended
 };
 
 function el(tag, props = {}, ...children) {
@@ -276,13 +277,27 @@ function wireClient(client) {
   });
   client.on("logout", (e) => signedOut(e.code === 0 ? "You have signed out." : "Your session has ended. Please sign in again."));
   client.on("error", (e) => console.warn("clawchat:", e.kind, e.message));
+  // Outcomes of sends queued before a reload (sends of this page settle their promise).
+  client.on("sent", (s) => settleQueued(s.messageId, { status: "sent", sentAt: s.acceptedAt }));
+  client.on("failed", (f) => settleQueued(f.messageId, { status: "failed", error: f }));
+}
+
+/** Marks a send listed from the outbox with its outcome (remembered if not shown yet). */
+function settleQueued(messageId, changes) {
+  state.outcomes.set(messageId, changes);
+  for (const [chatId, list] of state.messages) {
+    if (list.some((m) => m.messageId === messageId)) replaceEntry(chatId, messageId, changes);
+  }
 }
 
 async function start(session, nickname) {
   const options = { baseUrl: location.origin, accountKey: nickname, logLevel: "info" };
   if (session) options.session = session;
   const client = new ClawChatClient(options);
+  state.outcomes.clear();
   wireClient(client);
+  // Sends still queued from before a reload, read before connecting re-sends them.
+  const queued = await client.pending().catch(() => []);
   await client.connect();
   state.client = client;
   const me = await client.me();
@@ -295,6 +310,13 @@ async function start(session, nickname) {
   $("signin").hidden = true;
   $("app").hidden = $("status").hidden = false;
   await refreshChats();
+  for (const q of queued) {
+    addEntry(q.chatId, {
+      messageId: q.messageId, chatId: q.chatId, senderId: me.id, senderName: me.nickname,
+      fragments: q.fragments, text: q.text, reply: null, sentAt: q.createdAt, status: "sending",
+      options: {}, ...state.outcomes.get(q.messageId),
+    });
+  }
   renderToken();
 }
 

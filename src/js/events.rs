@@ -13,6 +13,8 @@ pub const EVENTS: &[&str] = &[
     "refresh",
     "logout",
     "unconfirmed",
+    "sent",
+    "failed",
     "role",
     "warn",
 ];
