@@ -72,13 +72,7 @@ pub async fn stats() -> JsValue {
     ))
     .await
     .unwrap();
-    let json_promise: js_sys::Promise = Reflect::get(&response, &"json".into())
-        .unwrap()
-        .unchecked_into::<Function>()
-        .call0(&response)
-        .unwrap()
-        .unchecked_into();
-    JsFuture::from(json_promise).await.unwrap()
+    response_json(&response).await
 }
 
 /// A signed-in session for a fresh user (tokens valid for 3 h: not yet due).
@@ -110,13 +104,18 @@ pub async fn refresh_directly(session: &JsValue) -> JsValue {
     let response = JsFuture::from(global_fetch(&format!("{BASE}/v1/auth/refresh"), &init))
         .await
         .expect("refresh reachable");
-    let json_promise: js_sys::Promise = Reflect::get(&response, &"json".into())
+    get(&response_json(&response).await, "data")
+}
+
+/// The body of a fetch `Response`, parsed as JSON.
+async fn response_json(response: &JsValue) -> JsValue {
+    let json_promise: js_sys::Promise = Reflect::get(response, &"json".into())
         .unwrap()
         .unchecked_into::<Function>()
-        .call0(&response)
+        .call0(response)
         .unwrap()
         .unchecked_into();
-    get(&JsFuture::from(json_promise).await.unwrap(), "data")
+    JsFuture::from(json_promise).await.unwrap()
 }
 
 /// Spends the session's refresh token behind the client's back.
