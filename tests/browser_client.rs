@@ -72,6 +72,37 @@ async fn a_group_chat_of_three_delivers_to_both_others_and_typing_is_relayed() {
 }
 
 #[wasm_bindgen_test]
+async fn rest_results_name_their_fields_in_camel_case() {
+    let ann = connected("rest-ann").await;
+    let bob = connected("rest-bob").await;
+    let chat_id = chat(&ann, "group", &[&bob]).await;
+    let chats = settle(ann.client.chats()).await.expect("chats listed");
+    let ours = js_sys::Array::from(&chats)
+        .iter()
+        .find(|c| get_str(c, "id") == chat_id)
+        .expect("the new chat is listed");
+    let mut members: Vec<String> = js_sys::Array::from(&get(&ours, "memberIds"))
+        .iter()
+        .filter_map(|m| m.as_string())
+        .collect();
+    members.sort();
+    let mut expected = vec![ann.user_id(), bob.user_id()];
+    expected.sort();
+    assert_eq!(members, expected);
+    assert!(get(&ours, "member_ids").is_undefined());
+
+    let profiles = [
+        settle(ann.client.me()).await.expect("me"),
+        settle(ann.client.user(&bob.user_id())).await.expect("bob"),
+    ];
+    for profile in &profiles {
+        let has = |key: &str| js_sys::Reflect::has(profile, &key.into()).unwrap_or(false);
+        assert!(has("avatarUrl") && !has("avatar_url") && !has("device_id"));
+    }
+    assert!(get_str(&profiles[1], "nickname").starts_with("rest-bob"));
+}
+
+#[wasm_bindgen_test]
 async fn a_send_during_a_forced_drop_is_delivered_exactly_once() {
     let ann = connected("drop-a").await;
     let bob = connected("drop-b").await;

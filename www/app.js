@@ -35,7 +35,7 @@ const time = (ms) => new Date(ms || Date.now()).toLocaleTimeString([], { hour: "
 
 function chatName(chat) {
   if (chat.name && chat.type === "group") return chat.name;
-  const others = chat.member_ids.filter((id) => id !== state.me.userId);
+  const others = chat.memberIds.filter((id) => id !== state.me.userId);
   return others.map((id) => state.people.get(id) || id).join(", ") || chat.name || chat.id;
 }
 

@@ -5,6 +5,7 @@ mod envelope;
 mod error;
 mod refresh;
 mod request;
+mod resources;
 
 pub use envelope::{decode_response, parse_envelope, Envelope};
 pub use error::{ApiError, ApiErrorKind};
@@ -15,3 +16,4 @@ pub use refresh::{
 pub use request::{
     user_profile_path, BaseUrl, Credentials, HttpRequest, Method, REQUEST_TIMEOUT_MS,
 };
+pub use resources::camel_case_keys;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::api::{BaseUrl, Method};
+use crate::api::{camel_case_keys, BaseUrl, Method};
 use crate::auth::{decode_claims, Rotation, RotationConfig, Trigger};
 use crate::platform::log::Level;
 use crate::platform::now_ms;
@@ -569,7 +569,7 @@ impl ClawChatClient {
         future_to_promise(async move {
             rest::call(&shared, method, &path, body.map(|b| b.to_string()))
                 .await
-                .map(|v| to_js(&v))
+                .map(|data| to_js(&camel_case_keys(data)))
                 .map_err(|e| api_error(&e))
         })
     }

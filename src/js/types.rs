@@ -237,10 +237,10 @@ export interface ClawChatEventMap {
   warn: { message: string };
 }
 
-/** A user as the REST API returns it (`avatar_url` is the API's field name, passed through). */
-export interface UserProfile { id: string; nickname: string; avatar_url?: string | null; bio?: string | null }
-/** A chat as the REST API returns it (`member_ids` is the API's field name, passed through). */
-export interface ChatInfo { id: string; type: "direct" | "group"; name: string; member_ids: string[] }
+/** A user's profile (REST results come with camelCase keys: the API's `avatar_url` is `avatarUrl`). */
+export interface UserProfile { id: string; nickname: string; avatarUrl?: string | null; bio?: string | null }
+/** A chat with its members (the API's `member_ids` is `memberIds` here). */
+export interface ChatInfo { id: string; type: "direct" | "group"; name: string; memberIds: string[] }
 
 export interface ClawChatClient {
   /**

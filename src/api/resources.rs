@@ -1,0 +1,68 @@
+//! The JS boundary's one naming convention (camelCase): REST results arrive with the
+//! API's snake_case keys (`avatar_url`, `member_ids`) and are handed to JS renamed.
+
+use serde_json::Value;
+
+/// `value` with every object key, at any depth, in camelCase (`avatar_url` →
+/// `avatarUrl`); the values themselves are kept. The depth is bounded by the JSON
+/// parser's recursion limit.
+pub fn camel_case_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (camel_case(&key), camel_case_keys(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_case_keys).collect()),
+        other => other,
+    }
+}
+
+/// `snake_case` → `snakeCase` (ASCII letters only change case); a leading underscore is
+/// kept.
+fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' && !out.is_empty() {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn profiles_and_chats_get_camel_case_keys_and_keep_their_values() {
+        let data = json!({"id": "u_1", "nickname": "ann_b", "avatar_url": "/a_b.png", "bio": null});
+        assert_eq!(
+            camel_case_keys(data),
+            json!({"id": "u_1", "nickname": "ann_b", "avatarUrl": "/a_b.png", "bio": null})
+        );
+        let chats = json!([{"id": "c1", "type": "group", "name": "g", "member_ids": ["u1", "u2"]}]);
+        assert_eq!(
+            camel_case_keys(chats),
+            json!([{"id": "c1", "type": "group", "name": "g", "memberIds": ["u1", "u2"]}])
+        );
+    }
+
+    #[test]
+    fn nested_keys_are_renamed_and_odd_keys_do_not_panic() {
+        let data = json!({"last_message": {"sent_at": 1}, "_private": 1, "a__b": 2, "x_": 3,
+            "é_é": 4, "": 5});
+        assert_eq!(
+            camel_case_keys(data),
+            json!({"lastMessage": {"sentAt": 1}, "_private": 1, "aB": 2, "x": 3, "éé": 4, "": 5})
+        );
+        assert_eq!(camel_case_keys(json!("plain_text")), json!("plain_text"));
+    }
+}
