@@ -3,7 +3,7 @@
 // way. Resolves with what each received; rejects (with the SDK's own error) otherwise.
 
 /** Resolves with the first payload of `event` that `accept` takes, within `ms`. */
-function next(client, event, accept, ms = 15_000) {
+export function next(client, event, accept, ms = 15_000) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { off(); reject(new Error(`no ${event} within ${ms} ms`)); }, ms);
     const off = client.on(event, (payload) => {
@@ -15,7 +15,8 @@ function next(client, event, accept, ms = 15_000) {
   });
 }
 
-async function connected(sdk, baseUrl, nickname, options) {
+/** Signs `nickname` in and connects a client kept in memory; resolves once it is ready. */
+export async function connected(sdk, baseUrl, nickname, options = {}) {
   const session = await sdk.dev.signIn(baseUrl, nickname);
   const client = new sdk.ClawChatClient({ baseUrl, session, storage: "memory", logLevel: "warn", ...options });
   const ready = next(client, "state", (s) => s.state === "ready");

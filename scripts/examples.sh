@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the runtime examples in examples/ against a local emulator, each exchanging a
-# message between two clients: Deno (npm's `deno`), workerd (Miniflare, `initSync`), Node
-# (the `ws` package as the `transport`) and a Vite app (built, served by the emulator,
-# driven in Chromium). Uses the npm package that
+# message between two clients: Deno (npm's `deno`), workerd (Miniflare, `initSync`: a
+# Worker within one request, a client reused by a second request, which must report
+# `cross_request_io` and still get its send acked, and a Durable Object per user keeping
+# its client across requests), Node (the `ws` package as the `transport`) and a Vite app
+# (built, served by the emulator, driven in Chromium). Uses the npm package that
 # scripts/package.sh built (builds it if missing). Prints each runtime's version and the
 # Vite app's gzip size.
 set -euo pipefail
@@ -27,7 +29,7 @@ start_emulator "$(( 18837 + ${CLAWCHAT_E2E_PORT_OFFSET:-0} ))" "$ROOT/target/emu
 
 log "Deno"
 examples/node_modules/.bin/deno run --quiet --allow-net --allow-read --allow-env examples/deno/main.mjs
-log "workerd (Miniflare)"
+log "workerd (Miniflare): a Worker, a client reused across requests, a Durable Object"
 node examples/workerd/run.mjs
 log "Node $(node --version) with ws"
 node examples/node/main.mjs

@@ -316,12 +316,15 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             }
             open_socket(shared, &mut d, &url)
         }
-        Action::SendText(text) => {
-            if !d.socket.as_ref().is_some_and(|s| s.send(&text)) {
-                log(d.level, Level::Debug, "frame not written: socket not open");
+        Action::SendText(text) => match d.socket.as_ref().map(|s| s.send(&text)) {
+            Some(Ok(())) => Vec::new(),
+            // The socket is unusable: the machine reports it and opens another.
+            Some(Err(thrown)) => conn(d.machine.on_send_failed(&thrown, connection_now())),
+            None => {
+                log(d.level, Level::Debug, "frame not written: no socket");
+                Vec::new()
             }
-            Vec::new()
-        }
+        },
         Action::CloseSocket => {
             d.retire_socket();
             Vec::new()

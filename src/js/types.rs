@@ -186,7 +186,27 @@ export interface StreamUpdate extends Origin {
 
 export interface TypingUpdate extends Origin { isTyping: boolean }
 
-export interface ClientErrorEvent { kind: string; message: string }
+/**
+ * The `kind` of an `error` event (the client goes on after each):
+ * - "socket": no socket could be opened (with no `WebSocket` at all, the client stays closed);
+ * - "socket_send": the socket refused a frame; the client reconnects and sends again;
+ * - "cross_request_io": a Worker reused the client in a later request, whose I/O may not
+ *   touch the earlier request's socket; the client reconnects within this request and sends
+ *   again (keep the client in a Durable Object, or create one per request);
+ * - "socket_dead": no answer to a ping; "session_taken_over": another connection of this
+ *   device took over; "handshake_failed" / "handshake_timeout": the hub refused or did not
+ *   finish the handshake (the client backs off and retries);
+ * - "malformed_frame" / "bad_frame": a frame that was not understood or broke the bounds;
+ *   "self_echo_guard": message frames refused while this client's user id is unknown;
+ * - "send_rejected": the hub refused a frame that is no queued send (a queued one ends
+ *   with a `failed` event instead); "logged_out": `connect()` after `logout()`.
+ */
+export type ClientErrorKind =
+  | "socket" | "socket_send" | "cross_request_io" | "socket_dead" | "session_taken_over"
+  | "handshake_failed" | "handshake_timeout" | "malformed_frame" | "bad_frame"
+  | "self_echo_guard" | "send_rejected" | "logged_out";
+
+export interface ClientErrorEvent { kind: ClientErrorKind; message: string }
 
 /** A send whose ack did not come in time: it may have arrived; it stays queued and is
  * sent again, with the same id, on the next connection (the server coalesces). */

@@ -88,9 +88,16 @@ impl Socket {
         })
     }
 
-    /// Writes a text frame; false if the socket is not open.
-    pub fn send(&self, text: &str) -> bool {
-        self.ws.send_with_str(text).is_ok()
+    /// Writes a text frame; if the runtime throws (a socket still connecting, or one
+    /// workerd refuses because another request opened it), the thrown message.
+    pub fn send(&self, text: &str) -> Result<(), String> {
+        self.ws.send_with_str(text).map_err(|thrown| {
+            Reflect::get(&thrown, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+                .or_else(|| thrown.as_string())
+                .unwrap_or_else(|| "the runtime threw".into())
+        })
     }
 }
 

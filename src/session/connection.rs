@@ -504,6 +504,18 @@ impl<E: Entropy> Connection<E> {
         out
     }
 
+    /// Writing a frame threw `thrown` (e.g. workerd refuses a socket opened by another
+    /// request): the error is reported, the socket dropped and a new one opened after the
+    /// backoff; sends in flight go again on it (none fails for this).
+    pub fn on_send_failed(&mut self, thrown: &str, now: Now) -> Vec<Action> {
+        let mut out = Vec::new();
+        if matches!(self.state, ConnState::Handshaking | ConnState::Ready) {
+            out.push(Action::Error(super::send_failure::send_failure(thrown)));
+            self.drop_socket(Cause::Network, now, &mut out);
+        }
+        out
+    }
+
     fn drop_socket(&mut self, cause: Cause, now: Now, out: &mut Vec<Action>) {
         out.push(Action::CloseSocket);
         self.after_socket(cause, now, out);

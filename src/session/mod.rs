@@ -9,6 +9,7 @@ pub mod inbound;
 pub mod liveness;
 pub mod mentions;
 pub mod outbox;
+mod send_failure;
 pub mod stream;
 pub mod typing;
 

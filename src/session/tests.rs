@@ -346,6 +346,39 @@ fn a_send_during_a_drop_is_resent_with_the_same_frame_after_hello_ok() {
 }
 
 #[test]
+fn a_write_that_throws_is_reported_drops_the_socket_and_the_send_goes_again() {
+    let mut m = machine("me");
+    ready(&mut m, 0);
+    let (_, first) = send(&mut m, "c1", text("across requests"), 0);
+    let original = sent_texts(&first);
+    assert_eq!(original.len(), 1);
+    let thrown = "Cannot perform I/O on behalf of a different request. I/O objects ...";
+    let actions = m.on_send_failed(thrown, at(1));
+    let kinds: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Error(e) => Some(e.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["cross_request_io"]);
+    assert!(actions.contains(&Action::CloseSocket));
+    assert!(completions(&actions).is_empty(), "the send is not failed");
+    assert!(matches!(m.state(), ConnState::Reconnecting { .. }));
+    assert!(
+        m.on_send_failed(thrown, at(2)).is_empty(),
+        "a later throw of the dropped socket changes nothing"
+    );
+    let flushed = reconnect(&mut m, 3);
+    assert_eq!(
+        sent_texts(&flushed),
+        original,
+        "the same frame, on the new socket"
+    );
+    assert!(completions(&flushed).is_empty());
+}
+
+#[test]
 fn an_ack_timeout_marks_the_send_unconfirmed_and_the_next_connection_sends_it_again() {
     let mut m = machine("me");
     ready(&mut m, 0);

@@ -10,11 +10,14 @@ import init, {
   SendError,
   version,
   type ApiErrorKind,
+  type ChatInfo,
+  type ClientErrorKind,
   type ConnectionState,
   type Fragment,
   type SendErrorKind,
   type Session,
   type TokenStorage,
+  type UserProfile,
 } from "clawchat-wasm";
 
 function never(value: never): never {
@@ -53,6 +56,37 @@ function describeState(s: ConnectionState): string {
     default:
       return never(s);
   }
+}
+
+/** Every `error` event kind, and what an app might do about it. */
+function advise(kind: ClientErrorKind): string {
+  switch (kind) {
+    case "cross_request_io":
+      return "keep the client in a Durable Object, or create one per request";
+    case "socket":
+    case "socket_send":
+    case "socket_dead":
+    case "session_taken_over":
+    case "handshake_failed":
+    case "handshake_timeout":
+      return "the client reconnects by itself";
+    case "malformed_frame":
+    case "bad_frame":
+    case "self_echo_guard":
+    case "send_rejected":
+      return "a frame was dropped; report it";
+    case "logged_out":
+      return "sign in again";
+    default:
+      return never(kind);
+  }
+}
+
+/** REST results use the same camelCase names as events. */
+function summary(me: UserProfile, chats: ChatInfo[]): string {
+  const avatar: string | null = me.avatarUrl ?? null;
+  const members: string[] = chats.flatMap((c) => c.memberIds);
+  return `${me.nickname} ${avatar ?? "-"} ${me.bio ?? ""} ${members.length}`;
 }
 
 function explain(e: unknown): string {
@@ -106,7 +140,7 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
       console.log(s.messageId, s.text, status, s.sequence, s.reason);
     }),
     client.on("typing", (t) => console.log(t.senderName, t.isTyping, t.chatId)),
-    client.on("error", (e) => console.warn(e.kind, e.message)),
+    client.on("error", (e) => console.warn(e.kind, e.message, advise(e.kind))),
     client.on("tokens", (t) => console.log(t.expiresAt === null ? "no expiry" : t.expiresAt)),
     client.on("refresh", (r) => console.log(r.outcome, r.trigger, r.reason)),
     client.on("logout", (l) => console.log(l.code, l.reason)),
@@ -142,7 +176,7 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
   }
   const chats = await client.chats();
   const me = await client.me();
-  console.log(chats.map((c) => c.id), me.nickname, client.role, client.state.state);
+  console.log(chats.map((c) => c.id), summary(me, chats), client.role, client.state.state);
   console.log(client.pendingSends, client.expiresAt ?? "unknown", client.deviceId);
   for (const p of await client.pending()) {
     const status: "queued" | "unconfirmed" = p.status;
