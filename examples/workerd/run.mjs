@@ -9,8 +9,10 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const { default: pkg } = await import("miniflare/package.json", { with: { type: "json" } });
-const runtime = `workerd via miniflare ${pkg.version}`;
+const json = { with: { type: "json" } };
+const { default: miniflare } = await import("miniflare/package.json", json);
+const { default: workerd } = await import("workerd/package.json", json);
+const runtime = `workerd ${workerd.version} via miniflare ${miniflare.version}`;
 
 /** Runs `script` (next to this file) in Miniflare, gives `use` its fetch, then disposes. */
 async function withWorker(script, options, use) {
