@@ -6,7 +6,8 @@
 //   connect?nickname=N   sign N in on the emulator and connect; → { userId }
 //   chat?with=USER_ID    create a direct chat;                  → { chatId }
 //   send?chat=ID&text=T  send and wait for the ack;             → { messageId }
-//   inbox?count=K        wait until K messages arrived;         → { texts, errors }
+//   inbox?count=K        wait until K messages arrived;         → { texts, errors, stored }
+// The session is kept in the object's storage (a `TokenStorage`), so it survives eviction.
 import * as sdk from "../../target/npm/clawchat-wasm/clawchat_wasm.js";
 import wasm from "../../target/npm/clawchat-wasm/clawchat_wasm_bg.wasm";
 import { connected } from "../exchange.mjs";
@@ -21,8 +22,21 @@ async function until(ready, ms, what) {
   }
 }
 
+/**
+ * The client's `TokenStorage` over the object's own storage: the session (and each rotated
+ * pair) outlives an eviction of the object. One account per object, so one key.
+ */
+function objectStorage(storage) {
+  return {
+    load: async () => (await storage.get("clawchat-session")) ?? null,
+    save: (row) => storage.put("clawchat-session", row),
+    clear: () => storage.delete("clawchat-session"),
+  };
+}
+
 export class ChatUser {
-  constructor(_state, env) {
+  constructor(state, env) {
+    this.storage = objectStorage(state.storage);
     this.baseUrl = env.CLAWCHAT_EMULATOR_URL;
     this.client = null;
     this.texts = [];
@@ -36,7 +50,7 @@ export class ChatUser {
       switch (url.pathname.split("/").pop()) {
         case "connect": {
           if (!this.client) {
-            const { client } = await connected(sdk, this.baseUrl, param("nickname"));
+            const { client } = await connected(sdk, this.baseUrl, param("nickname"), { storage: this.storage });
             client.on("message", (m) => this.texts.push(m.text));
             client.on("error", (e) => this.errors.push(e.kind));
             this.client = client;
@@ -49,7 +63,7 @@ export class ChatUser {
           return Response.json({ messageId: (await this.client.sendText(param("chat"), param("text"))).messageId });
         case "inbox":
           await until(() => this.texts.length >= Number(param("count")), 10_000, "message");
-          return Response.json({ texts: this.texts, errors: this.errors });
+          return Response.json({ texts: this.texts, errors: this.errors, stored: Boolean(await this.storage.load()) });
         default:
           return new Response("not found", { status: 404 });
       }

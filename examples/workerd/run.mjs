@@ -3,8 +3,8 @@
 // - worker.mjs: one request, two clients exchange a message;
 // - reused.mjs: a client reused by a second request reports "cross_request_io",
 //   reconnects within that request and gets its send acked;
-// - durable.mjs: one client per Durable Object, kept across requests, exchanges a message
-//   with another object's client without any error.
+// - durable.mjs: one client per Durable Object, kept across requests (its session in the
+//   object's storage), exchanges a message with another object's client without any error.
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
@@ -69,6 +69,8 @@ await withWorker("durable.mjs", { durableObjects: { USERS: "ChatUser" } }, async
   await get(`/u/bob/send?chat=${chatId}&text=hello%20back`);
   const atAnn = await get("/u/ann/inbox?count=1");
   const errors = [...atBob.errors, ...atAnn.errors];
-  const result = { messageId: sent.messageId, bobGot: atBob.texts[0], annGot: atAnn.texts[0], errors };
-  report("durable object", result, result.bobGot === "hello from a durable object" && result.annGot === "hello back" && errors.length === 0);
+  const stored = atBob.stored && atAnn.stored;
+  const result = { messageId: sent.messageId, bobGot: atBob.texts[0], annGot: atAnn.texts[0], errors, stored };
+  const ok = result.bobGot === "hello from a durable object" && result.annGot === "hello back";
+  report("durable object", result, ok && errors.length === 0 && stored);
 });
