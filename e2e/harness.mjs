@@ -101,6 +101,61 @@ export async function startChat(page, names) {
   await page.waitForFunction(() => !document.querySelector("#text").disabled);
 }
 
+/** Another tab of `context` (the same person), resuming the stored session. */
+export async function openTab(context, emulator) {
+  const page = await context.newPage();
+  page.on("pageerror", (err) => console.error("[tab] page error:", err.message));
+  await page.goto(emulator.base);
+  await page.waitForSelector("#app:not([hidden])");
+  await page.waitForSelector('#badge[data-state="ready"]');
+  return page;
+}
+
+/** Polls `check` until it is true; fails naming `what` after `timeoutMs`. */
+export async function eventually(what, check, timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** The SDK's stored outbox rows ({messageId, text}), read from the page's IndexedDB. */
+export const outboxRows = (page) => page.evaluate(() => new Promise((ok, fail) => {
+  const open = indexedDB.open("clawchat");
+  open.onerror = () => fail(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains("outbox")) { db.close(); ok([]); return; }
+    const all = db.transaction("outbox").objectStore("outbox").getAll();
+    all.onerror = () => { db.close(); fail(all.error); };
+    all.onsuccess = () => {
+      db.close();
+      ok(all.result.map((row) => ({
+        messageId: row.messageId,
+        text: JSON.parse(row.frame).payload.message.body.fragments.map((f) => f.text).join(""),
+      })));
+    };
+  };
+}));
+
+/** How many times the server stored `messageId` in `chatId`, asked through the history
+ * route as `member` (a fresh device of that person). */
+export async function storedCount(emulator, member, chatId, messageId) {
+  const post = await fetch(`${emulator.base}/v1/dev/sign-in`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ nickname: member, device_id: `web-e2e-check-${member}` }),
+  });
+  const token = (await post.json()).data.access_token;
+  const answer = await fetch(`${emulator.base}/v1/chats/${encodeURIComponent(chatId)}/messages?limit=200`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const body = await answer.json();
+  if (body.code !== 0) throw new Error(`history: ${JSON.stringify(body)}`);
+  return body.data.items.filter((item) => item.payload?.message_id === messageId).length;
+}
+
 export async function openChatNamed(page, text) {
   await page.locator("#chats li", { hasText: text }).first().click();
 }

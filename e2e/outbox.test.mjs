@@ -2,35 +2,13 @@
 // survives a reload of the page and is delivered exactly once when the server is back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bodies, openChatNamed, person, shot, startChat, suite, type } from "./harness.mjs";
+import { bodies, eventually, openChatNamed, outboxRows, person, shot, startChat, suite, type } from "./harness.mjs";
 
 const env = suite({ port: 18847, ttlSecs: 45 });
 const emulator = env.emulator;
 
-/** The texts of the SDK's stored outbox rows, read from the page's IndexedDB. */
-const storedTexts = (page) => page.evaluate(() => new Promise((ok, fail) => {
-  const open = indexedDB.open("clawchat");
-  open.onerror = () => fail(open.error);
-  open.onsuccess = () => {
-    const db = open.result;
-    if (!db.objectStoreNames.contains("outbox")) { db.close(); ok([]); return; }
-    const all = db.transaction("outbox").objectStore("outbox").getAll();
-    all.onerror = () => { db.close(); fail(all.error); };
-    all.onsuccess = () => {
-      db.close();
-      ok(all.result.map((row) => JSON.parse(row.frame).payload.message.body.fragments.map((f) => f.text).join("")));
-    };
-  };
-}));
-
-async function eventually(what, check, timeoutMs = 20_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** The texts of the SDK's stored outbox rows. */
+const storedTexts = async (page) => (await outboxRows(page)).map((row) => row.text);
 
 test("a message sent while the emulator is down survives a reload and is delivered once", async () => {
   const ann = await person(env.browser, emulator, "ann");

@@ -2,26 +2,17 @@
 // receives, and closing the leader tab hands the connection over without losing a message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bodies, openChatNamed, person, shot, startChat, suite, type } from "./harness.mjs";
+import { bodies, openChatNamed, openTab, person, shot, startChat, suite, type } from "./harness.mjs";
 
 const env = suite({ port: 18817, ttlSecs: 45 });
 const emulator = env.emulator;
 
 const roleOf = (page) => page.textContent("#role");
 
-async function resumeTab(context, emulator) {
-  const page = await context.newPage();
-  page.on("pageerror", (err) => console.error("[tab] page error:", err.message));
-  await page.goto(emulator.base);
-  await page.waitForSelector("#app:not([hidden])");
-  await page.waitForSelector('#badge[data-state="ready"]');
-  return page;
-}
-
 test("three tabs, one socket, a minute of traffic, and a leader hand-over", async () => {
   const first = await person(env.browser, emulator, "tia");
   const context = first.context();
-  const tabs = [first, await resumeTab(context, emulator), await resumeTab(context, emulator)];
+  const tabs = [first, await openTab(context, emulator), await openTab(context, emulator)];
   const roles = await Promise.all(tabs.map(roleOf));
   assert.deepEqual(roles.sort(), ["this tab: follower", "this tab: follower", "this tab: leader"]);
 

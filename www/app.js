@@ -18,6 +18,7 @@ const state = {
   replyTo: null,
   typing: new Map(), // chat id -> Map(user id -> {name, until})
   outcomes: new Map(), // message id -> {status, …}: sends from before a reload that ended
+  confirmed: [], // ids of the last sends this tab heard confirmed (any tab's), newest last
 };
 
 function el(tag, props = {}, ...children) {
@@ -241,6 +242,7 @@ function replaceEntry(chatId, oldId, changes) {
 function send(chatId, fragments, options = {}) {
   const promise = state.client.sendFragments(chatId, fragments, options);
   track(chatId, fragments, options, promise);
+  renderOutbox();
 }
 
 function retry(entry) {
@@ -278,8 +280,28 @@ function wireClient(client) {
   client.on("logout", (e) => signedOut(e.code === 0 ? "You have signed out." : "Your session has ended. Please sign in again."));
   client.on("error", (e) => console.warn("clawchat:", e.kind, e.message));
   // Outcomes of sends queued before a reload (sends of this page settle their promise).
-  client.on("sent", (s) => settleQueued(s.messageId, { status: "sent", sentAt: s.acceptedAt }));
-  client.on("failed", (f) => settleQueued(f.messageId, { status: "failed", error: f }));
+  client.on("sent", (s) => {
+    settleQueued(s.messageId, { status: "sent", sentAt: s.acceptedAt });
+    state.confirmed = [...state.confirmed, s.messageId].slice(-20);
+    renderOutbox();
+  });
+  client.on("failed", (f) => {
+    settleQueued(f.messageId, { status: "failed", error: f });
+    renderOutbox();
+  });
+}
+
+/** The debug panel's outbox line: the account's queued sends (all tabs) and the last
+ * sends this tab heard confirmed. */
+async function renderOutbox() {
+  const client = state.client;
+  if (!client) return;
+  const queued = await client.pending().catch(() => null);
+  if (client !== state.client || !queued) return;
+  const box = $("outbox");
+  box.dataset.queued = String(queued.length);
+  box.dataset.sent = state.confirmed.join(" ");
+  box.textContent = `${queued.length} queued · ${state.confirmed.length} confirmed here`;
 }
 
 /** Marks a send listed from the outbox with its outcome (remembered if not shown yet). */
@@ -295,6 +317,7 @@ async function start(session, nickname) {
   if (session) options.session = session;
   const client = new ClawChatClient(options);
   state.outcomes.clear();
+  state.confirmed = [];
   wireClient(client);
   // Sends still queued from before a reload, read before connecting re-sends them.
   const queued = await client.pending().catch(() => []);
@@ -318,6 +341,7 @@ async function start(session, nickname) {
     });
   }
   renderToken();
+  renderOutbox();
 }
 
 function renderRole(role) {
@@ -333,6 +357,7 @@ function signedOut(note) {
   $("signin-note").textContent = note || "";
   showError($("signin-error"), null);
   state.client = null;
+  state.confirmed = [];
 }
 
 /** A failed sign-in, explained. */
@@ -427,6 +452,8 @@ $("new-chat").addEventListener("toggle", () => {
 $("logout").addEventListener("click", () => state.client && state.client.logout());
 
 setInterval(() => { renderToken(); renderTyping(); renderBadge(); }, 500);
+// Other tabs queue sends too: while the panel is open, its outbox line is kept current.
+setInterval(() => { if ($("debug").open) renderOutbox(); }, 1000);
 
 await init();
 // Bad input is refused without harm; should the SDK still hit an internal error (a bug),

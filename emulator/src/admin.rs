@@ -106,11 +106,14 @@ struct AckFaultRequest {
     delay_ms: u64,
     #[serde(default)]
     withhold: u32,
+    #[serde(default)]
+    drop: u32,
 }
 
-/// `{delay_ms?, withhold?}`: delay every ack; withhold the next N.
+/// `{delay_ms?, withhold?, drop?}`: delay every ack; withhold the next N; then, for the
+/// next `drop` accepted sends (resends included), drop the socket instead of acking.
 async fn ack_fault(State(state): State<Shared>, Json(r): Json<AckFaultRequest>) -> Response {
-    state.faults.arm_acks(r.delay_ms, r.withhold);
+    state.faults.arm_acks(r.delay_ms, r.withhold, r.drop);
     done()
 }
 

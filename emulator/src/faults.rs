@@ -27,6 +27,8 @@ pub enum AckPlan {
     Delay(u64),
     /// Never send it.
     Withhold,
+    /// Never send it, and drop the socket without a close frame.
+    Drop,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +37,7 @@ struct State {
     handshake: Option<(String, u32)>,
     ack_delay_ms: u64,
     withhold_acks: u32,
+    drop_instead_of_ack: u32,
     duplicate_replays: u32,
 }
 
@@ -75,11 +78,13 @@ impl Faults {
         Some(reason)
     }
 
-    /// Delays every ack by `delay_ms` and withholds the next `withhold` acks.
-    pub fn arm_acks(&self, delay_ms: u64, withhold: u32) {
+    /// Delays every ack by `delay_ms`, withholds the next `withhold` acks, and drops the
+    /// socket instead of the `drop` acks after those.
+    pub fn arm_acks(&self, delay_ms: u64, withhold: u32, drop: u32) {
         let mut state = self.state();
         state.ack_delay_ms = delay_ms;
         state.withhold_acks = withhold;
+        state.drop_instead_of_ack = drop;
     }
 
     /// What to do with the next ack.
@@ -88,6 +93,9 @@ impl Faults {
         if state.withhold_acks > 0 {
             state.withhold_acks -= 1;
             AckPlan::Withhold
+        } else if state.drop_instead_of_ack > 0 {
+            state.drop_instead_of_ack -= 1;
+            AckPlan::Drop
         } else if state.ack_delay_ms > 0 {
             AckPlan::Delay(state.ack_delay_ms)
         } else {
@@ -128,8 +136,10 @@ mod tests {
         faults.arm_handshake("auth service unavailable".into(), 1);
         assert!(faults.take_handshake().is_some());
         assert!(faults.take_handshake().is_none());
-        faults.arm_acks(5, 1);
+        faults.arm_acks(5, 1, 2);
         assert_eq!(faults.take_ack_plan(), AckPlan::Withhold);
+        assert_eq!(faults.take_ack_plan(), AckPlan::Drop);
+        assert_eq!(faults.take_ack_plan(), AckPlan::Drop);
         assert_eq!(faults.take_ack_plan(), AckPlan::Delay(5));
         faults.clear();
         assert_eq!(faults.take_ack_plan(), AckPlan::Now);

@@ -29,6 +29,8 @@ pub struct Counters {
     pub sends_accepted: AtomicU64,
     /// Frames that failed to decode.
     pub bad_frames: AtomicU64,
+    /// App-level `ping` frames answered (a client's liveness probes).
+    pub pings: AtomicU64,
 }
 
 impl Counters {
@@ -46,6 +48,7 @@ pub struct Stats {
     hello_fail: u64,
     sends_accepted: u64,
     bad_frames: u64,
+    pings: u64,
     takeovers: u64,
     handovers: u64,
     live_sessions: Vec<LiveSession>,
@@ -156,6 +159,7 @@ impl AppState {
             hello_fail: read(&self.counters.hello_fail),
             sends_accepted: read(&self.counters.sends_accepted),
             bad_frames: read(&self.counters.bad_frames),
+            pings: read(&self.counters.pings),
             takeovers: self.hub.takeovers(),
             handovers: self.hub.handovers(),
             live_sessions: self.hub.live(),

@@ -417,6 +417,7 @@ impl Session {
             Event::Send(payload) | Event::Reply(payload) => self.on_message(frame, payload).await,
             Event::Stream(..) | Event::Typing(_) => self.relay(frame).await,
             Event::Ping(payload) => {
+                Counters::bump(&self.state.counters.pings);
                 let pong = frame_now(&self.state, Event::Pong(payload), &frame.trace_id);
                 let _ = send_frame(&mut self.socket, &pong).await;
             }
@@ -567,6 +568,11 @@ impl Session {
                 });
             }
             AckPlan::Withhold => tracing::info!("ack withheld (fault)"),
+            AckPlan::Drop => {
+                tracing::info!("socket dropped instead of the ack (fault)");
+                // The loop takes control messages first: nothing more is read or written.
+                let _ = self.handle.control.send(Control::Kick(Kick::Dropped));
+            }
         }
     }
 

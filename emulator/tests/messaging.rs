@@ -200,6 +200,7 @@ async fn app_ping_is_answered_with_pong_echoing_payload_and_trace() {
     let pong = a.next_frame().await;
     assert_eq!(pong.trace_id, "t-ping");
     assert_eq!(pong.event, Event::Pong(json!({"n": 7})));
+    assert_eq!(emu.stats().await["pings"], 1, "pings are counted");
 }
 
 #[tokio::test]
@@ -255,6 +256,30 @@ async fn ack_faults_delay_and_withhold() {
     assert!(tokio::time::timeout(Duration::from_millis(200), a.ack())
         .await
         .is_ok());
+}
+
+#[tokio::test]
+async fn the_drop_ack_fault_cuts_the_socket_after_storing_each_send_until_spent() {
+    let emu = Emu::start().await;
+    let (ann, bob, chat) = emu.direct_pair().await;
+    emu.admin("/admin/faults/acks", json!({"drop": 2})).await;
+    let id = mint_id();
+    for attempt in 0..2 {
+        let mut a = emu.connect(&ann).await;
+        a.send_message(&chat, &id, "dropped twice").await;
+        assert_eq!(a.closed().await, Closed::Abrupt, "attempt {attempt}");
+    }
+    let mut a = emu.connect(&ann).await;
+    a.send_message(&chat, &id, "dropped twice").await;
+    assert_eq!(
+        a.ack().await.0,
+        id,
+        "the fault is spent: the resend is acked"
+    );
+    assert_eq!(emu.stats().await["sends_accepted"], 3);
+    let mut b = emu.connect(&bob).await;
+    assert_eq!(b.receive_texts(1).await, ["dropped twice"]);
+    b.expect_silence(200).await;
 }
 
 #[tokio::test]
