@@ -13,5 +13,5 @@ pub use refresh::{
     CODE_INTERNAL, CODE_INVALID_REFRESH, REFRESH_PATH,
 };
 pub use request::{
-    user_profile_path, BaseUrl, Credentials, HttpRequest, Method, REQUEST_TIMEOUT_MS,
+    history_path, user_profile_path, BaseUrl, Credentials, HttpRequest, Method, REQUEST_TIMEOUT_MS,
 };
