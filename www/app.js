@@ -5,10 +5,14 @@ import init, { ClawChatClient, dev, activate, ApiError, SendError, isSafeMediaUr
 
 const $ = (id) => document.getElementById(id);
 const ACCOUNT_KEY = "clawchat-demo-account";
+/** The chat open last, per account: a reload opens it again with its recent messages. */
+const openChatKey = (account) => `clawchat-demo-chat:${account}`;
 
 /** Page state: the client, people, chats and the messages of each chat. */
 const state = {
   client: null,
+  account: null, // the account key (the name signed in with)
+  offline: false, // started without reaching the server: catch up once connected
   me: null,
   people: new Map(), // user id -> nickname
   chats: new Map(), // chat id -> chat
@@ -198,12 +202,14 @@ async function refreshChats() {
   for (const p of people) state.people.set(p.id, p.nickname);
   state.people.set(state.me.userId, state.me.nickname);
   for (const chat of chats) state.chats.set(chat.id, chat);
+  if (state.chats.has(state.current)) $("chat-title").textContent = chatName(state.chats.get(state.current));
   renderChats();
   renderPeople();
 }
 
 function openChat(chatId) {
   state.current = chatId;
+  localStorage.setItem(openChatKey(state.account), chatId);
   state.unread.delete(chatId);
   state.replyTo = null;
   $("replying").hidden = true;
@@ -254,7 +260,10 @@ function retry(entry) {
 // ---- wiring -------------------------------------------------------------------------
 
 function wireClient(client) {
-  client.on("state", (s) => setConnection(s));
+  client.on("state", (s) => {
+    setConnection(s);
+    if (s.state === "ready" && state.offline) catchUp().catch(() => {});
+  });
   client.on("role", ({ role }) => renderRole(role));
   client.on("message", async (m) => {
     if (!state.chats.has(m.chatId)) await refreshChats();
@@ -312,6 +321,37 @@ function settleQueued(messageId, changes) {
   }
 }
 
+/**
+ * The chat open before a reload, with its recent messages from the client's local
+ * cache: shown at once, before the connection is ready (or while the server is down).
+ * Live messages join them later, each message id once.
+ */
+async function showRecent(chatId) {
+  if (!chatId) return;
+  let recent;
+  try {
+    recent = await state.client.history(chatId, { limit: 50 });
+  } catch (err) {
+    return console.warn("clawchat: no recent messages", err.kind, err.message);
+  }
+  state.current = chatId;
+  $("chat-title").textContent = state.chats.has(chatId) ? chatName(state.chats.get(chatId)) : "…";
+  $("text").disabled = $("send").disabled = false;
+  for (const m of recent) addEntry(chatId, { ...m, status: m.senderId === state.me.userId ? "sent" : "received" });
+  renderMessages();
+  performance.mark("clawchat-demo:recent-shown", { detail: recent.length });
+}
+
+/** Who we are and our chats, from the server (again once it is back after a start offline). */
+async function catchUp() {
+  const me = await state.client.me();
+  state.me = { userId: me.id, nickname: me.nickname };
+  $("me").textContent = me.nickname;
+  await refreshChats();
+  if (state.offline) showError($("send-error"), null);
+  state.offline = false;
+}
+
 async function start(session, nickname) {
   const options = { baseUrl: location.origin, accountKey: nickname, logLevel: "info" };
   if (session) options.session = session;
@@ -323,19 +363,31 @@ async function start(session, nickname) {
   const queued = await client.pending().catch(() => []);
   await client.connect();
   state.client = client;
-  const me = await client.me();
-  state.me = { userId: me.id, nickname: me.nickname };
+  state.account = nickname;
+  state.me = { userId: client.userId, nickname };
   localStorage.setItem(ACCOUNT_KEY, nickname);
-  $("me").textContent = me.nickname;
+  $("me").textContent = nickname;
   setConnection(client.state);
   renderRole(client.role);
   $("device").textContent = client.deviceId;
   $("signin").hidden = true;
   $("app").hidden = $("status").hidden = false;
-  await refreshChats();
+  await showRecent(localStorage.getItem(openChatKey(nickname)));
+  try {
+    await catchUp();
+  } catch (err) {
+    // A fresh sign-in must reach the server; a resumed one stays open offline (the
+    // client reconnects by itself) with what the cache had.
+    if (session) {
+      $("app").hidden = $("status").hidden = true;
+      throw err;
+    }
+    state.offline = true;
+    showError($("send-error"), err);
+  }
   for (const q of queued) {
     addEntry(q.chatId, {
-      messageId: q.messageId, chatId: q.chatId, senderId: me.id, senderName: me.nickname,
+      messageId: q.messageId, chatId: q.chatId, senderId: state.me.userId, senderName: state.me.nickname,
       fragments: q.fragments, text: q.text, reply: null, sentAt: q.createdAt, status: "sending",
       options: {}, ...state.outcomes.get(q.messageId),
     });

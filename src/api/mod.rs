@@ -14,6 +14,6 @@ pub use refresh::{
     CODE_INTERNAL, CODE_INVALID_REFRESH, REFRESH_PATH,
 };
 pub use request::{
-    user_profile_path, BaseUrl, Credentials, HttpRequest, Method, REQUEST_TIMEOUT_MS,
+    history_path, user_profile_path, BaseUrl, Credentials, HttpRequest, Method, REQUEST_TIMEOUT_MS,
 };
 pub use resources::camel_case_keys;

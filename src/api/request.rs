@@ -147,6 +147,27 @@ pub fn user_profile_path(user_id: &str) -> Result<String, ApiError> {
     Ok(format!("/v1/users/{}", percent_encode_segment(id)))
 }
 
+/// `GET /v1/chats/{id}/messages?limit=&before=`: a page of a chat's history going back
+/// from the newest (or from the message `before`). A blank chat id is a validation error.
+pub fn history_path(chat_id: &str, before: Option<&str>, limit: usize) -> Result<String, ApiError> {
+    let id = chat_id.trim();
+    if id.is_empty() {
+        return Err(ApiError::validation(
+            "chat id must not be blank",
+            "/v1/chats/",
+        ));
+    }
+    let mut path = format!(
+        "/v1/chats/{}/messages?limit={limit}",
+        percent_encode_segment(id)
+    );
+    if let Some(before) = before.filter(|b| !b.is_empty()) {
+        path.push_str("&before=");
+        path.push_str(&percent_encode_segment(before));
+    }
+    Ok(path)
+}
+
 /// Percent-encodes one path segment (RFC 3986 unreserved characters pass through).
 fn percent_encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
@@ -218,5 +239,18 @@ mod tests {
     fn blank_user_id_is_a_validation_error() {
         assert!(user_profile_path("  ").is_err());
         assert_eq!(user_profile_path("u 1/x").unwrap(), "/v1/users/u%201%2Fx");
+    }
+
+    #[test]
+    fn history_paths_encode_the_chat_and_before() {
+        assert!(history_path(" ", None, 5).is_err());
+        assert_eq!(
+            history_path("c 1/x", None, 5).unwrap(),
+            "/v1/chats/c%201%2Fx/messages?limit=5"
+        );
+        assert_eq!(
+            history_path("c1", Some("m&1"), 50).unwrap(),
+            "/v1/chats/c1/messages?limit=50&before=m%261"
+        );
     }
 }

@@ -22,6 +22,7 @@ use crate::session::{
     Wake,
 };
 use crate::store::memory::{default_storage, StorageKind};
+use crate::store::message_cache::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, CoordinatorConfig};
 
@@ -29,7 +30,7 @@ use super::convert::{api_error, error, to_js};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
 use super::keys::{check_keys, field};
-use super::rest;
+use super::{history, rest};
 
 /// Longest quoted text in a reply preview (**ours**).
 const REPLY_PREVIEW_CHARS: usize = 200;
@@ -83,6 +84,9 @@ struct Options {
     session: Option<SessionInput>,
     #[serde(default)]
     timings: TimingInput,
+    /// Messages kept per chat in the local message cache.
+    #[serde(default)]
+    cache_size: Option<f64>,
     /// Read by [`storage_choice`] (it may be an object with methods).
     #[serde(default, rename = "storage")]
     _storage: IgnoredAny,
@@ -202,6 +206,18 @@ fn storage_choice(options: &JsValue) -> Result<(TokenStore, Option<String>), JsV
     }
 }
 
+/// `cacheSize`: an integer from 1 to [`MAX_CAPACITY`] (default [`DEFAULT_CAPACITY`]).
+fn cache_capacity(size: Option<f64>) -> Result<usize, JsValue> {
+    match size {
+        None => Ok(DEFAULT_CAPACITY),
+        Some(n) if n.fract() == 0.0 && (1.0..=MAX_CAPACITY as f64).contains(&n) => Ok(n as usize),
+        Some(_) => Err(error(
+            "validation",
+            &format!("cacheSize must be an integer from 1 to {MAX_CAPACITY}"),
+        )),
+    }
+}
+
 /// The reply preview: the quoted text only, trimmed.
 fn reply_context(target: ReplyTarget) -> ReplyContext {
     let quote: String = crate::session::inbound::plain_text(&target.fragments)
@@ -303,6 +319,7 @@ impl ClawChatClient {
             warning,
         );
         driver.transport = transport;
+        driver.cache_capacity = cache_capacity(options.cache_size)?;
         Ok(ClawChatClient {
             shared: Rc::new(RefCell::new(driver)),
         })
@@ -481,6 +498,27 @@ impl ClawChatClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<PendingSend[]>")]
     pub fn pending(&self) -> Promise {
         driver::pending(&self.shared)
+    }
+
+    /// A page of a chat's messages, oldest first (each shaped like the `message` event),
+    /// going back from the newest or from the message `before`: from the local cache
+    /// at once, and from the server (then cached) once the cache has nothing older. An
+    /// empty page means there is nothing older anywhere.
+    #[wasm_bindgen(unchecked_return_type = "Promise<InboundMessage[]>")]
+    pub fn history(
+        &self,
+        #[wasm_bindgen(js_name = chatId)] chat_id: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "HistoryOptions")] options: JsValue,
+    ) -> Promise {
+        let (before, limit) = match history::options(options) {
+            Ok(checked) => checked,
+            Err(err) => return Promise::reject(&err),
+        };
+        if chat_id.trim().is_empty() {
+            return Promise::reject(&error("validation", "chat id must not be blank"));
+        }
+        let (shared, chat_id) = (self.shared.clone(), chat_id.trim().to_owned());
+        future_to_promise(async move { history::page(&shared, chat_id, before, limit).await })
     }
 
     /// `GET /v1/users/me`.

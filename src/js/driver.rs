@@ -22,6 +22,7 @@ use crate::platform::coordination::{
 };
 use crate::platform::fetch::{self, Body};
 use crate::platform::log::{log, Level};
+use crate::platform::message_store::{CacheWrite, MessageStore};
 use crate::platform::outbox_store::{OutboxStore, RowWrite};
 use crate::platform::socket::{OpenError, Socket, SocketEvent};
 use crate::platform::token_store::TokenStore;
@@ -30,6 +31,7 @@ use crate::protocol::ids;
 use crate::session::{
     Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError, SystemEntropy, Wake,
 };
+use crate::store::message_cache::{self, Entry};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, Effect as TabEffect, RelayedSend, Role, TabWire, FORWARDED_EVENTS};
 
@@ -66,6 +68,19 @@ enum RowJob {
     Report(Function),
 }
 
+/// A job of the message cache, run in order by one worker per driver.
+enum CacheJob {
+    /// Store or delete a message (a batch of them goes in one transaction).
+    Write(CacheWrite),
+    /// Resolve with a page of a chat's cached messages ([`message_cache::page`]).
+    Page {
+        chat_id: String,
+        before: Option<String>,
+        limit: usize,
+        resolve: Function,
+    },
+}
+
 /// Everything the driver owns.
 pub(super) struct Driver {
     /// The connection machine.
@@ -97,6 +112,15 @@ pub(super) struct Driver {
     /// Outbox jobs not yet run, and whether the worker runs.
     row_jobs: Vec<RowJob>,
     row_worker: bool,
+    /// Where messages are cached (beside the session), how many per chat, the jobs not
+    /// yet run, and whether the worker runs.
+    messages: MessageStore,
+    /// Messages kept per chat in the cache.
+    pub cache_capacity: usize,
+    cache_jobs: Vec<CacheJob>,
+    cache_worker: bool,
+    /// The rows of sends not yet acked, by message id: an acked one is cached as ours.
+    unacked: HashMap<String, OutboxRow>,
     emitter: Emitter,
     pending: HashMap<String, (Function, Function)>,
     waiters: HashMap<u64, Function>,
@@ -169,6 +193,11 @@ impl Driver {
             outbox: OutboxStore::for_tokens(&store),
             row_jobs: Vec::new(),
             row_worker: false,
+            messages: MessageStore::for_tokens(&store),
+            cache_capacity: message_cache::DEFAULT_CAPACITY,
+            cache_jobs: Vec::new(),
+            cache_worker: false,
+            unacked: HashMap::new(),
             store,
             emitter: Emitter::default(),
             pending: HashMap::new(),
@@ -346,6 +375,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             vec![Work::Emit("state", to_js(&state))]
         }
         Action::PersistRow(row) => {
+            d.unacked.insert(row.message_id.clone(), row.clone());
             queue_row_job(shared, &mut d, RowJob::Write(RowWrite::Put(row)));
             Vec::new()
         }
@@ -363,6 +393,10 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             Vec::new()
         }
         Action::Completed(completion) => {
+            let row = d.unacked.remove(&completion.message_id);
+            if let (Some(row), Ok(accepted)) = (row, &completion.outcome) {
+                cache_sent(shared, &mut d, &row, accepted.accepted_at);
+            }
             // Every tab (and a page rebuilt after a reload) hears how each send ended.
             let told = match &completion.outcome {
                 Ok(accepted) => Work::Emit("sent", to_js(accepted)),
@@ -377,7 +411,12 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
         Action::Deliver(delivery) => {
             use crate::session::Delivery;
             let (event, payload) = match &delivery {
-                Delivery::Message(m) => ("message", to_js(m)),
+                Delivery::Message(m) => {
+                    // Only the tab that owns the socket sees this: the cache's one writer.
+                    let put = CacheWrite::Put(Entry(m.clone()));
+                    queue_cache_job(shared, &mut d, CacheJob::Write(put));
+                    ("message", to_js(m))
+                }
                 Delivery::Stream(s) => ("stream", to_js(s)),
                 Delivery::Typing(t) => ("typing", to_js(t)),
             };
@@ -638,6 +677,9 @@ fn restore(d: &mut Driver, rows: Vec<OutboxRow>) -> Vec<Work> {
     if !matches!(d.tabs.role(), Role::Leader | Role::Solo) || d.rotation.logged_out() {
         return Vec::new();
     }
+    for row in &rows {
+        d.unacked.insert(row.message_id.clone(), row.clone());
+    }
     let (skipped, actions) = d.machine.restore(rows, connection_now());
     let mut work = conn(actions);
     let full = skipped
@@ -657,12 +699,182 @@ fn warn(message: String) -> Work {
     Work::Rot(RotationEffect::Warn(message))
 }
 
+/// A `warn` event (and log line) from outside the machines.
+pub(super) fn warn_app(shared: &Shared, message: String) {
+    run(shared, |_, _| vec![warn(message)]);
+}
+
 /// Resolves with the account's queued sends (stored, after this tab's pending writes).
 pub(super) fn pending(shared: &Shared) -> Promise {
     Promise::new(&mut |resolve, _| {
         let mut d = shared.borrow_mut();
         queue_row_job(shared, &mut d, RowJob::Report(resolve));
     })
+}
+
+/// Caches our own send, acked at `accepted_at`, as a message from us. The uplink has no
+/// chat type: "direct" until a fill from the server replaces the row.
+fn cache_sent(shared: &Shared, d: &mut Driver, row: &OutboxRow, accepted_at: i64) {
+    let Some(user_id) = d.session().map(|s| s.user_id.clone()) else {
+        return;
+    };
+    let origin = crate::session::Origin {
+        chat_id: row.chat_id.clone(),
+        chat_type: crate::protocol::ChatType::Direct,
+        sender_name: user_id.clone(),
+        sender_id: user_id,
+    };
+    match Entry::from_sent(&row.frame, origin, accepted_at) {
+        Ok(entry) => queue_cache_job(shared, d, CacheJob::Write(CacheWrite::Put(entry))),
+        Err(err) => log(
+            d.level,
+            Level::Debug,
+            &format!("sent message not cached: {err}"),
+        ),
+    }
+}
+
+/// Queues a message cache job; starts the worker unless it runs.
+fn queue_cache_job(shared: &Shared, d: &mut Driver, job: CacheJob) {
+    d.cache_jobs.push(job);
+    if d.cache_worker {
+        return;
+    }
+    d.cache_worker = true;
+    let (weak, store, key, capacity) = (
+        Rc::downgrade(shared),
+        d.messages.clone(),
+        d.account_key.clone(),
+        d.cache_capacity,
+    );
+    spawn_local(async move { cache_worker(weak, store, key, capacity).await });
+}
+
+/// Runs the message cache jobs in order: each round writes every queued change in one
+/// transaction (messages that came in one task go together, off the inbound path),
+/// then answers the reads, which thus see every earlier write of this tab.
+async fn cache_worker(
+    weak: Weak<RefCell<Driver>>,
+    store: MessageStore,
+    key: String,
+    capacity: usize,
+) {
+    loop {
+        let jobs = {
+            let Some(shared) = weak.upgrade() else { return };
+            let mut d = shared.borrow_mut();
+            let jobs = std::mem::take(&mut d.cache_jobs);
+            if jobs.is_empty() {
+                d.cache_worker = false;
+                return;
+            }
+            jobs
+        };
+        let mut writes = Vec::new();
+        let mut pages = Vec::new();
+        for job in jobs {
+            match job {
+                CacheJob::Write(write) => writes.push(write),
+                CacheJob::Page {
+                    chat_id,
+                    before,
+                    limit,
+                    resolve,
+                } => pages.push((chat_id, before, limit, resolve)),
+            }
+        }
+        let written = match writes.is_empty() {
+            true => Ok(()),
+            false => store.write(&key, &writes, capacity).await,
+        };
+        let mut reads = Vec::with_capacity(pages.len());
+        for (chat_id, before, limit, resolve) in pages {
+            let rows = store.load(&key, &chat_id).await;
+            reads.push((chat_id, before, limit, resolve, rows));
+        }
+        let Some(shared) = weak.upgrade() else { return };
+        run(&shared, |d, _| cache_done(d, written, reads));
+    }
+}
+
+/// A read of the cache: the chat, `before`, `limit`, who waits, and the rows.
+type CacheRead = (
+    String,
+    Option<String>,
+    usize,
+    Function,
+    Result<Vec<Value>, crate::store::StoreError>,
+);
+
+/// The cache answered: a failed write is said (the messages were delivered all the
+/// same), each read resolves with its page; a corrupt row is dropped with a warning.
+fn cache_done(
+    d: &mut Driver,
+    written: Result<(), crate::store::StoreError>,
+    reads: Vec<CacheRead>,
+) -> Vec<Work> {
+    let mut work = Vec::new();
+    if let Err(err) = written {
+        work.push(warn(format!("messages not cached: {err}")));
+    }
+    for (chat_id, before, limit, resolve, rows) in reads {
+        let rows = rows.unwrap_or_else(|err| {
+            work.push(warn(format!("message cache not read: {err}")));
+            Vec::new()
+        });
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let message_id = row
+                .get("messageId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            match Entry::parse(row) {
+                Ok(entry) if entry.chat_id() == chat_id => entries.push(entry),
+                Ok(_) => {}
+                Err(err) => {
+                    work.push(warn(format!("{err}: row dropped")));
+                    if let Some(id) = message_id {
+                        let remove = CacheWrite::Remove(chat_id.clone(), id);
+                        d.cache_jobs.push(CacheJob::Write(remove));
+                    }
+                }
+            }
+        }
+        let entries = message_cache::chronological(entries);
+        let page = message_cache::page(&entries, before.as_deref(), limit);
+        let messages: Vec<_> = page.iter().map(|entry| &entry.0).collect();
+        work.push(Work::Call(resolve, to_js(&messages)));
+    }
+    work
+}
+
+/// Resolves with a page of `chat_id`'s cached messages (oldest first), after this tab's
+/// queued cache writes.
+pub(super) fn cached_page(
+    shared: &Shared,
+    chat_id: String,
+    before: Option<String>,
+    limit: usize,
+) -> Promise {
+    Promise::new(&mut |resolve, _| {
+        let mut d = shared.borrow_mut();
+        let page = CacheJob::Page {
+            chat_id: chat_id.clone(),
+            before: before.clone(),
+            limit,
+            resolve,
+        };
+        queue_cache_job(shared, &mut d, page);
+    })
+}
+
+/// Stores messages fetched from the server (any tab may: a put of the same message is
+/// the same row).
+pub(super) fn cache_fetched(shared: &Shared, entries: Vec<Entry>) {
+    let mut d = shared.borrow_mut();
+    for entry in entries {
+        queue_cache_job(shared, &mut d, CacheJob::Write(CacheWrite::Put(entry)));
+    }
 }
 
 /// Stops the connection's handles (disconnect, logout).

@@ -5,6 +5,7 @@ mod convert;
 mod driver;
 mod events;
 mod fatal;
+mod history;
 mod keys;
 mod rest;
 mod types;

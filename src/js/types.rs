@@ -62,6 +62,11 @@ export interface ClawChatOptions {
   session?: Session;
   timings?: ClawChatTimings;
   /**
+   * Messages kept per chat in the local message cache (IndexedDB with "indexeddb"
+   * storage, else this realm's memory): an integer from 1 to 1000, default 200.
+   */
+  cacheSize?: number;
+  /**
    * A WebSocket class with the browser API, used instead of the global `WebSocket`
    * (Node 20 has none: pass `WebSocket` from the `ws` package). Without either, `connect()`
    * emits an `error` event and the client goes to the `closed` state.
@@ -112,6 +117,17 @@ export interface SendOptions {
   replyTo?: ReplyTarget;
   /** Reuse the id of an earlier failed send (the server coalesces duplicates). */
   messageId?: string;
+}
+
+/**
+ * Options of `history()`. A page holds the newest `limit` messages older than `before`
+ * (the newest of the chat without it), oldest first.
+ */
+export interface HistoryOptions {
+  /** The id of the oldest message the app has: the page ends just before it. */
+  before?: string;
+  /** Messages per page: an integer from 1 to 100 (default 50). */
+  limit?: number;
 }
 
 export interface SendReceipt { messageId: string; acceptedAt: number }

@@ -1,4 +1,5 @@
-//! IndexedDB: one database (sessions, leases, the outbox), awaited as futures.
+//! IndexedDB: one database (sessions, leases, the outbox, the message cache), awaited as
+//! futures.
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -12,14 +13,17 @@ use web_sys::{
 use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
-/// 1: sessions; 2: + leases; 3: + outbox. An upgrade only adds missing stores.
-const DB_VERSION: u32 = 3;
+/// 1: sessions; 2: + leases; 3: + outbox; 4: + messages. An upgrade only adds missing
+/// stores.
+const DB_VERSION: u32 = 4;
 /// The object store of sessions, keyed by `account_key`.
 pub const SESSIONS: &str = "sessions";
 /// The object store of lease rows (the lock fallback without Web Locks), keyed by `name`.
 pub const LEASES: &str = "leases";
 /// The object store of queued sends, keyed by `[accountKey, messageId]`.
 pub const OUTBOX: &str = "outbox";
+/// The object store of cached messages, keyed by `[accountKey, chatId, messageId]`.
+pub const MESSAGES: &str = "messages";
 
 /// One write of a batch.
 pub enum Write {
@@ -110,10 +114,14 @@ impl Idb {
             {
                 let outbox_key: JsValue =
                     js_sys::Array::of2(&"accountKey".into(), &"messageId".into()).into();
+                let messages_key: JsValue =
+                    js_sys::Array::of3(&"accountKey".into(), &"chatId".into(), &"messageId".into())
+                        .into();
                 for (store, key) in [
                     (SESSIONS, JsValue::from("account_key")),
                     (LEASES, "name".into()),
                     (OUTBOX, outbox_key),
+                    (MESSAGES, messages_key),
                 ] {
                     if !db.object_store_names().contains(store) {
                         let params = IdbObjectStoreParameters::new();
@@ -184,10 +192,41 @@ impl Idb {
     }
 }
 
+/// The keys that start with `prefix` (a compound key's first parts): `[...prefix]` sorts
+/// before every `[...prefix, id]`, `[...prefix, []]` after every string id.
+fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
+    let lower: js_sys::Array = prefix.iter().map(|p| JsValue::from(*p)).collect();
+    let upper = lower.concat(&js_sys::Array::of1(&js_sys::Array::new()));
+    IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))
+}
+
+/// What to trim in the transaction of a write: in each key prefix whose rows number more
+/// than `keep`, the rows whose last key part `pick` chooses.
+pub struct Trim<'a> {
+    /// The key prefixes to look at.
+    pub prefixes: Vec<Vec<&'a str>>,
+    /// Rows kept per prefix without looking at them.
+    pub keep: u32,
+    /// The last key parts (ids) of the rows to delete, from a prefix's rows.
+    pub pick: &'a dyn Fn(Vec<JsValue>) -> Vec<String>,
+}
+
 impl Idb {
     /// Runs `writes` in order in one read-write transaction and waits for the commit
     /// (all or nothing). Nothing else is awaited while it is open.
     pub async fn write_all(&self, store: &str, writes: &[Write]) -> Result<(), StoreError> {
+        self.write_and_trim(store, writes, None).await
+    }
+
+    /// Runs `writes` in order, then `trim`, in one read-write transaction, and waits for
+    /// the commit (all or nothing). Only this transaction's own requests are awaited
+    /// while it is open.
+    pub async fn write_and_trim(
+        &self,
+        store: &str,
+        writes: &[Write],
+        trim: Option<Trim<'_>>,
+    ) -> Result<(), StoreError> {
         let tx = self
             .db
             .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
@@ -203,24 +242,27 @@ impl Idb {
                 return Err(io(&format!("cannot write: {}", dom_error(&e))));
             }
         }
+        if let Some(trim) = trim {
+            if let Err(err) = trim_in(&object_store, &trim).await {
+                let _ = tx.abort();
+                return Err(err);
+            }
+        }
         committed(&tx).await
     }
 
-    /// Every row of `store` whose key starts with `prefix` (a compound key's first part),
-    /// in key order.
+    /// Every row of `store` whose key starts with `prefix` (a compound key's first
+    /// parts), in key order.
     pub async fn rows_with_prefix(
         &self,
         store: &str,
-        prefix: &str,
+        prefix: &[&str],
     ) -> Result<Vec<JsValue>, StoreError> {
         let tx = self
             .db
             .transaction_with_str(store)
             .map_err(|e| io(&format!("cannot start a read: {}", dom_error(&e))))?;
-        // [prefix] sorts before every [prefix, id]; [prefix, []] after every string id.
-        let lower = js_sys::Array::of1(&prefix.into());
-        let upper = js_sys::Array::of2(&prefix.into(), &js_sys::Array::new());
-        let range = IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))?;
+        let range: JsValue = prefix_range(prefix)?.into();
         let request = tx
             .object_store(store)
             .and_then(|s| s.get_all_with_key(&range))
@@ -228,6 +270,30 @@ impl Idb {
         let rows = settle(&request).await?;
         Ok(js_sys::Array::from(&rows).iter().collect())
     }
+}
+
+/// Counts each prefix's rows and, past `keep`, reads them and deletes the picked keys.
+async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreError> {
+    for prefix in &trim.prefixes {
+        let range: JsValue = prefix_range(prefix)?.into();
+        let counted = store
+            .count_with_key(&range)
+            .map_err(|_| io("cannot count"))?;
+        let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
+        if count <= f64::from(trim.keep) {
+            continue;
+        }
+        let read = store
+            .get_all_with_key(&range)
+            .map_err(|_| io("cannot read for a trim"))?;
+        let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
+        for id in (trim.pick)(rows) {
+            let key: js_sys::Array = prefix.iter().map(|p| JsValue::from(*p)).collect();
+            key.push(&id.into());
+            store.delete(&key).map_err(|_| io("cannot trim"))?;
+        }
+    }
+    Ok(())
 }
 
 /// A lease row: who holds `name` until when.

@@ -6,6 +6,7 @@ pub mod coordination;
 pub mod fetch;
 pub mod idb;
 pub mod log;
+pub mod message_store;
 pub mod outbox_store;
 pub mod socket;
 pub mod token_store;

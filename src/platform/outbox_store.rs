@@ -96,7 +96,7 @@ impl OutboxStore {
             OutboxStore::Memory => Ok(outbox_memory::rows(account_key)),
             OutboxStore::IndexedDb(cell) => Ok(TokenStore::idb(cell)
                 .await?
-                .rows_with_prefix(OUTBOX, account_key)
+                .rows_with_prefix(OUTBOX, &[account_key])
                 .await?
                 .into_iter()
                 .map(|row| serde_wasm_bindgen::from_value::<Value>(row).unwrap_or(Value::Null))

@@ -6,7 +6,7 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::protocol::{ChatType, Event, Fragment, Frame, MessagePayload};
@@ -19,7 +19,7 @@ use super::stream::{StreamAssembler, StreamSkip, StreamView};
 pub const DEDUPE_WINDOW: usize = 2048;
 
 /// Where a message comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Origin {
     /// The chat.
@@ -33,7 +33,7 @@ pub struct Origin {
 }
 
 /// The message being replied to, as previewed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplyInfo {
     /// Its id.
@@ -46,8 +46,8 @@ pub struct ReplyInfo {
     pub text: String,
 }
 
-/// A message delivered to the app.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A message delivered to the app (and kept in the local message cache as this shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InboundMessage {
     /// Its id.
@@ -125,7 +125,38 @@ pub fn plain_text(fragments: &[Fragment]) -> String {
     fragments.iter().filter_map(Fragment::plain_text).collect()
 }
 
-fn origin_of(frame: &Frame) -> Option<Origin> {
+/// The message `payload` is for the user `own_user_id`: delivered live (after the
+/// filter) or read from the server's history (our own messages included).
+pub fn to_message(
+    origin: Origin,
+    payload: MessagePayload,
+    sent_at: i64,
+    own_user_id: &str,
+) -> InboundMessage {
+    let context = payload.message.context;
+    let reply = context.reply.map(|reply| ReplyInfo {
+        message_id: reply.reply_to_msg_id,
+        nick_name: reply.reply_preview.nick_name,
+        text: plain_text(&reply.reply_preview.fragments),
+        fragments: reply.reply_preview.fragments,
+    });
+    let fragments = payload.message.body.fragments;
+    let mentioned = mentioned(&fragments, &context.mentions, own_user_id);
+    InboundMessage {
+        message_id: payload.message_id,
+        origin,
+        text: plain_text(&fragments),
+        fragments,
+        mentions: context.mentions,
+        mentions_me: mentioned.me,
+        mentions_all: mentioned.everyone,
+        reply,
+        sent_at,
+    }
+}
+
+/// Chat, chat type and sender of a business frame (`None` without `chat_id` or `sender`).
+pub fn origin_of(frame: &Frame) -> Option<Origin> {
     let sender = frame.sender.as_ref()?;
     Some(Origin {
         chat_id: frame.chat_id.clone().filter(|c| !c.is_empty())?,
@@ -207,26 +238,12 @@ impl InboundFilter {
         if !self.seen.first_sighting(&payload.message_id) {
             return Err(Skip::Duplicate);
         }
-        let context = payload.message.context;
-        let reply = context.reply.map(|reply| ReplyInfo {
-            message_id: reply.reply_to_msg_id,
-            nick_name: reply.reply_preview.nick_name,
-            text: plain_text(&reply.reply_preview.fragments),
-            fragments: reply.reply_preview.fragments,
-        });
-        let fragments = payload.message.body.fragments;
-        let mentioned = mentioned(&fragments, &context.mentions, &self.own_user_id);
-        Ok(Delivery::Message(InboundMessage {
-            message_id: payload.message_id,
+        Ok(Delivery::Message(to_message(
             origin,
-            text: plain_text(&fragments),
-            fragments,
-            mentions: context.mentions,
-            mentions_me: mentioned.me,
-            mentions_all: mentioned.everyone,
-            reply,
+            payload,
             sent_at,
-        }))
+            &self.own_user_id,
+        )))
     }
 
     /// Streams that stalled without `done`, now failed.

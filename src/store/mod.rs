@@ -2,6 +2,8 @@
 //! and the activation time. No expiry column: expiry is derived from the token.
 
 pub mod memory;
+pub mod message_cache;
+pub mod message_memory;
 pub mod outbox_memory;
 
 use std::fmt;

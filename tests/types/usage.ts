@@ -182,6 +182,12 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
     const status: "queued" | "unconfirmed" = p.status;
     console.log(p.messageId, p.chatId, p.text, p.fragments.length, p.replyTo, p.createdAt, status);
   }
+  // A page of the conversation, oldest first; the next page ends before its first message.
+  const recent = await client.history(chatId);
+  const older = await client.history(chatId, { before: recent[0]?.messageId, limit: 20 });
+  for (const m of [...older, ...recent]) {
+    console.log(m.messageId, m.senderName, m.text, m.sentAt, m.reply?.text ?? "");
+  }
   const report = await client.refreshNow();
   console.log(report.outcome);
   for (const off of offs) off();

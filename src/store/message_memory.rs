@@ -1,0 +1,114 @@
+//! The message cache where IndexedDB is missing (or the app stores the session itself):
+//! rows kept in this realm's memory, shared by every client of the realm like the memory
+//! sessions and outbox, trimmed to the newest N per chat. Nothing survives the realm.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::message_cache::excess;
+
+/// Rows of one chat by message id.
+type Chat = BTreeMap<String, Value>;
+
+thread_local! {
+    /// Chats by (account key, chat id).
+    static CHATS: RefCell<HashMap<(String, String), Chat>> = RefCell::new(HashMap::new());
+}
+
+/// The `(sentAt, messageId)` of a stored row (0 when it has no time: trimmed first).
+fn position(id: &str, row: &Value) -> (i64, String) {
+    let at = row.get("sentAt").and_then(Value::as_i64).unwrap_or(0);
+    (at, id.to_owned())
+}
+
+/// Stores (inserts or replaces) `rows` of `account_key` as `(chat id, message id, row)`,
+/// then trims each chat they touched to its newest `capacity`.
+pub fn put(account_key: &str, rows: Vec<(String, String, Value)>, capacity: usize) {
+    CHATS.with(|chats| {
+        let mut chats = chats.borrow_mut();
+        let mut touched = Vec::new();
+        for (chat_id, message_id, row) in rows {
+            let key = (account_key.to_owned(), chat_id);
+            chats
+                .entry(key.clone())
+                .or_default()
+                .insert(message_id, row);
+            if !touched.contains(&key) {
+                touched.push(key);
+            }
+        }
+        for key in touched {
+            if let Some(chat) = chats.get_mut(&key) {
+                let stored = chat.iter().map(|(id, row)| position(id, row)).collect();
+                for id in excess(stored, capacity) {
+                    chat.remove(&id);
+                }
+            }
+        }
+    });
+}
+
+/// Every row of `chat_id` of `account_key`, in no particular order.
+pub fn rows(account_key: &str, chat_id: &str) -> Vec<Value> {
+    CHATS.with(|chats| {
+        chats
+            .borrow()
+            .get(&(account_key.to_owned(), chat_id.to_owned()))
+            .map(|chat| chat.values().cloned().collect())
+            .unwrap_or_default()
+    })
+}
+
+/// Deletes the row of `message_id` (a corrupt one).
+pub fn remove(account_key: &str, chat_id: &str, message_id: &str) {
+    CHATS.with(|chats| {
+        if let Some(chat) = chats
+            .borrow_mut()
+            .get_mut(&(account_key.to_owned(), chat_id.to_owned()))
+        {
+            chat.remove(message_id);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(chat: &str, id: &str, at: i64) -> (String, String, Value) {
+        (
+            chat.into(),
+            id.into(),
+            json!({"messageId": id, "sentAt": at}),
+        )
+    }
+
+    #[test]
+    fn each_chat_keeps_its_newest_rows_per_account() {
+        put(
+            "mm-a",
+            vec![row("c1", "m3", 3), row("c1", "m1", 1), row("c2", "x", 9)],
+            2,
+        );
+        put("mm-a", vec![row("c1", "m2", 2)], 2);
+        put("mm-b", vec![row("c1", "b1", 1)], 2);
+        let ids = |account: &str, chat: &str| -> Vec<String> {
+            let mut ids: Vec<String> = rows(account, chat)
+                .iter()
+                .map(|r| r["messageId"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids("mm-a", "c1"), ["m2", "m3"]);
+        assert_eq!(ids("mm-a", "c2"), ["x"]);
+        assert_eq!(ids("mm-b", "c1"), ["b1"]);
+        remove("mm-a", "c1", "m2");
+        remove("mm-none", "c1", "m2");
+        assert_eq!(ids("mm-a", "c1"), ["m3"]);
+        assert!(rows("mm-c", "c1").is_empty());
+    }
+}

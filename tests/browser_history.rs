@@ -1,0 +1,336 @@
+//! The local message cache and `history()` on the main thread, against the emulator:
+//! received and sent messages survive a new client of the account (a reload), pages go
+//! back with `before`, a fresh store fills from the server's history route and keeps
+//! what it got, each chat is trimmed to `cacheSize`, a corrupt row is dropped with a
+//! warning, and bad options are refused.
+#![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
+
+mod support;
+
+use js_sys::{Array, Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+use support::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The raw rows of the SDK's IndexedDB message cache of `account`, read with the
+/// browser's own API.
+async fn stored_rows(account: &str) -> Vec<JsValue> {
+    let read = Function::new_no_args(
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                const db = open.result;
+                const all = db.transaction("messages").objectStore("messages").getAll();
+                all.onerror = () => { db.close(); fail(all.error); };
+                all.onsuccess = () => { db.close(); ok(all.result); };
+            };
+        });"#,
+    );
+    let promise: Promise = read.call0(&JsValue::NULL).unwrap().into();
+    Array::from(&settle(promise).await.expect("IndexedDB read"))
+        .to_vec()
+        .into_iter()
+        .filter(|row| get_str(row, "accountKey") == account)
+        .collect()
+}
+
+/// A client of `session` with this storage and extra options (JSON).
+fn client_for(session: &JsValue, storage: &str, extra: &str) -> Recorded {
+    let options = client_options(session, r#"{"backoffInitialMs":100,"backoffCapMs":1000}"#);
+    Reflect::set(&options, &"storage".into(), &storage.into()).unwrap();
+    let extra = json(extra);
+    for key in js_sys::Object::keys(extra.unchecked_ref::<js_sys::Object>()).iter() {
+        Reflect::set(&options, &key, &get(&extra, &key.as_string().unwrap())).unwrap();
+    }
+    recorded(
+        clawchat_wasm::js::ClawChatClient::new(options).expect("client"),
+        session,
+    )
+}
+
+/// `history(chat_id, options)` as a list.
+async fn history(client: &Recorded, chat_id: &str, options: &str) -> Vec<JsValue> {
+    let options = if options.is_empty() {
+        JsValue::UNDEFINED
+    } else {
+        json(options)
+    };
+    let page = settle(client.client.history(chat_id, options))
+        .await
+        .expect("a page");
+    Array::from(&page).to_vec()
+}
+
+fn texts(page: &[JsValue]) -> Vec<String> {
+    page.iter().map(|m| get_str(m, "text")).collect()
+}
+
+async fn send(from: &Recorded, chat_id: &str, text: &str) -> String {
+    let receipt = settle(from.client.send_text(chat_id, text, JsValue::UNDEFINED))
+        .await
+        .expect("acked");
+    get_str(&receipt, "messageId")
+}
+
+/// Received messages and our own acked send are cached as they come; a new client of
+/// the account (a reload), not even connected, pages through them with `before`; past
+/// the cache it asks the server, which has nothing older.
+async fn messages_survive_a_new_client(storage: &str) {
+    let session = session(&format!("history-{storage}")).await;
+    let account = get_str(&session, "userId");
+    let ann = client_for(&session, storage, "{}");
+    connect(&ann).await;
+    let bob = connected(&format!("history-{storage}-bob")).await;
+    let chat_id = chat(&bob, "direct", &[&ann]).await;
+    for i in 1..=4 {
+        send(&bob, &chat_id, &format!("bob {i}")).await;
+    }
+    wait_until("ann got them", || ann.texts().len() == 4).await;
+    let own_id = send(&ann, &chat_id, "ann 5").await;
+    let all = ["bob 1", "bob 2", "bob 3", "bob 4", "ann 5"];
+    for _ in 0..250 {
+        if texts(&history(&ann, &chat_id, "").await) == all {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(
+        texts(&history(&ann, &chat_id, "").await),
+        all,
+        "cached in order"
+    );
+    if storage == "indexeddb" {
+        let rows = stored_rows(&account).await;
+        assert_eq!(rows.len(), 5, "on disk");
+        let text = js_sys::JSON::stringify(&Array::from_iter(rows)).unwrap();
+        let token = get_str(&session, "accessToken");
+        assert!(
+            !String::from(text).contains(&token),
+            "no token in the cache"
+        );
+    }
+
+    // A reload: the page goes away without disconnect(); a new client takes the account.
+    drop(ann);
+    let reloaded = client_for(&session, storage, "{}");
+    let newest = history(&reloaded, &chat_id, r#"{"limit":3}"#).await;
+    assert_eq!(
+        texts(&newest),
+        ["bob 3", "bob 4", "ann 5"],
+        "newest page, oldest first"
+    );
+    let ours = &newest[2];
+    assert_eq!(get_str(ours, "messageId"), own_id);
+    assert_eq!(get_str(ours, "senderId"), account);
+    assert_eq!(get_str(&newest[0], "chatId"), chat_id);
+    assert_eq!(get_str(&newest[0], "senderId"), bob.user_id());
+    assert!(get(&newest[0], "sentAt").as_f64().unwrap() > 0.0);
+    let before = get_str(&newest[0], "messageId");
+    let older = history(
+        &reloaded,
+        &chat_id,
+        &format!(r#"{{"before":"{before}","limit":3}}"#),
+    )
+    .await;
+    assert_eq!(texts(&older), ["bob 1", "bob 2"]);
+
+    // Nothing older in the cache: the server is asked (with a session) and has none.
+    connect(&reloaded).await;
+    let first = get_str(&older[0], "messageId");
+    let none = history(&reloaded, &chat_id, &format!(r#"{{"before":"{first}"}}"#)).await;
+    assert!(none.is_empty(), "the start of the chat");
+    reloaded.client.disconnect();
+    bob.client.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn received_and_sent_messages_survive_a_new_client_in_indexeddb() {
+    messages_survive_a_new_client("indexeddb").await;
+}
+
+#[wasm_bindgen_test]
+async fn with_memory_storage_the_next_client_of_the_realm_reads_them() {
+    messages_survive_a_new_client("memory").await;
+}
+
+/// A device that never saw the chat fills from the server a page at a time (its
+/// socket cannot open: nothing arrives live) and stores what it got.
+#[wasm_bindgen_test]
+async fn a_fresh_store_fills_from_the_server_route_and_keeps_it() {
+    let session = session("history-fresh").await;
+    let account = get_str(&session, "userId");
+    let bob = connected("history-fresh-bob").await;
+    let carol = connected("history-fresh-carol").await;
+    let not_ours = chat(&bob, "direct", &[&carol]).await;
+    let unreachable = format!("{}/nowhere", BASE.replacen("http", "ws", 1));
+    let fresh = client_for(
+        &session,
+        "indexeddb",
+        &format!(r#"{{"websocketUrl":"{unreachable}"}}"#),
+    );
+    settle(fresh.client.connect())
+        .await
+        .expect("connect starts");
+    let ann_chat = chat(&fresh, "group", &[&bob, &carol]).await;
+    send(&bob, &ann_chat, "one").await;
+    send(&carol, &ann_chat, "two").await;
+    send(&bob, &ann_chat, "three").await;
+    assert!(fresh.texts().is_empty(), "nothing arrived live");
+
+    let newest = history(&fresh, &ann_chat, r#"{"limit":2}"#).await;
+    assert_eq!(texts(&newest), ["two", "three"], "from the server");
+    assert_eq!(get_str(&newest[0], "senderId"), carol.user_id());
+    assert_eq!(get_str(&newest[0], "chatType"), "group");
+    let before = get_str(&newest[0], "messageId");
+    let older = history(
+        &fresh,
+        &ann_chat,
+        &format!(r#"{{"before":"{before}","limit":2}}"#),
+    )
+    .await;
+    assert_eq!(texts(&older), ["one"]);
+    let first = get_str(&older[0], "messageId");
+    assert!(
+        history(&fresh, &ann_chat, &format!(r#"{{"before":"{first}"}}"#))
+            .await
+            .is_empty()
+    );
+
+    for _ in 0..250 {
+        if stored_rows(&account).await.len() == 3 {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(stored_rows(&account).await.len(), 3, "what came is stored");
+    // Now from the cache: the whole chat in one page.
+    assert_eq!(
+        texts(&history(&fresh, &ann_chat, "").await),
+        ["one", "two", "three"]
+    );
+    // A chat that is not ours: the server's 404, typed.
+    let other = settle(fresh.client.history(&not_ours, JsValue::UNDEFINED))
+        .await
+        .expect_err("not a member");
+    assert_eq!(get_str(&other, "kind"), "api");
+    fresh.client.disconnect();
+    bob.client.disconnect();
+    carol.client.disconnect();
+}
+
+/// `cacheSize` bounds each chat: the oldest rows go in the transaction that stores new
+/// ones.
+#[wasm_bindgen_test]
+async fn each_chat_keeps_only_its_newest_cache_size_messages() {
+    let session = session("history-trim").await;
+    let account = get_str(&session, "userId");
+    let ann = client_for(&session, "indexeddb", r#"{"cacheSize":3}"#);
+    connect(&ann).await;
+    let bob = connected("history-trim-bob").await;
+    let chat_id = chat(&bob, "direct", &[&ann]).await;
+    for i in 1..=6 {
+        send(&bob, &chat_id, &format!("m{i}")).await;
+    }
+    wait_until("ann got them", || ann.texts().len() == 6).await;
+    for _ in 0..250 {
+        if texts(&history(&ann, &chat_id, "").await) == ["m4", "m5", "m6"] {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(
+        texts(&history(&ann, &chat_id, "").await),
+        ["m4", "m5", "m6"]
+    );
+    assert_eq!(stored_rows(&account).await.len(), 3, "trimmed on disk");
+    ann.client.disconnect();
+    bob.client.disconnect();
+}
+
+/// A stored row that does not parse is dropped with a `warn` event; the good ones are
+/// read.
+#[wasm_bindgen_test]
+async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
+    let session = session("history-corrupt").await;
+    let account = get_str(&session, "userId");
+    let ann = client_for(&session, "indexeddb", "{}");
+    // Opens (and upgrades) the SDK's database before the rows are planted.
+    settle(ann.client.pending())
+        .await
+        .expect("the database opens");
+    let plant = Function::new_with_args(
+        "account",
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                const db = open.result;
+                const tx = db.transaction("messages", "readwrite");
+                const store = tx.objectStore("messages");
+                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-bad", sentAt: "soon" });
+                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-good", chatType: "direct",
+                    senderId: "u", senderName: "U", fragments: [{ kind: "text", text: "fine" }], text: "fine",
+                    mentions: [], mentionsMe: false, mentionsAll: false, reply: null, sentAt: 5 });
+                tx.oncomplete = () => { db.close(); ok(); };
+                tx.onabort = () => { db.close(); fail(tx.error); };
+            };
+        });"#,
+    );
+    let planted: Promise = plant
+        .call1(&JsValue::NULL, &account.clone().into())
+        .unwrap()
+        .into();
+    settle(planted).await.expect("planted");
+    assert_eq!(texts(&history(&ann, "chat-x", "").await), ["fine"]);
+    assert!(ann
+        .of("warn")
+        .iter()
+        .any(|w| get_str(w, "message").contains("cached message malformed")));
+    for _ in 0..250 {
+        if stored_rows(&account).await.len() == 1 {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(stored_rows(&account).await.len(), 1, "the bad row is gone");
+}
+
+#[wasm_bindgen_test]
+async fn bad_history_options_and_cache_sizes_are_validation_errors() {
+    let session = session("history-options").await;
+    let ann = client_for(&session, "memory", "{}");
+    for options in [
+        r#"{"limit":0}"#,
+        r#"{"limit":101}"#,
+        r#"{"limit":1.5}"#,
+        r#"{"limit":"5"}"#,
+        r#"{"before":5}"#,
+        r#"{"page":2}"#,
+    ] {
+        let err = settle(ann.client.history("c1", json(options)))
+            .await
+            .expect_err(options);
+        assert_eq!(get_str(&err, "kind"), "validation", "{options}");
+    }
+    let blank = settle(ann.client.history(" ", JsValue::UNDEFINED))
+        .await
+        .expect_err("blank chat");
+    assert_eq!(get_str(&blank, "kind"), "validation");
+    for size in ["0", "1001", "2.5"] {
+        let options = client_options(&session, "{}");
+        Reflect::set(&options, &"cacheSize".into(), &json(size)).unwrap();
+        let err = clawchat_wasm::js::ClawChatClient::new(options)
+            .err()
+            .expect(size);
+        assert_eq!(get_str(&err, "kind"), "validation", "{size}");
+    }
+    // Without a session loaded the cache still answers; the server is not asked.
+    let err = settle(ann.client.history("c1", JsValue::UNDEFINED))
+        .await
+        .expect_err("nothing cached, no session yet");
+    assert_eq!(get_str(&err, "kind"), "auth");
+}
