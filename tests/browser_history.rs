@@ -251,8 +251,8 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     bob.client.disconnect();
 }
 
-/// A stored row that does not parse is dropped with a `warn` event; the good ones are
-/// read.
+/// A stored row that does not decode (no frame; a frame of another message) is dropped
+/// with a `warn` event; the good ones are read.
 #[wasm_bindgen_test]
 async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
     let session = session("history-corrupt").await;
@@ -272,9 +272,12 @@ async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
                 const tx = db.transaction("messages", "readwrite");
                 const store = tx.objectStore("messages");
                 store.put({ accountKey: account, chatId: "chat-x", messageId: "m-bad", sentAt: "soon" });
-                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-good", chatType: "direct",
-                    senderId: "u", senderName: "U", fragments: [{ kind: "text", text: "fine" }], text: "fine",
-                    mentions: [], mentionsMe: false, mentionsAll: false, reply: null, sentAt: 5 });
+                const frame = JSON.stringify({ version: "2", event: "message.send", emitted_at: 5,
+                    chat_id: "chat-x", chat_type: "direct", sender: { id: "u", type: "direct", nick_name: "U" },
+                    payload: { message_id: "m-good", message_mode: "normal",
+                        message: { body: { fragments: [{ kind: "text", text: "fine" }] } } } });
+                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-good", sentAt: 5, frame });
+                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-other", sentAt: 6, frame });
                 tx.oncomplete = () => { db.close(); ok(); };
                 tx.onabort = () => { db.close(); fail(tx.error); };
             };
