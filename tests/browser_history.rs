@@ -78,7 +78,7 @@ async fn send(from: &Recorded, chat_id: &str, text: &str) -> String {
 
 /// Received messages and our own acked send are cached as they come; a new client of
 /// the account (a reload), not even connected, pages through them with `before`; past
-/// the cache it asks the server, which has nothing older.
+/// the cache it asks the server, which has nothing older; logging out clears them.
 async fn messages_survive_a_new_client(storage: &str) {
     let session = session(&format!("history-{storage}")).await;
     let account = get_str(&session, "userId");
@@ -143,7 +143,24 @@ async fn messages_survive_a_new_client(storage: &str) {
     let first = get_str(&older[0], "messageId");
     let none = history(&reloaded, &chat_id, &format!(r#"{{"before":"{first}"}}"#)).await;
     assert!(none.is_empty(), "the start of the chat");
-    reloaded.client.disconnect();
+
+    // Logging out takes the account's cached messages with it.
+    settle(reloaded.client.logout()).await.expect("logged out");
+    for _ in 0..250 {
+        if storage != "indexeddb" || stored_rows(&account).await.is_empty() {
+            break;
+        }
+        sleep(20).await;
+    }
+    if storage == "indexeddb" {
+        assert!(stored_rows(&account).await.is_empty(), "cleared on logout");
+    }
+    let after = client_for(&session, storage, "{}");
+    let err = settle(after.client.history(&chat_id, JsValue::UNDEFINED))
+        .await
+        .expect_err("nothing cached, no session");
+    assert_eq!(get_str(&err, "kind"), "auth", "the cache is empty");
+    drop(after);
     bob.client.disconnect();
 }
 

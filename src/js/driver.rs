@@ -710,7 +710,8 @@ pub(super) fn pending(shared: &Shared) -> Promise {
 }
 
 /// Caches our own send, acked at `accepted_at`, as a message from us. The uplink has no
-/// chat type: "direct" until a fill from the server replaces the row.
+/// chat type: stored as "direct" (read back as "group" in a group chat, see
+/// [`message_cache::chronological`]).
 fn cache_sent(shared: &Shared, d: &mut Driver, row: &OutboxRow, accepted_at: i64) {
     let Some(user_id) = d.session().map(|s| s.user_id.clone()) else {
         return;
@@ -1089,6 +1090,8 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             if let Some((_, timer)) = d.timer.take() {
                 drop_later(timer);
             }
+            // The account's cached messages go with its credentials.
+            queue_cache_job(shared, &mut d, CacheJob::Write(CacheWrite::Clear));
             let mut work = tab(d.tabs.stop("logged out"));
             work.extend(conn(d.machine.logout(&reason)));
             stop_connection(&mut d);

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::idb::{Idb, Trim, Write, MESSAGES};
+use super::idb::{prefix_range, Idb, Trim, Write, MESSAGES};
 use super::token_store::TokenStore;
 use crate::store::message_cache::{excess, Entry, Row};
 use crate::store::{message_memory, StoreError};
@@ -20,6 +20,8 @@ pub enum CacheWrite {
     Put(Entry),
     /// Delete the row of this chat and message id (a corrupt one).
     Remove(String, String),
+    /// Delete every row of the account (it logged out).
+    Clear,
 }
 
 /// A message cache store.
@@ -99,6 +101,11 @@ impl MessageStore {
                         CacheWrite::Remove(chat, id) => {
                             message_memory::remove(account_key, chat, id)
                         }
+                        CacheWrite::Clear => {
+                            // Puts queued before the clear go with it.
+                            puts.clear();
+                            message_memory::clear(account_key);
+                        }
                     }
                 }
                 message_memory::put(account_key, puts, capacity);
@@ -106,6 +113,7 @@ impl MessageStore {
             }
             MessageStore::IndexedDb(cell) => {
                 let mut chats: Vec<&str> = Vec::new();
+                let account_range: JsValue = prefix_range(&[account_key])?.into();
                 let rows: Vec<Write> = writes
                     .iter()
                     .map(|write| match write {
@@ -119,6 +127,7 @@ impl MessageStore {
                             js_sys::Array::of3(&account_key.into(), &chat.into(), &id.into())
                                 .into(),
                         ),
+                        CacheWrite::Clear => Write::Delete(account_range.clone()),
                     })
                     .collect();
                 let pick = |rows: Vec<JsValue>| -> Vec<String> {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::protocol::{
-    decode, Event, Frame, MessageBody, MessageContent, MessageContext, MessagePayload,
+    decode, ChatType, Event, Frame, MessageBody, MessageContent, MessageContext, MessagePayload,
     ReplyContext, ReplyPreview, Sender,
 };
 use crate::session::inbound::{origin_of, to_message};
@@ -165,8 +165,10 @@ impl Entry {
     }
 }
 
-/// `entries` oldest first (server time, then id), each message id once (the later
-/// copy wins: a fill from the server replaces what this device stored).
+/// One chat's `entries` oldest first (server time, then id), each message id once (the
+/// later copy wins: a fill from the server replaces what this device stored). Our acked
+/// sends are stored as "direct" (an uplink has no chat type): if the server stamped any
+/// message of the chat "group", they all are.
 pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
     let mut at: HashMap<String, usize> = HashMap::with_capacity(entries.len());
     let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
@@ -180,6 +182,14 @@ pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
         }
     }
     unique.sort_unstable_by(|a, b| a.position().cmp(&b.position()));
+    if unique
+        .iter()
+        .any(|e| e.0.origin.chat_type == ChatType::Group)
+    {
+        for entry in &mut unique {
+            entry.0.origin.chat_type = ChatType::Group;
+        }
+    }
     unique
 }
 
@@ -212,7 +222,7 @@ pub fn page(entries: &[Entry], before: Option<&str>, limit: usize) -> Vec<Entry>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ChatType, Fragment};
+    use crate::protocol::Fragment;
     use crate::session::ReplyInfo;
     use serde_json::{json, Value};
 
@@ -313,6 +323,16 @@ mod tests {
         ]);
         assert_eq!(ids(&list), ["m2", "m3", "m1"]);
         assert_eq!(list[0].0.text, "from the server");
+    }
+
+    #[test]
+    fn our_sends_stored_as_direct_take_the_group_type_of_their_chat() {
+        let mut ours = entry("m1", 1);
+        ours.0.origin.chat_type = ChatType::Direct;
+        let list = chronological(vec![ours.clone(), entry("m2", 2)]);
+        assert!(list.iter().all(|e| e.0.origin.chat_type == ChatType::Group));
+        let alone = chronological(vec![ours]);
+        assert_eq!(alone[0].0.origin.chat_type, ChatType::Direct);
     }
 
     #[test]

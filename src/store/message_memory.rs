@@ -53,6 +53,15 @@ pub fn rows(account_key: &str, chat_id: &str) -> Vec<Row> {
     })
 }
 
+/// Deletes every row of `account_key`.
+pub fn clear(account_key: &str) {
+    CHATS.with(|chats| {
+        chats
+            .borrow_mut()
+            .retain(|(account, _), _| account != account_key)
+    });
+}
+
 /// Deletes the row of `message_id` (a corrupt one).
 pub fn remove(account_key: &str, chat_id: &str, message_id: &str) {
     CHATS.with(|chats| {
@@ -102,5 +111,8 @@ mod tests {
         remove("mm-none", "c1", "m2");
         assert_eq!(ids("mm-a", "c1"), ["m3"]);
         assert!(rows("mm-c", "c1").is_empty());
+        clear("mm-a");
+        assert!(rows("mm-a", "c1").is_empty() && rows("mm-a", "c2").is_empty());
+        assert_eq!(ids("mm-b", "c1"), ["b1"]);
     }
 }
