@@ -20,7 +20,8 @@ const cachedTexts = (page, account) => page.evaluate((account) => new Promise((o
     all.onerror = () => { db.close(); fail(all.error); };
     all.onsuccess = () => {
       db.close();
-      ok(all.result.filter((row) => row.accountKey === account).map((row) => row.text));
+      ok(all.result.filter((row) => row.accountKey === account)
+        .map((row) => JSON.parse(row.frame).payload.message.body.fragments.map((f) => f.text).join("")));
     };
   };
 }), account);

@@ -78,7 +78,7 @@ async fn send(from: &Recorded, chat_id: &str, text: &str) -> String {
 
 /// Received messages and our own acked send are cached as they come; a new client of
 /// the account (a reload), not even connected, pages through them with `before`; past
-/// the cache it asks the server, which has nothing older.
+/// the cache it asks the server, which has nothing older; logging out clears them.
 async fn messages_survive_a_new_client(storage: &str) {
     let session = session(&format!("history-{storage}")).await;
     let account = get_str(&session, "userId");
@@ -143,7 +143,24 @@ async fn messages_survive_a_new_client(storage: &str) {
     let first = get_str(&older[0], "messageId");
     let none = history(&reloaded, &chat_id, &format!(r#"{{"before":"{first}"}}"#)).await;
     assert!(none.is_empty(), "the start of the chat");
-    reloaded.client.disconnect();
+
+    // Logging out takes the account's cached messages with it.
+    settle(reloaded.client.logout()).await.expect("logged out");
+    for _ in 0..250 {
+        if storage != "indexeddb" || stored_rows(&account).await.is_empty() {
+            break;
+        }
+        sleep(20).await;
+    }
+    if storage == "indexeddb" {
+        assert!(stored_rows(&account).await.is_empty(), "cleared on logout");
+    }
+    let after = client_for(&session, storage, "{}");
+    let err = settle(after.client.history(&chat_id, JsValue::UNDEFINED))
+        .await
+        .expect_err("nothing cached, no session");
+    assert_eq!(get_str(&err, "kind"), "auth", "the cache is empty");
+    drop(after);
     bob.client.disconnect();
 }
 
@@ -251,8 +268,8 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     bob.client.disconnect();
 }
 
-/// A stored row that does not parse is dropped with a `warn` event; the good ones are
-/// read.
+/// A stored row that does not decode (no frame; a frame of another message) is dropped
+/// with a `warn` event; the good ones are read.
 #[wasm_bindgen_test]
 async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
     let session = session("history-corrupt").await;
@@ -272,9 +289,12 @@ async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
                 const tx = db.transaction("messages", "readwrite");
                 const store = tx.objectStore("messages");
                 store.put({ accountKey: account, chatId: "chat-x", messageId: "m-bad", sentAt: "soon" });
-                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-good", chatType: "direct",
-                    senderId: "u", senderName: "U", fragments: [{ kind: "text", text: "fine" }], text: "fine",
-                    mentions: [], mentionsMe: false, mentionsAll: false, reply: null, sentAt: 5 });
+                const frame = JSON.stringify({ version: "2", event: "message.send", emitted_at: 5,
+                    chat_id: "chat-x", chat_type: "direct", sender: { id: "u", type: "direct", nick_name: "U" },
+                    payload: { message_id: "m-good", message_mode: "normal",
+                        message: { body: { fragments: [{ kind: "text", text: "fine" }] } } } });
+                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-good", sentAt: 5, frame });
+                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-other", sentAt: 6, frame });
                 tx.oncomplete = () => { db.close(); ok(); };
                 tx.onabort = () => { db.close(); fail(tx.error); };
             };

@@ -31,7 +31,7 @@ use crate::protocol::ids;
 use crate::session::{
     Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError, SystemEntropy, Wake,
 };
-use crate::store::message_cache::{self, Entry};
+use crate::store::message_cache::{self, Entry, Row};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, Effect as TabEffect, RelayedSend, Role, TabWire, FORWARDED_EVENTS};
 
@@ -713,7 +713,8 @@ pub(super) fn pending(shared: &Shared) -> Promise {
 }
 
 /// Caches our own send, acked at `accepted_at`, as a message from us. The uplink has no
-/// chat type: "direct" until a fill from the server replaces the row.
+/// chat type: stored as "direct" (read back as "group" in a group chat, see
+/// [`message_cache::chronological`]).
 fn cache_sent(shared: &Shared, d: &mut Driver, row: &OutboxRow, accepted_at: i64) {
     let Some(user_id) = d.session().map(|s| s.user_id.clone()) else {
         return;
@@ -790,20 +791,19 @@ async fn cache_worker(
         let mut reads = Vec::with_capacity(pages.len());
         for (chat_id, before, limit, resolve) in pages {
             let rows = store.load(&key, &chat_id).await;
-            reads.push((chat_id, before, limit, resolve, rows));
+            reads.push((before, limit, resolve, rows));
         }
         let Some(shared) = weak.upgrade() else { return };
         run(&shared, |d, _| cache_done(d, written, reads));
     }
 }
 
-/// A read of the cache: the chat, `before`, `limit`, who waits, and the rows.
+/// A read of the cache: `before`, `limit`, who waits, and the chat's rows.
 type CacheRead = (
-    String,
     Option<String>,
     usize,
     Function,
-    Result<Vec<Value>, crate::store::StoreError>,
+    Result<Vec<Row>, crate::store::StoreError>,
 );
 
 /// The cache answered: a failed write is said (the messages were delivered all the
@@ -817,26 +817,20 @@ fn cache_done(
     if let Err(err) = written {
         work.push(warn(format!("messages not cached: {err}")));
     }
-    for (chat_id, before, limit, resolve, rows) in reads {
+    let own_user_id = d.session().map(|s| s.user_id.clone()).unwrap_or_default();
+    for (before, limit, resolve, rows) in reads {
         let rows = rows.unwrap_or_else(|err| {
             work.push(warn(format!("message cache not read: {err}")));
             Vec::new()
         });
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
-            let message_id = row
-                .get("messageId")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            match Entry::parse(row) {
-                Ok(entry) if entry.chat_id() == chat_id => entries.push(entry),
-                Ok(_) => {}
+            match Entry::from_row(&row, &own_user_id) {
+                Ok(entry) => entries.push(entry),
                 Err(err) => {
                     work.push(warn(format!("{err}: row dropped")));
-                    if let Some(id) = message_id {
-                        let remove = CacheWrite::Remove(chat_id.clone(), id);
-                        d.cache_jobs.push(CacheJob::Write(remove));
-                    }
+                    let remove = CacheWrite::Remove(row.chat_id, row.message_id);
+                    d.cache_jobs.push(CacheJob::Write(remove));
                 }
             }
         }
@@ -1099,6 +1093,8 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             if let Some((_, timer)) = d.timer.take() {
                 drop_later(timer);
             }
+            // The account's cached messages go with its credentials.
+            queue_cache_job(shared, &mut d, CacheJob::Write(CacheWrite::Clear));
             let mut work = tab(d.tabs.stop("logged out"));
             work.extend(conn(d.machine.logout(&reason)));
             stop_connection(&mut d);

@@ -72,7 +72,13 @@ pub(super) async fn page(
     if js_sys::Array::from(&cached).length() > 0 {
         return Ok(cached);
     }
-    let Some(own_user_id) = shared.borrow().session().map(|s| s.user_id.clone()) else {
+    // Only a loaded session has a token for the server (`connect()` loads it).
+    let loaded = shared
+        .borrow()
+        .rotation
+        .session()
+        .map(|s| s.user_id.clone());
+    let Some(own_user_id) = loaded else {
         return Err(error(
             "auth",
             "no session yet: call connect() before filling history from the server",

@@ -194,7 +194,7 @@ impl Idb {
 
 /// The keys that start with `prefix` (a compound key's first parts): `[...prefix]` sorts
 /// before every `[...prefix, id]`, `[...prefix, []]` after every string id.
-fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
+pub fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
     let lower: js_sys::Array = prefix.iter().map(|p| JsValue::from(*p)).collect();
     let upper = lower.concat(&js_sys::Array::of1(&js_sys::Array::new()));
     IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))

@@ -5,13 +5,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::Serialize;
-use serde_json::Value;
+use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::idb::{Idb, Trim, Write, MESSAGES};
+use super::idb::{prefix_range, Idb, Trim, Write, MESSAGES};
 use super::token_store::TokenStore;
-use crate::store::message_cache::{excess, Entry};
+use crate::store::message_cache::{excess, Entry, Row};
 use crate::store::{message_memory, StoreError};
 
 /// One change to the cache.
@@ -21,6 +20,8 @@ pub enum CacheWrite {
     Put(Entry),
     /// Delete the row of this chat and message id (a corrupt one).
     Remove(String, String),
+    /// Delete every row of the account (it logged out).
+    Clear,
 }
 
 /// A message cache store.
@@ -32,12 +33,46 @@ pub enum MessageStore {
     Memory,
 }
 
-/// `row[key]` as a string ("" when absent).
+/// `row[key]` as a string ("" when absent or not a string).
 fn text(row: &JsValue, key: &str) -> String {
-    js_sys::Reflect::get(row, &key.into())
+    Reflect::get(row, &key.into())
         .ok()
         .and_then(|v| v.as_string())
         .unwrap_or_default()
+}
+
+/// `row[key]` as a time (0 when absent or not a number).
+fn time(row: &JsValue, key: &str) -> i64 {
+    Reflect::get(row, &key.into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map_or(0, |at| at as i64)
+}
+
+/// The IndexedDB row of `row`: the key parts, the time and the frame.
+fn to_js(account_key: &str, row: &Row) -> JsValue {
+    let object = Object::new();
+    for (key, value) in [
+        ("accountKey", JsValue::from(account_key)),
+        ("chatId", row.chat_id.as_str().into()),
+        ("messageId", row.message_id.as_str().into()),
+        ("sentAt", (row.sent_at as f64).into()),
+        ("frame", row.frame.as_str().into()),
+    ] {
+        let _ = Reflect::set(&object, &key.into(), &value);
+    }
+    object.into()
+}
+
+/// A row read back from IndexedDB, leniently: a missing or mistyped field is empty
+/// (the frame then fails to decode).
+fn from_js(value: &JsValue) -> Row {
+    Row {
+        chat_id: text(value, "chatId"),
+        message_id: text(value, "messageId"),
+        sent_at: time(value, "sentAt"),
+        frame: text(value, "frame"),
+    }
 }
 
 impl MessageStore {
@@ -62,13 +97,14 @@ impl MessageStore {
                 let mut puts = Vec::new();
                 for write in writes {
                     match write {
-                        CacheWrite::Put(entry) => puts.push((
-                            entry.chat_id().to_owned(),
-                            entry.message_id().to_owned(),
-                            entry.row(account_key),
-                        )),
+                        CacheWrite::Put(entry) => puts.push(entry.row()),
                         CacheWrite::Remove(chat, id) => {
                             message_memory::remove(account_key, chat, id)
+                        }
+                        CacheWrite::Clear => {
+                            // Puts queued before the clear go with it.
+                            puts.clear();
+                            message_memory::clear(account_key);
                         }
                     }
                 }
@@ -76,8 +112,8 @@ impl MessageStore {
                 Ok(())
             }
             MessageStore::IndexedDb(cell) => {
-                let serializer = serde_wasm_bindgen::Serializer::json_compatible();
                 let mut chats: Vec<&str> = Vec::new();
+                let account_range: JsValue = prefix_range(&[account_key])?.into();
                 let rows: Vec<Write> = writes
                     .iter()
                     .map(|write| match write {
@@ -85,29 +121,19 @@ impl MessageStore {
                             if !chats.contains(&entry.chat_id()) {
                                 chats.push(entry.chat_id());
                             }
-                            Write::Put(
-                                entry
-                                    .row(account_key)
-                                    .serialize(&serializer)
-                                    .unwrap_or(JsValue::NULL),
-                            )
+                            Write::Put(to_js(account_key, &entry.row()))
                         }
                         CacheWrite::Remove(chat, id) => Write::Delete(
                             js_sys::Array::of3(&account_key.into(), &chat.into(), &id.into())
                                 .into(),
                         ),
+                        CacheWrite::Clear => Write::Delete(account_range.clone()),
                     })
                     .collect();
                 let pick = |rows: Vec<JsValue>| -> Vec<String> {
                     let positions = rows
                         .iter()
-                        .map(|row| {
-                            let at = js_sys::Reflect::get(row, &"sentAt".into())
-                                .ok()
-                                .and_then(|v| v.as_f64())
-                                .unwrap_or(0.0);
-                            (at as i64, text(row, "messageId"))
-                        })
+                        .map(|row| (time(row, "sentAt"), text(row, "messageId")))
                         .collect();
                     excess(positions, capacity)
                 };
@@ -124,17 +150,17 @@ impl MessageStore {
         }
     }
 
-    /// Every stored row of `chat_id` of `account_key`, unvalidated and unordered (parse
-    /// each with [`Entry::parse`]).
-    pub async fn load(&self, account_key: &str, chat_id: &str) -> Result<Vec<Value>, StoreError> {
+    /// Every stored row of `chat_id` of `account_key`, unvalidated and unordered (read
+    /// each with [`Entry::from_row`]).
+    pub async fn load(&self, account_key: &str, chat_id: &str) -> Result<Vec<Row>, StoreError> {
         match self {
             MessageStore::Memory => Ok(message_memory::rows(account_key, chat_id)),
             MessageStore::IndexedDb(cell) => Ok(TokenStore::idb(cell)
                 .await?
                 .rows_with_prefix(MESSAGES, &[account_key, chat_id])
                 .await?
-                .into_iter()
-                .map(|row| serde_wasm_bindgen::from_value::<Value>(row).unwrap_or(Value::Null))
+                .iter()
+                .map(from_js)
                 .collect()),
         }
     }

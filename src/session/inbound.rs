@@ -6,7 +6,7 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::protocol::{ChatType, Event, Fragment, Frame, MessagePayload};
@@ -19,7 +19,7 @@ use super::stream::{StreamAssembler, StreamSkip, StreamView};
 pub const DEDUPE_WINDOW: usize = 2048;
 
 /// Where a message comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Origin {
     /// The chat.
@@ -33,7 +33,7 @@ pub struct Origin {
 }
 
 /// The message being replied to, as previewed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplyInfo {
     /// Its id.
@@ -46,8 +46,8 @@ pub struct ReplyInfo {
     pub text: String,
 }
 
-/// A message delivered to the app (and kept in the local message cache as this shape).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A message delivered to the app.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InboundMessage {
     /// Its id.

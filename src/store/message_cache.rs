@@ -1,16 +1,17 @@
 //! The local message cache, its pure part: what an entry is (the `message` event's
-//! payload), how stored rows and the server's history items become entries (untrusted
-//! input: bounded, a bad one is an error, never a panic), their order, the trim to the
-//! newest N per chat, and the paging of `history()`. The stores (IndexedDB, memory) and
-//! the driver only move entries around.
+//! payload), how it is stored (as the downlink frame it came in, so a row read back is
+//! decoded and bounded exactly like a frame from the socket: untrusted input, a bad one
+//! is an error, never a panic), how the server's history items and our acked sends
+//! become entries, their order, the trim to the newest N per chat, and the paging of
+//! `history()`. The stores (IndexedDB, memory) and the driver only move rows around.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use serde_json::Value;
-
-use crate::protocol::bounds::{self, MAX_ID_BYTES, MAX_MENTIONS, MAX_NAME_BYTES, MAX_SAFE_INTEGER};
-use crate::protocol::{decode, Event, MAX_FRAME_BYTES};
+use crate::protocol::{
+    decode, ChatType, Event, Frame, MessageBody, MessageContent, MessageContext, MessagePayload,
+    ReplyContext, ReplyPreview, Sender,
+};
 use crate::session::inbound::{origin_of, to_message};
 use crate::session::{InboundMessage, Origin};
 
@@ -25,33 +26,35 @@ pub const MAX_PAGE: usize = 100;
 
 /// Why a stored row or a history item was not taken. Never holds message text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryError {
-    /// Not a message at all (missing or mistyped fields), or not one of the asked chat.
-    Shape(String),
-    /// A field past its bound (named, never shown).
-    OutOfBounds(&'static str),
-}
+pub struct EntryError(pub String);
 
 impl fmt::Display for EntryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EntryError::Shape(m) => write!(f, "cached message malformed: {m}"),
-            EntryError::OutOfBounds(field) => {
-                write!(f, "cached message malformed: {field} out of bounds")
-            }
-        }
+        write!(f, "cached message malformed: {}", self.0)
     }
+}
+
+fn malformed(why: impl Into<String>) -> EntryError {
+    EntryError(why.into())
+}
+
+/// A stored row: the store's key (account, chat, message id), the time it sorts by,
+/// and the message as a downlink frame. Never a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The chat.
+    pub chat_id: String,
+    /// The message id.
+    pub message_id: String,
+    /// Server time (ms): the trim keeps the newest.
+    pub sent_at: i64,
+    /// The message as the frame that delivered it (`encode_downlink`).
+    pub frame: String,
 }
 
 /// One cached message: the `message` event's payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry(pub InboundMessage);
-
-fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), EntryError> {
-    (value.len() <= max)
-        .then_some(())
-        .ok_or(EntryError::OutOfBounds(field))
-}
 
 impl Entry {
     /// The chat it belongs to.
@@ -69,94 +72,103 @@ impl Entry {
         (self.0.sent_at, &self.0.message_id)
     }
 
-    /// The stored row: the payload plus the account key (the store's key is account,
-    /// chat and message id). Never a token.
-    pub fn row(&self, account_key: &str) -> Value {
-        let mut value = serde_json::to_value(&self.0).unwrap_or(Value::Null);
-        if let Value::Object(fields) = &mut value {
-            fields.insert("accountKey".into(), account_key.into());
-        }
-        value
-    }
-
-    /// Checks a row read back from a store (anything may be there).
-    pub fn parse(row: Value) -> Result<Entry, EntryError> {
-        let message: InboundMessage =
-            serde_json::from_value(row).map_err(|e| EntryError::Shape(shape(&e)))?;
-        Entry::checked(message)
-    }
-
-    /// The message if every id, name, count and number is within the protocol's bounds.
-    fn checked(message: InboundMessage) -> Result<Entry, EntryError> {
-        let origin = &message.origin;
-        if message.message_id.trim().is_empty() || origin.chat_id.trim().is_empty() {
-            return Err(EntryError::Shape("a blank id".into()));
-        }
-        bounded("messageId", &message.message_id, MAX_ID_BYTES)?;
-        bounded("chatId", &origin.chat_id, MAX_ID_BYTES)?;
-        bounded("senderId", &origin.sender_id, MAX_ID_BYTES)?;
-        bounded("senderName", &origin.sender_name, MAX_NAME_BYTES)?;
-        bounded("text", &message.text, MAX_FRAME_BYTES)?;
-        if message.mentions.len() > MAX_MENTIONS {
-            return Err(EntryError::OutOfBounds("mentions"));
-        }
-        if message.sent_at.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(EntryError::OutOfBounds("sentAt"));
-        }
-        let fragments = bounds::fragments(&message.fragments);
-        let reply = message.reply.as_ref().map_or(Ok(()), |r| {
-            bounded("reply.messageId", &r.message_id, MAX_ID_BYTES)?;
-            bounded("reply.nickName", &r.nick_name, MAX_NAME_BYTES)?;
-            bounded("reply.text", &r.text, MAX_FRAME_BYTES)?;
-            bounds::fragments(&r.fragments).map_err(|_| EntryError::OutOfBounds("reply"))
+    /// The row to store.
+    pub fn row(&self) -> Row {
+        let m = &self.0;
+        let reply = m.reply.as_ref().map(|r| ReplyContext {
+            reply_to_msg_id: r.message_id.clone(),
+            reply_preview: ReplyPreview {
+                id: r.message_id.clone(),
+                nick_name: r.nick_name.clone(),
+                fragments: r.fragments.clone(),
+            },
         });
-        fragments.map_err(|_| EntryError::OutOfBounds("fragments"))?;
-        reply.map(|()| Entry(message))
+        let payload = MessagePayload {
+            message_id: m.message_id.clone(),
+            message_mode: "normal".into(),
+            message: MessageContent {
+                body: MessageBody {
+                    fragments: m.fragments.clone(),
+                },
+                context: MessageContext {
+                    mentions: m.mentions.clone(),
+                    reply,
+                },
+            },
+            streaming: None,
+        };
+        let event = match m.reply {
+            Some(_) => Event::Reply(payload),
+            None => Event::Send(payload),
+        };
+        let mut frame = Frame::new(event, "", m.sent_at).in_chat(m.origin.chat_id.clone());
+        frame.chat_type = Some(m.origin.chat_type);
+        frame.sender = Some(Sender {
+            id: m.origin.sender_id.clone(),
+            kind: "direct".into(),
+            nick_name: m.origin.sender_name.clone(),
+        });
+        Row {
+            chat_id: m.origin.chat_id.clone(),
+            message_id: m.message_id.clone(),
+            sent_at: m.sent_at,
+            frame: frame.encode_downlink(),
+        }
+    }
+
+    /// A row read back from a store (anything may be there), for the user `own_user_id`.
+    pub fn from_row(row: &Row, own_user_id: &str) -> Result<Entry, EntryError> {
+        let entry = Entry::from_frame(&row.frame, &row.chat_id, own_user_id)?;
+        match entry.message_id() == row.message_id {
+            true => Ok(entry),
+            false => Err(malformed("the frame is another message")),
+        }
     }
 
     /// An item of `GET /v1/chats/{id}/messages` (the frame as delivered): a
     /// `message.send` or `message.reply` of `chat_id`, ours included.
     pub fn from_history(
-        item: &Value,
+        item: &serde_json::Value,
         chat_id: &str,
         own_user_id: &str,
     ) -> Result<Entry, EntryError> {
-        let frame = decode(&item.to_string()).map_err(|e| EntryError::Shape(e.to_string()))?;
-        let origin =
-            origin_of(&frame).ok_or_else(|| EntryError::Shape("no chat or sender".into()))?;
+        Entry::from_frame(&item.to_string(), chat_id, own_user_id)
+    }
+
+    /// A downlink message frame of `chat_id`, decoded and bounded like one from the socket.
+    fn from_frame(text: &str, chat_id: &str, own_user_id: &str) -> Result<Entry, EntryError> {
+        let frame = decode(text).map_err(|e| malformed(e.to_string()))?;
+        let origin = origin_of(&frame).ok_or_else(|| malformed("no chat or sender"))?;
         if origin.chat_id != chat_id {
-            return Err(EntryError::Shape("another chat's message".into()));
+            return Err(malformed("another chat's message"));
         }
         let sent_at = frame.emitted_at;
         match frame.event {
             Event::Send(payload) | Event::Reply(payload) if payload.is_normal_mode() => {
-                Entry::checked(to_message(origin, payload, sent_at, own_user_id))
+                Ok(Entry(to_message(origin, payload, sent_at, own_user_id)))
             }
-            _ => Err(EntryError::Shape("not a message".into())),
+            _ => Err(malformed("not a message")),
         }
     }
 
-    /// Our own send of `chat_id` (its stored uplink `frame`), accepted at `accepted_at`.
-    /// The uplink carries no chat type: `chat_type` is the caller's best knowledge.
+    /// Our own send (its stored uplink `frame`, which has no sender or chat type: those
+    /// are `origin`), accepted at `accepted_at`.
     pub fn from_sent(frame: &str, origin: Origin, accepted_at: i64) -> Result<Entry, EntryError> {
-        let frame = decode(frame).map_err(|e| EntryError::Shape(e.to_string()))?;
+        let frame = decode(frame).map_err(|e| malformed(e.to_string()))?;
         match frame.event {
             Event::Send(payload) | Event::Reply(payload) => {
                 let own = origin.sender_id.clone();
-                Entry::checked(to_message(origin, payload, accepted_at, &own))
+                Ok(Entry(to_message(origin, payload, accepted_at, &own)))
             }
-            _ => Err(EntryError::Shape("not a message".into())),
+            _ => Err(malformed("not a message")),
         }
     }
 }
 
-/// A serde error without the values it quotes.
-fn shape(err: &serde_json::Error) -> String {
-    crate::protocol::redact_quoted(&err.to_string())
-}
-
-/// `entries` oldest first (server time, then id), each message id once (the later
-/// copy wins: a fill from the server replaces what this device stored).
+/// One chat's `entries` oldest first (server time, then id), each message id once (the
+/// later copy wins: a fill from the server replaces what this device stored). Our acked
+/// sends are stored as "direct" (an uplink has no chat type): if the server stamped any
+/// message of the chat "group", they all are.
 pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
     let mut at: HashMap<String, usize> = HashMap::with_capacity(entries.len());
     let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
@@ -169,7 +181,15 @@ pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
             }
         }
     }
-    unique.sort_by(|a, b| a.position().cmp(&b.position()));
+    unique.sort_unstable_by(|a, b| a.position().cmp(&b.position()));
+    if unique
+        .iter()
+        .any(|e| e.0.origin.chat_type == ChatType::Group)
+    {
+        for entry in &mut unique {
+            entry.0.origin.chat_type = ChatType::Group;
+        }
+    }
     unique
 }
 
@@ -177,7 +197,7 @@ pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
 /// `(sentAt, messageId)` as stored, in any order (a row without a time sorts oldest).
 pub fn excess(mut rows: Vec<(i64, String)>, capacity: usize) -> Vec<String> {
     let over = rows.len().saturating_sub(capacity);
-    rows.sort();
+    rows.sort_unstable();
     rows.into_iter().take(over).map(|(_, id)| id).collect()
 }
 
@@ -202,8 +222,9 @@ pub fn page(entries: &[Entry], before: Option<&str>, limit: usize) -> Vec<Entry>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::ChatType;
-    use serde_json::json;
+    use crate::protocol::Fragment;
+    use crate::session::ReplyInfo;
+    use serde_json::{json, Value};
 
     fn origin(chat: &str, sender: &str) -> Origin {
         Origin {
@@ -218,7 +239,7 @@ mod tests {
         Entry(InboundMessage {
             message_id: id.into(),
             origin: origin("c1", "ann"),
-            fragments: vec![crate::protocol::Fragment::text(id)],
+            fragments: vec![Fragment::text(id)],
             text: id.into(),
             mentions: Vec::new(),
             mentions_me: false,
@@ -233,40 +254,61 @@ mod tests {
     }
 
     #[test]
-    fn a_row_round_trips_with_its_account_key_and_no_more() {
-        let row = entry("m1", 5).row("acct");
-        assert_eq!(row["accountKey"], "acct");
+    fn a_row_round_trips_with_reply_and_mentions() {
+        let mut message = entry("m1", 5);
+        message.0.mentions = vec![json!({"user_id": "me", "display": "@me"})];
+        message.0.mentions_me = true;
+        message.0.reply = Some(ReplyInfo {
+            message_id: "m0".into(),
+            nick_name: "Bo".into(),
+            fragments: vec![Fragment::text("earlier")],
+            text: "earlier".into(),
+        });
+        let row = message.row();
         assert_eq!(
-            (row["chatId"].as_str(), row["sentAt"].as_i64()),
-            (Some("c1"), Some(5))
+            (row.chat_id.as_str(), row.message_id.as_str(), row.sent_at),
+            ("c1", "m1", 5)
         );
-        assert_eq!(Entry::parse(row), Ok(entry("m1", 5)));
+        assert_eq!(Entry::from_row(&row, "me"), Ok(message));
     }
 
     #[test]
     fn corrupt_rows_are_typed_errors_never_panics() {
-        let good = entry("m1", 5).row("acct");
-        let mut blank = good.clone();
-        blank["messageId"] = json!(" ");
-        let mut long = good.clone();
-        long["senderId"] = json!("x".repeat(MAX_ID_BYTES + 1));
-        let mut huge_time = good.clone();
-        huge_time["sentAt"] = json!(1u64 << 60);
-        let mut many = good.clone();
-        many["fragments"] = json!(vec![json!({"kind": "text", "text": ""}); 300]);
-        assert!(matches!(Entry::parse(blank), Err(EntryError::Shape(_))));
-        assert_eq!(Entry::parse(long), Err(EntryError::OutOfBounds("senderId")));
-        assert_eq!(
-            Entry::parse(huge_time),
-            Err(EntryError::OutOfBounds("sentAt"))
-        );
-        assert_eq!(
-            Entry::parse(many),
-            Err(EntryError::OutOfBounds("fragments"))
-        );
-        for row in [json!(null), json!([]), json!({"messageId": 1}), json!("m")] {
-            assert!(matches!(Entry::parse(row), Err(EntryError::Shape(_))));
+        let good = entry("m1", 5).row();
+        let other_id = Row {
+            message_id: "m2".into(),
+            ..good.clone()
+        };
+        let other_chat = Row {
+            chat_id: "c2".into(),
+            ..good.clone()
+        };
+        let long = Entry({
+            let mut m = entry("m1", 5).0;
+            m.origin.sender_id = "x".repeat(300);
+            m
+        })
+        .row();
+        for bad in [
+            other_id,
+            other_chat,
+            long,
+            Row {
+                frame: "{".into(),
+                ..good.clone()
+            },
+            Row {
+                frame: String::new(),
+                ..good.clone()
+            },
+            Row {
+                frame: json!({"event": "typing.update", "chat_id": "c1", "sender": {"id": "a"}, "payload": {"is_typing": true}}).to_string(),
+                ..good.clone()
+            },
+        ] {
+            assert!(Entry::from_row(&bad, "me").is_err(), "{bad:?}");
         }
+        assert!(Entry::from_row(&good, "me").is_ok());
     }
 
     #[test]
@@ -281,6 +323,16 @@ mod tests {
         ]);
         assert_eq!(ids(&list), ["m2", "m3", "m1"]);
         assert_eq!(list[0].0.text, "from the server");
+    }
+
+    #[test]
+    fn our_sends_stored_as_direct_take_the_group_type_of_their_chat() {
+        let mut ours = entry("m1", 1);
+        ours.0.origin.chat_type = ChatType::Direct;
+        let list = chronological(vec![ours.clone(), entry("m2", 2)]);
+        assert!(list.iter().all(|e| e.0.origin.chat_type == ChatType::Group));
+        let alone = chronological(vec![ours]);
+        assert_eq!(alone[0].0.origin.chat_type, ChatType::Direct);
     }
 
     #[test]
@@ -324,15 +376,13 @@ mod tests {
         let ours =
             Entry::from_history(&item("message.reply", "m2", "c1", "me"), "c1", "me").unwrap();
         assert_eq!(ours.0.origin.sender_id, "me");
+        let long_id = "x".repeat(300);
         for (bad, chat) in [
             (item("message.send", "m3", "c2", "ann"), "c1"),
             (item("typing.update", "m4", "c1", "ann"), "c1"),
             (json!({"event": "message.send"}), "c1"),
             (json!([1, 2]), "c1"),
-            (
-                item("message.send", &"x".repeat(MAX_ID_BYTES + 1), "c1", "ann"),
-                "c1",
-            ),
+            (item("message.send", &long_id, "c1", "ann"), "c1"),
         ] {
             assert!(Entry::from_history(&bad, chat, "me").is_err(), "{bad}");
         }

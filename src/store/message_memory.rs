@@ -3,46 +3,38 @@
 //! sessions and outbox, trimmed to the newest N per chat. Nothing survives the realm.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use serde_json::Value;
-
-use super::message_cache::excess;
+use super::message_cache::{excess, Row};
 
 /// Rows of one chat by message id.
-type Chat = BTreeMap<String, Value>;
+type Chat = HashMap<String, Row>;
 
 thread_local! {
     /// Chats by (account key, chat id).
     static CHATS: RefCell<HashMap<(String, String), Chat>> = RefCell::new(HashMap::new());
 }
 
-/// The `(sentAt, messageId)` of a stored row (0 when it has no time: trimmed first).
-fn position(id: &str, row: &Value) -> (i64, String) {
-    let at = row.get("sentAt").and_then(Value::as_i64).unwrap_or(0);
-    (at, id.to_owned())
-}
-
-/// Stores (inserts or replaces) `rows` of `account_key` as `(chat id, message id, row)`,
-/// then trims each chat they touched to its newest `capacity`.
-pub fn put(account_key: &str, rows: Vec<(String, String, Value)>, capacity: usize) {
+/// Stores (inserts or replaces) `rows` of `account_key`, then trims each chat they
+/// touched to its newest `capacity`.
+pub fn put(account_key: &str, rows: Vec<Row>, capacity: usize) {
     CHATS.with(|chats| {
         let mut chats = chats.borrow_mut();
         let mut touched = Vec::new();
-        for (chat_id, message_id, row) in rows {
-            let key = (account_key.to_owned(), chat_id);
+        for row in rows {
+            let key = (account_key.to_owned(), row.chat_id.clone());
             chats
                 .entry(key.clone())
                 .or_default()
-                .insert(message_id, row);
+                .insert(row.message_id.clone(), row);
             if !touched.contains(&key) {
                 touched.push(key);
             }
         }
         for key in touched {
             if let Some(chat) = chats.get_mut(&key) {
-                let stored = chat.iter().map(|(id, row)| position(id, row)).collect();
-                for id in excess(stored, capacity) {
+                let stored = chat.values().map(|r| (r.sent_at, r.message_id.clone()));
+                for id in excess(stored.collect(), capacity) {
                     chat.remove(&id);
                 }
             }
@@ -51,7 +43,7 @@ pub fn put(account_key: &str, rows: Vec<(String, String, Value)>, capacity: usiz
 }
 
 /// Every row of `chat_id` of `account_key`, in no particular order.
-pub fn rows(account_key: &str, chat_id: &str) -> Vec<Value> {
+pub fn rows(account_key: &str, chat_id: &str) -> Vec<Row> {
     CHATS.with(|chats| {
         chats
             .borrow()
@@ -59,6 +51,15 @@ pub fn rows(account_key: &str, chat_id: &str) -> Vec<Value> {
             .map(|chat| chat.values().cloned().collect())
             .unwrap_or_default()
     })
+}
+
+/// Deletes every row of `account_key`.
+pub fn clear(account_key: &str) {
+    CHATS.with(|chats| {
+        chats
+            .borrow_mut()
+            .retain(|(account, _), _| account != account_key)
+    });
 }
 
 /// Deletes the row of `message_id` (a corrupt one).
@@ -76,14 +77,14 @@ pub fn remove(account_key: &str, chat_id: &str, message_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn row(chat: &str, id: &str, at: i64) -> (String, String, Value) {
-        (
-            chat.into(),
-            id.into(),
-            json!({"messageId": id, "sentAt": at}),
-        )
+    fn row(chat: &str, id: &str, at: i64) -> Row {
+        Row {
+            chat_id: chat.into(),
+            message_id: id.into(),
+            sent_at: at,
+            frame: String::new(),
+        }
     }
 
     #[test]
@@ -97,8 +98,8 @@ mod tests {
         put("mm-b", vec![row("c1", "b1", 1)], 2);
         let ids = |account: &str, chat: &str| -> Vec<String> {
             let mut ids: Vec<String> = rows(account, chat)
-                .iter()
-                .map(|r| r["messageId"].as_str().unwrap().to_owned())
+                .into_iter()
+                .map(|r| r.message_id)
                 .collect();
             ids.sort();
             ids
@@ -110,5 +111,8 @@ mod tests {
         remove("mm-none", "c1", "m2");
         assert_eq!(ids("mm-a", "c1"), ["m3"]);
         assert!(rows("mm-c", "c1").is_empty());
+        clear("mm-a");
+        assert!(rows("mm-a", "c1").is_empty() && rows("mm-a", "c2").is_empty());
+        assert_eq!(ids("mm-b", "c1"), ["b1"]);
     }
 }
