@@ -2,7 +2,7 @@
 // (so it can be killed and restarted without losing anything), Debian's Chromium via
 // playwright-core, and page actions.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
@@ -60,16 +60,26 @@ export class Emulator {
 /** Added to every page test's ports, so two checkouts can run their page tests at once. */
 const PORT_OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
 
-/** Registers hooks that start an emulator and a browser for the test file, and stop them. */
-export function suite({ port, ttlSecs }) {
+/** Registers hooks that start an emulator and a browser for the test file, and stop them.
+ * With `graceSecs` the browser is a [`launchHideable`] one. */
+export function suite({ port, ttlSecs, graceSecs }) {
   const env = { emulator: new Emulator({ port: port + PORT_OFFSET, ttlSecs }), browser: null };
+  let hideable = null;
   before(async () => {
     await env.emulator.start();
-    env.browser = await launch();
+    if (graceSecs === undefined) {
+      env.browser = await launch();
+    } else {
+      hideable = await launchHideable({ graceSecs });
+      env.browser = hideable.browser;
+    }
   });
   after(async () => {
-    await env.browser?.close();
-    await env.emulator.stop();
+    try {
+      await (hideable ? hideable.close() : env.browser?.close());
+    } finally {
+      await env.emulator.stop();
+    }
   });
   return env;
 }
@@ -78,10 +88,71 @@ export function launch() {
   return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
+/**
+ * A Chromium whose pages can really be hidden: started by us and driven over CDP without
+ * Playwright's defaults (its focus emulation keeps every page visible, and its launch
+ * switches turn background throttling off), with Chrome's intensive wake-up throttling
+ * (timers of a hidden page run once a minute) after `graceSecs` hidden instead of 5 min.
+ * Pages of `browser.contexts()[0]` can be hidden with `setHidden`.
+ */
+export async function launchHideable({ graceSecs }) {
+  const dir = mkdtempSync(join(tmpdir(), "clawchat-e2e-chromium-"));
+  const child = spawn("/usr/bin/chromium", [
+    ...CHROMIUM_ARGS, `--user-data-dir=${dir}`, "--remote-debugging-port=0",
+    `--enable-features=IntensiveWakeUpThrottling:grace_period_seconds/${graceSecs}`, "about:blank",
+  ], { stdio: "ignore" });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let port;
+  for (let i = 0; i < 200 && !port; i++) {
+    try {
+      port = readFileSync(join(dir, "DevToolsActivePort"), "utf8").split("\n")[0];
+    } catch { await sleep(50); }
+  }
+  if (!port) throw new Error("chromium did not start");
+  const browser = await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { noDefaults: true });
+  return {
+    browser,
+    async close() {
+      const cdp = await browser.newBrowserCDPSession().catch(() => null);
+      await cdp?.send("Browser.close").catch(() => {});
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10 });
+    },
+  };
+}
+
+/** A page of `browser`'s default context in a window of its own (a
+ * [`launchHideable`] browser opens pages as tabs of one window otherwise). */
+export async function newWindow(browser) {
+  const context = browser.contexts()[0];
+  const cdp = await browser.newBrowserCDPSession();
+  const [page] = await Promise.all([
+    context.waitForEvent("page"),
+    cdp.send("Target.createTarget", { url: "about:blank", newWindow: true }),
+  ]);
+  await cdp.detach();
+  return page;
+}
+
+/** Minimizes (hidden) or restores (visible) the window of `page`, a page of a
+ * [`launchHideable`] browser's default context. */
+export async function setHidden(page, hidden) {
+  const cdp = await page.context().newCDPSession(page);
+  const { windowId } = await cdp.send("Browser.getWindowForTarget");
+  await cdp.send("Browser.setWindowBounds", { windowId, bounds: { windowState: hidden ? "minimized" : "normal" } });
+  await cdp.detach();
+}
+
 /** A new browser context (its own storage: a separate person) signed in as `name`. */
 export async function person(browser, emulator, name, viewport = { width: 1100, height: 700 }) {
   const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
+  return signIn(await context.newPage(), emulator, name);
+}
+
+/** Signs `page` in as `name` through the demo's form. */
+export async function signIn(page, emulator, name) {
   page.on("pageerror", (err) => console.error(`[${name}] page error:`, err.message));
   await page.goto(emulator.base);
   await page.fill("#nickname", name);
@@ -103,7 +174,11 @@ export async function startChat(page, names) {
 
 /** Another tab of `context` (the same person), resuming the stored session. */
 export async function openTab(context, emulator) {
-  const page = await context.newPage();
+  return resume(await context.newPage(), emulator);
+}
+
+/** Loads the demo in `page`, resuming the stored session. */
+export async function resume(page, emulator) {
   page.on("pageerror", (err) => console.error("[tab] page error:", err.message));
   await page.goto(emulator.base);
   await page.waitForSelector("#app:not([hidden])");
