@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 
 use super::idb::{prefix_range, Idb, Trim, Write, MESSAGES};
 use super::token_store::TokenStore;
-use crate::store::message_cache::{excess, Entry, Row};
+use crate::store::message_cache::{excess, trim_threshold, Entry, Row};
 use crate::store::{message_memory, StoreError};
 
 /// One change to the cache.
@@ -84,8 +84,8 @@ impl MessageStore {
         }
     }
 
-    /// Applies `writes` of `account_key` in one transaction, then keeps the newest
-    /// `capacity` of each chat a `Put` touched.
+    /// Applies `writes` of `account_key` in one transaction, then trims each chat a `Put`
+    /// touched past [`trim_threshold`] to its newest `capacity`, in the same transaction.
     pub async fn write(
         &self,
         account_key: &str,
@@ -139,7 +139,7 @@ impl MessageStore {
                 };
                 let trim = Trim {
                     prefixes: chats.iter().map(|chat| vec![account_key, *chat]).collect(),
-                    keep: u32::try_from(capacity).unwrap_or(u32::MAX),
+                    keep: u32::try_from(trim_threshold(capacity)).unwrap_or(u32::MAX),
                     pick: &pick,
                 };
                 TokenStore::idb(cell)

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::message_cache::{excess, Row};
+use super::message_cache::{excess, trim_threshold, Row};
 
 /// Rows of one chat by message id.
 type Chat = HashMap<String, Row>;
@@ -16,7 +16,7 @@ thread_local! {
 }
 
 /// Stores (inserts or replaces) `rows` of `account_key`, then trims each chat they
-/// touched to its newest `capacity`.
+/// touched past [`trim_threshold`] to its newest `capacity`.
 pub fn put(account_key: &str, rows: Vec<Row>, capacity: usize) {
     CHATS.with(|chats| {
         let mut chats = chats.borrow_mut();
@@ -32,7 +32,10 @@ pub fn put(account_key: &str, rows: Vec<Row>, capacity: usize) {
             }
         }
         for key in touched {
-            if let Some(chat) = chats.get_mut(&key) {
+            if let Some(chat) = chats
+                .get_mut(&key)
+                .filter(|chat| chat.len() > trim_threshold(capacity))
+            {
                 let stored = chat.values().map(|r| (r.sent_at, r.message_id.clone()));
                 for id in excess(stored.collect(), capacity) {
                     chat.remove(&id);
@@ -95,6 +98,18 @@ mod tests {
             2,
         );
         put("mm-a", vec![row("c1", "m2", 2)], 2);
+        put(
+            "mm-big",
+            (0..5).map(|i| row("c1", &format!("m{i}"), i)).collect(),
+            4,
+        );
+        assert_eq!(rows("mm-big", "c1").len(), 5, "within the threshold");
+        put("mm-big", vec![row("c1", "m9", 9)], 4);
+        assert_eq!(
+            rows("mm-big", "c1").len(),
+            4,
+            "past it: back to the capacity"
+        );
         put("mm-b", vec![row("c1", "b1", 1)], 2);
         let ids = |account: &str, chat: &str| -> Vec<String> {
             let mut ids: Vec<String> = rows(account, chat)
