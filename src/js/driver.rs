@@ -22,7 +22,7 @@ use crate::platform::coordination::{
 };
 use crate::platform::fetch::{self, Body};
 use crate::platform::log::{log, Level};
-use crate::platform::message_store::{CacheWrite, MessageStore};
+use crate::platform::message_store::{CacheWrite, Loaded, MessageStore};
 use crate::platform::outbox_store::{OutboxStore, RowWrite};
 use crate::platform::socket::{OpenError, Socket, SocketEvent};
 use crate::platform::token_store::TokenStore;
@@ -31,7 +31,7 @@ use crate::protocol::ids;
 use crate::session::{
     Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError, SystemEntropy, Wake,
 };
-use crate::store::message_cache::{self, Entry, Row};
+use crate::store::message_cache::{self, Entry};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, Effect as TabEffect, RelayedSend, Role, TabWire, FORWARDED_EVENTS};
 
@@ -410,15 +410,16 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
         }
         Action::Deliver(delivery) => {
             use crate::session::Delivery;
-            let (event, payload) = match &delivery {
+            let (event, payload) = match delivery {
                 Delivery::Message(m) => {
+                    let payload = to_js(&m);
                     // Only the tab that owns the socket sees this: the cache's one writer.
-                    let put = CacheWrite::Put(Entry(m.clone()));
+                    let put = CacheWrite::Put(Entry(m));
                     queue_cache_job(shared, &mut d, CacheJob::Write(put));
-                    ("message", to_js(m))
+                    ("message", payload)
                 }
-                Delivery::Stream(s) => ("stream", to_js(s)),
-                Delivery::Typing(t) => ("typing", to_js(t)),
+                Delivery::Stream(s) => ("stream", to_js(&s)),
+                Delivery::Typing(t) => ("typing", to_js(&t)),
             };
             vec![Work::Emit(event, payload)]
         }
@@ -786,24 +787,28 @@ async fn cache_worker(
         }
         let written = match writes.is_empty() {
             true => Ok(()),
-            false => store.write(&key, &writes, capacity).await,
+            false => store.write(&key, writes, capacity).await,
         };
+        let own_user_id = weak
+            .upgrade()
+            .and_then(|s| s.borrow().session().map(|s| s.user_id.clone()))
+            .unwrap_or_default();
         let mut reads = Vec::with_capacity(pages.len());
         for (chat_id, before, limit, resolve) in pages {
-            let rows = store.load(&key, &chat_id).await;
-            reads.push((before, limit, resolve, rows));
+            let loaded = store.load(&key, &chat_id, &own_user_id).await;
+            reads.push((before, limit, resolve, loaded));
         }
         let Some(shared) = weak.upgrade() else { return };
         run(&shared, |d, _| cache_done(d, written, reads));
     }
 }
 
-/// A read of the cache: `before`, `limit`, who waits, and the chat's rows.
+/// A read of the cache: `before`, `limit`, who waits, and the chat's messages.
 type CacheRead = (
     Option<String>,
     usize,
     Function,
-    Result<Vec<Row>, crate::store::StoreError>,
+    Result<Loaded, crate::store::StoreError>,
 );
 
 /// The cache answered: a failed write is said (the messages were delivered all the
@@ -817,23 +822,17 @@ fn cache_done(
     if let Err(err) = written {
         work.push(warn(format!("messages not cached: {err}")));
     }
-    let own_user_id = d.session().map(|s| s.user_id.clone()).unwrap_or_default();
-    for (before, limit, resolve, rows) in reads {
-        let rows = rows.unwrap_or_else(|err| {
+    for (before, limit, resolve, loaded) in reads {
+        let loaded = loaded.unwrap_or_else(|err| {
             work.push(warn(format!("message cache not read: {err}")));
-            Vec::new()
+            Loaded::default()
         });
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in rows {
-            match Entry::from_row(&row, &own_user_id) {
-                Ok(entry) => entries.push(entry),
-                Err(err) => {
-                    work.push(warn(format!("{err}: row dropped")));
-                    let remove = CacheWrite::Remove(row.chat_id, row.message_id);
-                    d.cache_jobs.push(CacheJob::Write(remove));
-                }
-            }
+        for (row, err) in loaded.corrupt {
+            work.push(warn(format!("{err}: row dropped")));
+            let remove = CacheWrite::Remove(row.chat_id, row.message_id);
+            d.cache_jobs.push(CacheJob::Write(remove));
         }
+        let entries = loaded.entries;
         let entries = message_cache::chronological(entries);
         let page = message_cache::page(&entries, before.as_deref(), limit);
         let messages: Vec<_> = page.iter().map(|entry| &entry.0).collect();

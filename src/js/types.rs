@@ -63,7 +63,8 @@ export interface ClawChatOptions {
   timings?: ClawChatTimings;
   /**
    * Messages kept per chat in the local message cache (IndexedDB with "indexeddb"
-   * storage, else this realm's memory): an integer from 1 to 1000, default 200.
+   * storage, else this realm's memory): an integer from 1 to 1000, default 200. A chat
+   * is trimmed back to it once it holds a quarter more.
    */
   cacheSize?: number;
   /**

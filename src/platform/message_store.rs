@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 
 use super::idb::{prefix_range, Idb, Trim, Write, MESSAGES};
 use super::token_store::TokenStore;
-use crate::store::message_cache::{excess, Entry, Row};
+use crate::store::message_cache::{excess, trim_threshold, Entry, EntryError, Row};
 use crate::store::{message_memory, StoreError};
 
 /// One change to the cache.
@@ -22,6 +22,16 @@ pub enum CacheWrite {
     Remove(String, String),
     /// Delete every row of the account (it logged out).
     Clear,
+}
+
+/// A chat's messages as read from a store: the good ones, and the rows that did not
+/// decode (to be dropped).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The messages, unordered.
+    pub entries: Vec<Entry>,
+    /// The corrupt rows and why.
+    pub corrupt: Vec<(Row, EntryError)>,
 }
 
 /// A message cache store.
@@ -84,12 +94,12 @@ impl MessageStore {
         }
     }
 
-    /// Applies `writes` of `account_key` in one transaction, then keeps the newest
-    /// `capacity` of each chat a `Put` touched.
+    /// Applies `writes` of `account_key` in one transaction, then trims each chat a `Put`
+    /// touched past [`trim_threshold`] to its newest `capacity`, in the same transaction.
     pub async fn write(
         &self,
         account_key: &str,
-        writes: &[CacheWrite],
+        writes: Vec<CacheWrite>,
         capacity: usize,
     ) -> Result<(), StoreError> {
         match self {
@@ -97,9 +107,9 @@ impl MessageStore {
                 let mut puts = Vec::new();
                 for write in writes {
                     match write {
-                        CacheWrite::Put(entry) => puts.push(entry.row()),
+                        CacheWrite::Put(entry) => puts.push(entry),
                         CacheWrite::Remove(chat, id) => {
-                            message_memory::remove(account_key, chat, id)
+                            message_memory::remove(account_key, &chat, &id)
                         }
                         CacheWrite::Clear => {
                             // Puts queued before the clear go with it.
@@ -139,7 +149,7 @@ impl MessageStore {
                 };
                 let trim = Trim {
                     prefixes: chats.iter().map(|chat| vec![account_key, *chat]).collect(),
-                    keep: u32::try_from(capacity).unwrap_or(u32::MAX),
+                    keep: u32::try_from(trim_threshold(capacity)).unwrap_or(u32::MAX),
                     pick: &pick,
                 };
                 TokenStore::idb(cell)
@@ -150,18 +160,35 @@ impl MessageStore {
         }
     }
 
-    /// Every stored row of `chat_id` of `account_key`, unvalidated and unordered (read
-    /// each with [`Entry::from_row`]).
-    pub async fn load(&self, account_key: &str, chat_id: &str) -> Result<Vec<Row>, StoreError> {
-        match self {
-            MessageStore::Memory => Ok(message_memory::rows(account_key, chat_id)),
-            MessageStore::IndexedDb(cell) => Ok(TokenStore::idb(cell)
-                .await?
-                .rows_with_prefix(MESSAGES, &[account_key, chat_id])
-                .await?
-                .iter()
-                .map(from_js)
-                .collect()),
+    /// Every stored message of `chat_id` of `account_key` for the user `own_user_id`,
+    /// unordered; rows that do not decode are listed apart.
+    pub async fn load(
+        &self,
+        account_key: &str,
+        chat_id: &str,
+        own_user_id: &str,
+    ) -> Result<Loaded, StoreError> {
+        let rows = match self {
+            MessageStore::Memory => {
+                return Ok(Loaded {
+                    entries: message_memory::entries(account_key, chat_id),
+                    corrupt: Vec::new(),
+                })
+            }
+            MessageStore::IndexedDb(cell) => {
+                TokenStore::idb(cell)
+                    .await?
+                    .rows_with_prefix(MESSAGES, &[account_key, chat_id])
+                    .await?
+            }
+        };
+        let mut loaded = Loaded::default();
+        for row in rows.iter().map(from_js) {
+            match Entry::from_row(&row, own_user_id) {
+                Ok(entry) => loaded.entries.push(entry),
+                Err(err) => loaded.corrupt.push((row, err)),
+            }
         }
+        Ok(loaded)
     }
 }

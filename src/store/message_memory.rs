@@ -1,39 +1,45 @@
 //! The message cache where IndexedDB is missing (or the app stores the session itself):
-//! rows kept in this realm's memory, shared by every client of the realm like the memory
-//! sessions and outbox, trimmed to the newest N per chat. Nothing survives the realm.
+//! messages kept in this realm's memory as they are (nothing to encode or decode: they
+//! never leave the realm), shared by every client of the realm like the memory sessions
+//! and outbox, trimmed to the newest N per chat. Nothing survives the realm.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::message_cache::{excess, Row};
+use super::message_cache::{excess, trim_threshold, Entry};
 
-/// Rows of one chat by message id.
-type Chat = HashMap<String, Row>;
+/// Messages of one chat by message id.
+type Chat = HashMap<String, Entry>;
 
 thread_local! {
     /// Chats by (account key, chat id).
     static CHATS: RefCell<HashMap<(String, String), Chat>> = RefCell::new(HashMap::new());
 }
 
-/// Stores (inserts or replaces) `rows` of `account_key`, then trims each chat they
-/// touched to its newest `capacity`.
-pub fn put(account_key: &str, rows: Vec<Row>, capacity: usize) {
+/// Stores (inserts or replaces) `entries` of `account_key`, then trims each chat they
+/// touched past [`trim_threshold`] to its newest `capacity`.
+pub fn put(account_key: &str, entries: Vec<Entry>, capacity: usize) {
     CHATS.with(|chats| {
         let mut chats = chats.borrow_mut();
         let mut touched = Vec::new();
-        for row in rows {
-            let key = (account_key.to_owned(), row.chat_id.clone());
+        for entry in entries {
+            let key = (account_key.to_owned(), entry.chat_id().to_owned());
             chats
                 .entry(key.clone())
                 .or_default()
-                .insert(row.message_id.clone(), row);
+                .insert(entry.message_id().to_owned(), entry);
             if !touched.contains(&key) {
                 touched.push(key);
             }
         }
         for key in touched {
-            if let Some(chat) = chats.get_mut(&key) {
-                let stored = chat.values().map(|r| (r.sent_at, r.message_id.clone()));
+            if let Some(chat) = chats
+                .get_mut(&key)
+                .filter(|chat| chat.len() > trim_threshold(capacity))
+            {
+                let stored = chat
+                    .values()
+                    .map(|e| (e.0.sent_at, e.message_id().to_owned()));
                 for id in excess(stored.collect(), capacity) {
                     chat.remove(&id);
                 }
@@ -42,8 +48,8 @@ pub fn put(account_key: &str, rows: Vec<Row>, capacity: usize) {
     });
 }
 
-/// Every row of `chat_id` of `account_key`, in no particular order.
-pub fn rows(account_key: &str, chat_id: &str) -> Vec<Row> {
+/// Every message of `chat_id` of `account_key`, in no particular order.
+pub fn entries(account_key: &str, chat_id: &str) -> Vec<Entry> {
     CHATS.with(|chats| {
         chats
             .borrow()
@@ -77,42 +83,65 @@ pub fn remove(account_key: &str, chat_id: &str, message_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ChatType, Fragment};
+    use crate::session::{InboundMessage, Origin};
 
-    fn row(chat: &str, id: &str, at: i64) -> Row {
-        Row {
-            chat_id: chat.into(),
+    fn entry(chat: &str, id: &str, at: i64) -> Entry {
+        Entry(InboundMessage {
             message_id: id.into(),
+            origin: Origin {
+                chat_id: chat.into(),
+                chat_type: ChatType::Direct,
+                sender_id: "ann".into(),
+                sender_name: "Ann".into(),
+            },
+            fragments: vec![Fragment::text(id)],
+            text: id.into(),
+            mentions: Vec::new(),
+            mentions_me: false,
+            mentions_all: false,
+            reply: None,
             sent_at: at,
-            frame: String::new(),
-        }
+        })
+    }
+
+    fn ids(account: &str, chat: &str) -> Vec<String> {
+        let mut ids: Vec<String> = entries(account, chat)
+            .into_iter()
+            .map(|e| e.0.message_id)
+            .collect();
+        ids.sort();
+        ids
     }
 
     #[test]
-    fn each_chat_keeps_its_newest_rows_per_account() {
-        put(
-            "mm-a",
-            vec![row("c1", "m3", 3), row("c1", "m1", 1), row("c2", "x", 9)],
-            2,
-        );
-        put("mm-a", vec![row("c1", "m2", 2)], 2);
-        put("mm-b", vec![row("c1", "b1", 1)], 2);
-        let ids = |account: &str, chat: &str| -> Vec<String> {
-            let mut ids: Vec<String> = rows(account, chat)
-                .into_iter()
-                .map(|r| r.message_id)
-                .collect();
-            ids.sort();
-            ids
-        };
+    fn each_chat_keeps_its_newest_messages_per_account() {
+        let batch = vec![
+            entry("c1", "m3", 3),
+            entry("c1", "m1", 1),
+            entry("c2", "x", 9),
+        ];
+        put("mm-a", batch, 2);
+        put("mm-a", vec![entry("c1", "m2", 2)], 2);
+        put("mm-b", vec![entry("c1", "b1", 1)], 2);
         assert_eq!(ids("mm-a", "c1"), ["m2", "m3"]);
         assert_eq!(ids("mm-a", "c2"), ["x"]);
         assert_eq!(ids("mm-b", "c1"), ["b1"]);
         remove("mm-a", "c1", "m2");
         remove("mm-none", "c1", "m2");
         assert_eq!(ids("mm-a", "c1"), ["m3"]);
-        assert!(rows("mm-c", "c1").is_empty());
+        assert!(entries("mm-c", "c1").is_empty());
         clear("mm-a");
-        assert!(rows("mm-a", "c1").is_empty() && rows("mm-a", "c2").is_empty());
+        assert!(entries("mm-a", "c1").is_empty() && entries("mm-a", "c2").is_empty());
         assert_eq!(ids("mm-b", "c1"), ["b1"]);
+    }
+
+    #[test]
+    fn a_chat_is_trimmed_only_past_its_threshold() {
+        let five = (0..5).map(|i| entry("c1", &format!("m{i}"), i)).collect();
+        put("mm-big", five, 4);
+        assert_eq!(entries("mm-big", "c1").len(), 5, "within the threshold");
+        put("mm-big", vec![entry("c1", "m9", 9)], 4);
+        assert_eq!(ids("mm-big", "c1"), ["m2", "m3", "m4", "m9"]);
     }
 }
