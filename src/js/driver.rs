@@ -86,7 +86,7 @@ pub(super) struct Driver {
     wakers: Vec<Listener>,
     wake: Vec<Listener>,
     timer: Option<(i64, Timeout)>,
-    channel: Option<TabChannel<TabWire>>,
+    channel: Option<TabChannel>,
     leader_lock: Option<LockHold>,
     refresh_lock: Option<(u64, RefreshLock)>,
     requests: HashMap<u64, AbortController>,
