@@ -128,6 +128,14 @@ enum Work {
     Call(Function, JsValue),
 }
 
+/// An event payload as JSON text, for a log line (no `Debug` formatting in the module).
+fn json_text(value: &JsValue) -> String {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_default()
+}
+
 /// Drops `value` after the current JS task, so a socket or timer is never freed while
 /// its own callback is running.
 fn drop_later<T: 'static>(value: T) {
@@ -339,8 +347,13 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             Vec::new()
         }
         Action::State(state) => {
-            log(d.level, Level::Info, &format!("state {state:?}"));
-            vec![Work::Emit("state", to_js(&state))]
+            let value = to_js(&state);
+            log(
+                d.level,
+                Level::Info,
+                &format!("state {}", json_text(&value)),
+            );
+            vec![Work::Emit("state", value)]
         }
         Action::PersistRow(row) => {
             queue_row_job(shared, &mut d, RowJob::Write(RowWrite::Put(row)));
@@ -869,7 +882,11 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
                 .map(|resolve| Work::Call(resolve, value.clone()))
                 .collect();
             if announce {
-                log(d.level, Level::Info, &format!("refresh: {report:?}"));
+                log(
+                    d.level,
+                    Level::Info,
+                    &format!("refresh: {}", json_text(&value)),
+                );
                 work.push(Work::Emit("refresh", value));
             }
             work
