@@ -128,6 +128,16 @@ enum Work {
     Call(Function, JsValue),
 }
 
+/// A plain JS object with these properties (the fixed small event shapes, built without
+/// a `serde_json::Value` in between).
+fn object(properties: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in properties {
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
 /// An event payload as JSON text, for a log line (no `Debug` formatting in the module).
 fn json_text(value: &JsValue) -> String {
     js_sys::JSON::stringify(value)
@@ -432,7 +442,7 @@ fn open_socket(shared: &Shared, d: &mut Driver, url: &str) -> Vec<Work> {
             // Retrying cannot help: say so once and stay closed.
             let mut work = vec![Work::Emit(
                 "error",
-                to_js(&serde_json::json!({"kind": "socket", "message": NO_WEBSOCKET})),
+                object(&[("kind", "socket".into()), ("message", NO_WEBSOCKET.into())]),
             )];
             work.extend(conn(d.machine.disconnect()));
             work
@@ -447,7 +457,7 @@ fn open_socket(shared: &Shared, d: &mut Driver, url: &str) -> Vec<Work> {
             });
             vec![Work::Emit(
                 "error",
-                to_js(&serde_json::json!({"kind": "socket", "message": message})),
+                object(&[("kind", "socket".into()), ("message", message.into())]),
             )]
         }
     }
@@ -855,7 +865,10 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
                 crate::auth::schedule::expiry_ms(&session.access_token, Some(session.activated_at));
             work.push(Work::Emit(
                 "tokens",
-                to_js(&serde_json::json!({ "expiresAt": expires_at })),
+                object(&[(
+                    "expiresAt",
+                    expires_at.map_or(JsValue::NULL, |ms| (ms as f64).into()),
+                )]),
             ));
             work
         }
@@ -906,16 +919,13 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             stop_connection(&mut d);
             work.push(Work::Emit(
                 "logout",
-                to_js(&serde_json::json!({ "code": code, "reason": reason })),
+                object(&[("code", (code as f64).into()), ("reason", reason.into())]),
             ));
             work
         }
         RotationEffect::Warn(message) => {
             log(d.level, Level::Warn, &message);
-            vec![Work::Emit(
-                "warn",
-                to_js(&serde_json::json!({ "message": message })),
-            )]
+            vec![Work::Emit("warn", object(&[("message", message.into())]))]
         }
     }
 }
@@ -944,10 +954,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             }
             rot(d.rotation.set_in_charge(false, now))
         }
-        TabEffect::Role(role) => vec![Work::Emit(
-            "role",
-            to_js(&serde_json::json!({ "role": role })),
-        )],
+        TabEffect::Role(role) => vec![Work::Emit("role", object(&[("role", to_js(&role))]))],
         TabEffect::Lead { solo } => {
             if solo {
                 let suffix = ids::trace_id(0, SystemEntropy.next_u128())[20..].to_ascii_lowercase();
@@ -1201,7 +1208,7 @@ pub(super) fn state(shared: &Shared) -> JsValue {
     let d = shared.borrow();
     match (d.tabs.role(), d.tabs.leader_state()) {
         (Role::Follower, Some(state)) => to_js(state),
-        (Role::Follower, None) => to_js(&serde_json::json!({"state": "connecting", "attempt": 0})),
+        (Role::Follower, None) => object(&[("state", "connecting".into()), ("attempt", 0.into())]),
         _ => to_js(d.machine.state()),
     }
 }
