@@ -244,6 +244,12 @@ impl Driver {
 /// Runs `step` on the driver (borrowed) and then every piece of work it leads to.
 fn run(shared: &Shared, step: impl FnOnce(&mut Driver, i64) -> Vec<Work>) {
     let first = step(&mut shared.borrow_mut(), now_ms());
+    run_work(shared, first);
+}
+
+/// The loop of [`run`], one copy for every caller (not inlined into each of them).
+#[inline(never)]
+fn run_work(shared: &Shared, first: Vec<Work>) {
     let mut queue: VecDeque<Work> = first.into();
     while let Some(work) = queue.pop_front() {
         // Depth first: what an effect leads to happens before the next effect.
