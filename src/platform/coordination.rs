@@ -74,6 +74,11 @@ impl LockHold {
     /// Requests the exclusive lock `name` and keeps it once granted, calling `on_granted`
     /// then. `None` without Web Locks.
     pub fn request(name: &str, on_granted: impl FnOnce() + 'static) -> Option<LockHold> {
+        Self::request_boxed(name, Box::new(on_granted))
+    }
+
+    /// [`LockHold::request`] once for every caller.
+    fn request_boxed(name: &str, on_granted: Box<dyn FnOnce()>) -> Option<LockHold> {
         let locks = locks()?;
         let request = Reflect::get(&locks, &"request".into())
             .ok()?
