@@ -705,12 +705,22 @@ fn stop_connection(d: &mut Driver) {
     d.wakers.clear();
 }
 
+/// What an asynchronous effect of the rotation flow feeds back to it.
+type RotationStep = Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>;
+
 /// Runs `future` and feeds its result to the rotation machine.
 fn spawn_rotation<F>(shared: &Shared, future: F)
 where
-    F: std::future::Future<Output = Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>>
-        + 'static,
+    F: std::future::Future<Output = RotationStep> + 'static,
 {
+    spawn_rotation_boxed(shared, Box::pin(future));
+}
+
+/// [`spawn_rotation`] once for every future.
+fn spawn_rotation_boxed(
+    shared: &Shared,
+    future: std::pin::Pin<Box<dyn std::future::Future<Output = RotationStep>>>,
+) {
     let weak = Rc::downgrade(shared);
     spawn_local(async move {
         let step = future.await;
