@@ -9,7 +9,6 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{BaseUrl, Method};
 use crate::auth::{decode_claims, Rotation, RotationConfig, Trigger};
@@ -28,6 +27,7 @@ use crate::tabs::{Coordinator, CoordinatorConfig};
 use super::convert::{api_error, error, to_js};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
+use super::future_to_promise;
 use super::keys::{check_keys, field};
 use super::rest;
 
