@@ -48,7 +48,10 @@ pub fn decode_claims(token: &str) -> Option<Claims> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
-    let raw: RawClaims = serde_json::from_slice(&bytes).ok()?;
+    // Text, not bytes: the one `&str` JSON reader the rest of the client uses (a second,
+    // byte-slice reader would add its own copy of the parser to the module).
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let raw: RawClaims = serde_json::from_str(text).ok()?;
     Some(Claims {
         exp: raw.exp.as_ref().and_then(epoch_seconds),
         iat: raw.iat.as_ref().and_then(epoch_seconds),

@@ -9,7 +9,6 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{camel_case_keys, BaseUrl, Method};
 use crate::auth::{decode_claims, Rotation, RotationConfig, Trigger};
@@ -29,6 +28,7 @@ use crate::tabs::{Coordinator, CoordinatorConfig};
 use super::convert::{api_error, error, to_js};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
+use super::future_to_promise;
 use super::keys::{check_keys, field};
 use super::{history, rest};
 

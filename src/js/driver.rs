@@ -101,7 +101,7 @@ pub(super) struct Driver {
     wakers: Vec<Listener>,
     wake: Vec<Listener>,
     timer: Option<(i64, Timeout)>,
-    channel: Option<TabChannel<TabWire>>,
+    channel: Option<TabChannel>,
     leader_lock: Option<LockHold>,
     refresh_lock: Option<(u64, RefreshLock)>,
     requests: HashMap<u64, AbortController>,
@@ -150,6 +150,24 @@ enum Work {
     Tab(TabEffect),
     Emit(&'static str, JsValue),
     Call(Function, JsValue),
+}
+
+/// A plain JS object with these properties (the fixed small event shapes, built without
+/// a `serde_json::Value` in between).
+fn object(properties: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in properties {
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
+/// An event payload as JSON text, for a log line (no `Debug` formatting in the module).
+fn json_text(value: &JsValue) -> String {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_default()
 }
 
 /// Drops `value` after the current JS task, so a socket or timer is never freed while
@@ -255,6 +273,12 @@ impl Driver {
 /// Runs `step` on the driver (borrowed) and then every piece of work it leads to.
 fn run(shared: &Shared, step: impl FnOnce(&mut Driver, i64) -> Vec<Work>) {
     let first = step(&mut shared.borrow_mut(), now_ms());
+    run_work(shared, first);
+}
+
+/// The loop of [`run`], one copy for every caller (not inlined into each of them).
+#[inline(never)]
+fn run_work(shared: &Shared, first: Vec<Work>) {
     let mut queue: VecDeque<Work> = first.into();
     while let Some(work) = queue.pop_front() {
         // Depth first: what an effect leads to happens before the next effect.
@@ -371,8 +395,13 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             Vec::new()
         }
         Action::State(state) => {
-            log(d.level, Level::Info, &format!("state {state:?}"));
-            vec![Work::Emit("state", to_js(&state))]
+            let value = to_js(&state);
+            log(
+                d.level,
+                Level::Info,
+                &format!("state {}", json_text(&value)),
+            );
+            vec![Work::Emit("state", value)]
         }
         Action::PersistRow(row) => {
             d.unacked.insert(row.message_id.clone(), row.clone());
@@ -462,7 +491,7 @@ fn open_socket(shared: &Shared, d: &mut Driver, url: &str) -> Vec<Work> {
             // Retrying cannot help: say so once and stay closed.
             let mut work = vec![Work::Emit(
                 "error",
-                to_js(&serde_json::json!({"kind": "socket", "message": NO_WEBSOCKET})),
+                object(&[("kind", "socket".into()), ("message", NO_WEBSOCKET.into())]),
             )];
             work.extend(conn(d.machine.disconnect()));
             work
@@ -477,7 +506,7 @@ fn open_socket(shared: &Shared, d: &mut Driver, url: &str) -> Vec<Work> {
             });
             vec![Work::Emit(
                 "error",
-                to_js(&serde_json::json!({"kind": "socket", "message": message})),
+                object(&[("kind", "socket".into()), ("message", message.into())]),
             )]
         }
     }
@@ -884,12 +913,22 @@ fn stop_connection(d: &mut Driver) {
     d.wakers.clear();
 }
 
+/// What an asynchronous effect of the rotation flow feeds back to it.
+type RotationStep = Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>;
+
 /// Runs `future` and feeds its result to the rotation machine.
 fn spawn_rotation<F>(shared: &Shared, future: F)
 where
-    F: std::future::Future<Output = Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>>
-        + 'static,
+    F: std::future::Future<Output = RotationStep> + 'static,
 {
+    spawn_rotation_boxed(shared, Box::pin(future));
+}
+
+/// [`spawn_rotation`] once for every future.
+fn spawn_rotation_boxed(
+    shared: &Shared,
+    future: std::pin::Pin<Box<dyn std::future::Future<Output = RotationStep>>>,
+) {
     let weak = Rc::downgrade(shared);
     spawn_local(async move {
         let step = future.await;
@@ -1050,7 +1089,10 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
                 crate::auth::schedule::expiry_ms(&session.access_token, Some(session.activated_at));
             work.push(Work::Emit(
                 "tokens",
-                to_js(&serde_json::json!({ "expiresAt": expires_at })),
+                object(&[(
+                    "expiresAt",
+                    expires_at.map_or(JsValue::NULL, |ms| (ms as f64).into()),
+                )]),
             ));
             work
         }
@@ -1077,7 +1119,11 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
                 .map(|resolve| Work::Call(resolve, value.clone()))
                 .collect();
             if announce {
-                log(d.level, Level::Info, &format!("refresh: {report:?}"));
+                log(
+                    d.level,
+                    Level::Info,
+                    &format!("refresh: {}", json_text(&value)),
+                );
                 work.push(Work::Emit("refresh", value));
             }
             work
@@ -1099,16 +1145,13 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             stop_connection(&mut d);
             work.push(Work::Emit(
                 "logout",
-                to_js(&serde_json::json!({ "code": code, "reason": reason })),
+                object(&[("code", (code as f64).into()), ("reason", reason.into())]),
             ));
             work
         }
         RotationEffect::Warn(message) => {
             log(d.level, Level::Warn, &message);
-            vec![Work::Emit(
-                "warn",
-                to_js(&serde_json::json!({ "message": message })),
-            )]
+            vec![Work::Emit("warn", object(&[("message", message.into())]))]
         }
     }
 }
@@ -1137,10 +1180,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             }
             rot(d.rotation.set_in_charge(false, now))
         }
-        TabEffect::Role(role) => vec![Work::Emit(
-            "role",
-            to_js(&serde_json::json!({ "role": role })),
-        )],
+        TabEffect::Role(role) => vec![Work::Emit("role", object(&[("role", to_js(&role))]))],
         TabEffect::Lead { solo } => {
             if solo {
                 let suffix = ids::trace_id(0, SystemEntropy.next_u128())[20..].to_ascii_lowercase();
@@ -1394,7 +1434,7 @@ pub(super) fn state(shared: &Shared) -> JsValue {
     let d = shared.borrow();
     match (d.tabs.role(), d.tabs.leader_state()) {
         (Role::Follower, Some(state)) => to_js(state),
-        (Role::Follower, None) => to_js(&serde_json::json!({"state": "connecting", "attempt": 0})),
+        (Role::Follower, None) => object(&[("state", "connecting".into()), ("attempt", 0.into())]),
         _ => to_js(d.machine.state()),
     }
 }

@@ -28,10 +28,14 @@ pub(super) fn check_keys<'de, T: Deserialize<'de>>(
     value: &JsValue,
     prefix: &str,
 ) -> Result<(), JsValue> {
+    check_known(value, prefix, field_names::<T>())
+}
+
+/// [`check_keys`] once for every `T` (only the names differ).
+fn check_known(value: &JsValue, prefix: &str, known: &[&str]) -> Result<(), JsValue> {
     if !value.is_object() || value.is_function() || js_sys::Array::is_array(value) {
         return Ok(());
     }
-    let known = field_names::<T>();
     let unknown = Object::keys(value.unchecked_ref::<Object>())
         .iter()
         .filter_map(|k| k.as_string())

@@ -12,7 +12,6 @@ mod types;
 
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::api::{decode_response, ApiError, BaseUrl, HttpRequest, Method};
 use crate::platform::fetch::{self, Body};
@@ -41,6 +40,16 @@ pub fn is_safe_media_url(url: &str) -> bool {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// `wasm_bindgen_futures::future_to_promise` with the future boxed: one copy of its
+/// promise plumbing for every exported async call instead of one per future type.
+pub(crate) fn future_to_promise(
+    future: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> js_sys::Promise {
+    let boxed: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
+        Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(boxed)
 }
 
 /// Posts `body` to `path` without a bearer token and turns the account answer into a

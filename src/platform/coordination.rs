@@ -5,10 +5,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
+
+use crate::tabs::TabWire;
 
 /// True when BroadcastChannel is available.
 pub fn has_broadcast_channel() -> bool {
@@ -26,20 +27,20 @@ pub fn has_web_locks() -> bool {
     locks().is_some()
 }
 
-/// A BroadcastChannel carrying messages of type `M`, with its listener.
-pub struct TabChannel<M> {
+/// The account's BroadcastChannel, with its listener. Tab messages travel as JSON text
+/// (one codec, [`TabWire::encode`] / [`TabWire::decode`], shared with the socket's).
+pub struct TabChannel {
     channel: BroadcastChannel,
     _listener: Closure<dyn FnMut(MessageEvent)>,
-    _message: std::marker::PhantomData<M>,
 }
 
-impl<M: Serialize + for<'de> Deserialize<'de> + 'static> TabChannel<M> {
+impl TabChannel {
     /// Joins the channel `name`; `on_message` receives what other tabs post (messages
     /// that do not parse are ignored).
-    pub fn join(name: &str, mut on_message: impl FnMut(M) + 'static) -> Option<Self> {
+    pub fn join(name: &str, mut on_message: impl FnMut(TabWire) + 'static) -> Option<Self> {
         let channel = BroadcastChannel::new(name).ok()?;
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Ok(message) = serde_wasm_bindgen::from_value::<M>(event.data()) {
+            if let Some(message) = event.data().as_string().and_then(|t| TabWire::decode(&t)) {
                 on_message(message);
             }
         });
@@ -47,20 +48,16 @@ impl<M: Serialize + for<'de> Deserialize<'de> + 'static> TabChannel<M> {
         Some(TabChannel {
             channel,
             _listener: listener,
-            _message: std::marker::PhantomData,
         })
     }
 
     /// Tells every other tab.
-    pub fn post(&self, message: &M) {
-        let value = message
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .unwrap_or(JsValue::NULL);
-        let _ = self.channel.post_message(&value);
+    pub fn post(&self, message: &TabWire) {
+        let _ = self.channel.post_message(&message.encode().into());
     }
 }
 
-impl<M> Drop for TabChannel<M> {
+impl Drop for TabChannel {
     fn drop(&mut self) {
         self.channel.set_onmessage(None);
         self.channel.close();
@@ -77,6 +74,11 @@ impl LockHold {
     /// Requests the exclusive lock `name` and keeps it once granted, calling `on_granted`
     /// then. `None` without Web Locks.
     pub fn request(name: &str, on_granted: impl FnOnce() + 'static) -> Option<LockHold> {
+        Self::request_boxed(name, Box::new(on_granted))
+    }
+
+    /// [`LockHold::request`] once for every caller.
+    fn request_boxed(name: &str, on_granted: Box<dyn FnOnce()>) -> Option<LockHold> {
         let locks = locks()?;
         let request = Reflect::get(&locks, &"request".into())
             .ok()?

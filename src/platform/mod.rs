@@ -76,9 +76,8 @@ impl Listener {
     fn on(
         target: web_sys::EventTarget,
         name: &'static str,
-        handler: impl FnMut() + 'static,
+        callback: Closure<dyn FnMut()>,
     ) -> Option<Self> {
-        let callback = Closure::<dyn FnMut()>::new(handler);
         target
             .add_event_listener_with_callback(name, callback.as_ref().unchecked_ref())
             .ok()?;
@@ -91,13 +90,17 @@ impl Listener {
 
     /// Listens to `name` on the global scope (`window` or a Worker's `self`).
     pub fn global(name: &'static str, handler: impl FnMut() + 'static) -> Option<Self> {
-        Self::on(js_sys::global().dyn_into().ok()?, name, handler)
+        Self::on(
+            js_sys::global().dyn_into().ok()?,
+            name,
+            Closure::new(handler),
+        )
     }
 
     /// Listens to `name` on `document`, where there is one (not in Workers).
     pub fn document(name: &'static str, handler: impl FnMut() + 'static) -> Option<Self> {
         let document = js_sys::Reflect::get(&js_sys::global(), &"document".into()).ok()?;
-        Self::on(document.dyn_into().ok()?, name, handler)
+        Self::on(document.dyn_into().ok()?, name, Closure::new(handler))
     }
 }
 

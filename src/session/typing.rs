@@ -91,7 +91,8 @@ impl TypingSender {
             }
             true
         });
-        out.sort();
+        // Chats are unique: an unstable sort gives the same order, with less code.
+        out.sort_unstable();
         out
     }
 
@@ -152,7 +153,8 @@ impl TypingBoard {
             }
             true
         });
-        ended.sort_by(|a, b| {
+        // (chat, sender) pairs are unique: the unstable sort's order is the same.
+        ended.sort_unstable_by(|a, b| {
             (&a.origin.chat_id, &a.origin.sender_id).cmp(&(&b.origin.chat_id, &b.origin.sender_id))
         });
         ended

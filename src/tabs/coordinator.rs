@@ -1,8 +1,6 @@
 //! The tab coordinator: this tab's role, relayed sends with deadlines (none hangs),
 //! forwarded events, hand-over. Pure: inputs carry `now`, outputs are [`Effect`]s.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -113,9 +111,14 @@ pub struct Coordinator {
     tab: String,
     config: CoordinatorConfig,
     role: Role,
-    followers: BTreeSet<String>,
-    relayed: BTreeMap<String, Relayed>,
-    remote: BTreeMap<String, String>,
+    /// Leader: the followers' tab ids.
+    followers: Vec<String>,
+    /// Follower: this tab's relayed sends, by message id (sorted: the order they go
+    /// out again in). Plain vectors, not B-trees: they stay small, and every B-tree
+    /// instance costs the module kilobytes.
+    relayed: Vec<Relayed>,
+    /// Leader: which follower each relayed send came from (message id, tab id).
+    remote: Vec<(String, String)>,
     leader_state: Option<Value>,
 }
 
@@ -137,9 +140,9 @@ impl Coordinator {
             tab,
             config,
             role: Role::Idle,
-            followers: BTreeSet::new(),
-            relayed: BTreeMap::new(),
-            remote: BTreeMap::new(),
+            followers: Vec::new(),
+            relayed: Vec::new(),
+            remote: Vec::new(),
             leader_state: None,
         }
     }
@@ -199,7 +202,7 @@ impl Coordinator {
             Effect::Lead { solo: false },
         ];
         let mine = std::mem::take(&mut self.relayed);
-        out.extend(mine.into_values().map(|r| Effect::WriteLocal(r.send)));
+        out.extend(mine.into_iter().map(|r| Effect::WriteLocal(r.send)));
         out
     }
 
@@ -208,14 +211,15 @@ impl Coordinator {
         if self.role != Role::Follower {
             return vec![Effect::WriteLocal(send)];
         }
-        self.relayed.insert(
-            send.message_id.clone(),
-            Relayed {
-                send: send.clone(),
-                received: false,
-                deadline: now + self.config.receipt_timeout_ms,
-            },
-        );
+        let relayed = Relayed {
+            send: send.clone(),
+            received: false,
+            deadline: now + self.config.receipt_timeout_ms,
+        };
+        match self.find_relayed(&send.message_id) {
+            Ok(at) => self.relayed[at] = relayed,
+            Err(at) => self.relayed.insert(at, relayed),
+        }
         vec![Effect::Post(TabWire::Send {
             from: self.tab.clone(),
             send,
@@ -238,7 +242,12 @@ impl Coordinator {
         message_id: &str,
         outcome: Result<Accepted, SendError>,
     ) -> Vec<Effect> {
-        match self.remote.remove(message_id) {
+        let from = self
+            .remote
+            .iter()
+            .position(|(id, _)| id == message_id)
+            .map(|at| self.remote.swap_remove(at).1);
+        match from {
             Some(to) if self.role == Role::Leader => vec![Effect::Post(TabWire::Settled {
                 to,
                 message_id: message_id.to_owned(),
@@ -277,21 +286,21 @@ impl Coordinator {
             (_, TabWire::Rotated) => vec![Effect::Rotated],
             (_, TabWire::LoggedOut { code, reason }) => vec![Effect::LoggedOut { code, reason }],
             (Role::Leader, TabWire::Hello { tab }) => {
-                self.followers.insert(tab);
+                self.add_follower(tab);
                 vec![Effect::AnnounceState]
             }
             (_, TabWire::Bye { tab }) => {
-                self.followers.remove(&tab);
+                self.followers.retain(|t| *t != tab);
                 Vec::new()
             }
             (Role::Leader, TabWire::Send { from, send }) => {
-                self.followers.insert(from.clone());
+                self.add_follower(from.clone());
                 let mut out = vec![Effect::Post(TabWire::Received {
                     to: from.clone(),
                     message_id: send.message_id.clone(),
                 })];
-                if !self.remote.contains_key(&send.message_id) {
-                    self.remote.insert(send.message_id.clone(), from);
+                if !self.remote.iter().any(|(id, _)| *id == send.message_id) {
+                    self.remote.push((send.message_id.clone(), from));
                     out.push(Effect::WriteLocal(send));
                 }
                 out
@@ -303,7 +312,7 @@ impl Coordinator {
                 let mut out = vec![Effect::Post(TabWire::Hello {
                     tab: self.tab.clone(),
                 })];
-                for relayed in self.relayed.values_mut() {
+                for relayed in &mut self.relayed {
                     relayed.received = false;
                     relayed.deadline = now + self.config.receipt_timeout_ms;
                     out.push(Effect::Post(TabWire::Send {
@@ -314,7 +323,8 @@ impl Coordinator {
                 out
             }
             (Role::Follower, TabWire::Received { to, message_id }) if to == self.tab => {
-                if let Some(relayed) = self.relayed.get_mut(&message_id) {
+                if let Ok(at) = self.find_relayed(&message_id) {
+                    let relayed = &mut self.relayed[at];
                     relayed.received = true;
                     relayed.deadline = now + self.config.settle_timeout_ms;
                 }
@@ -327,12 +337,15 @@ impl Coordinator {
                     message_id,
                     outcome,
                 },
-            ) if to == self.tab => match self.relayed.remove(&message_id) {
-                Some(_) => vec![Effect::Settle {
-                    message_id,
-                    outcome,
-                }],
-                None => Vec::new(),
+            ) if to == self.tab => match self.find_relayed(&message_id) {
+                Ok(at) => {
+                    self.relayed.remove(at);
+                    vec![Effect::Settle {
+                        message_id,
+                        outcome,
+                    }]
+                }
+                Err(_) => Vec::new(),
             },
             (Role::Follower, TabWire::Event { name, payload })
                 if FORWARDED_EVENTS.contains(&name.as_str()) =>
@@ -346,22 +359,31 @@ impl Coordinator {
         }
     }
 
+    /// Where the relayed send `message_id` is (`Err`: where it would go).
+    fn find_relayed(&self, message_id: &str) -> Result<usize, usize> {
+        self.relayed
+            .binary_search_by(|r| r.send.message_id.as_str().cmp(message_id))
+    }
+
+    fn add_follower(&mut self, tab: String) {
+        if !self.followers.contains(&tab) {
+            self.followers.push(tab);
+        }
+    }
+
     /// When [`Coordinator::on_timeout`] must run next.
     pub fn poll_timeout(&self) -> Option<i64> {
-        self.relayed.values().map(|r| r.deadline).min()
+        self.relayed.iter().map(|r| r.deadline).min()
     }
 
     /// Relayed sends past their deadline fail: none hangs.
     pub fn on_timeout(&mut self, now: i64) -> Vec<Effect> {
-        let late: Vec<String> = self
-            .relayed
-            .iter()
-            .filter(|(_, r)| r.deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let (late, pending) = std::mem::take(&mut self.relayed)
+            .into_iter()
+            .partition(|r| r.deadline <= now);
+        self.relayed = pending;
         late.into_iter()
-            .filter_map(|id| self.relayed.remove(&id))
-            .map(|r| {
+            .map(|r: Relayed| {
                 let reason = if r.received {
                     "the leader tab never settled the send"
                 } else {
@@ -383,7 +405,7 @@ impl Coordinator {
         if was == Role::Idle {
             return out;
         }
-        for relayed in std::mem::take(&mut self.relayed).into_values() {
+        for relayed in std::mem::take(&mut self.relayed) {
             out.push(Effect::Settle {
                 message_id: relayed.send.message_id.clone(),
                 outcome: Err(failure(&relayed.send, SendErrorKind::Closed, reason)),

@@ -31,7 +31,7 @@ pub struct RelayedSend {
 /// What the tabs of one account say to each other. Never carries a token: a tab told of
 /// a rotation re-reads the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TabWire {
     /// A follower is here (at start, and again to each new leader).
     Hello {
@@ -94,4 +94,16 @@ pub enum TabWire {
         /// Why.
         reason: String,
     },
+}
+
+impl TabWire {
+    /// The message as the JSON text posted on the channel.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A message read from the channel; `None` for anything that is not one.
+    pub fn decode(text: &str) -> Option<TabWire> {
+        serde_json::from_str(text).ok()
+    }
 }
