@@ -17,6 +17,7 @@ use clawchat_wasm::protocol::{
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 struct Account {
@@ -56,6 +57,22 @@ async fn sign_in(http: &reqwest::Client, base: &str, name: &str) -> Account {
     }
 }
 
+/// CPU seconds this process (emulator, writer thread and load generator) has used, from
+/// `/proc/self/stat` (user + system, in the kernel's fixed 100 Hz `USER_HZ` ticks). Unlike
+/// a rate, CPU per round trip barely moves with what else the machine is running.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -73,7 +90,10 @@ async fn drive(
     duration: Duration,
     delivered: Arc<AtomicU64>,
 ) -> Vec<u64> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+    // A small read buffer, as the emulator's: the library zeroes it before every read,
+    // and at its 128 KiB default that load-generator work dwarfed the hub's own.
+    let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
         .await
         .expect("socket");
     let nonce = loop {
@@ -153,9 +173,10 @@ async fn run_phase(
     pairs: &[(Arc<Account>, Arc<Account>, String)],
     phase: Phase,
     secs: u64,
-) -> (f64, Vec<u64>, u64) {
+) -> (f64, Vec<u64>, u64, f64) {
     let delivered = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let cpu_before = cpu_secs();
     let mut tasks = Vec::new();
     for (a, b, chat) in pairs {
         for account in [a, b] {
@@ -179,11 +200,13 @@ async fn run_phase(
         all.extend(task.await.unwrap_or_default());
     }
     let elapsed = started.elapsed().as_secs_f64() - 0.2;
+    let cpu_per_trip_us = (cpu_secs() - cpu_before) * 1e6 / all.len().max(1) as f64;
     all.sort_unstable();
     (
         all.len() as f64 / elapsed,
         all,
         delivered.load(Ordering::Relaxed),
+        cpu_per_trip_us,
     )
 }
 
@@ -223,18 +246,20 @@ async fn main() {
         "{} sockets, {secs} s per phase, SQLite file store (WAL), 2-core machine",
         pairs.len() * 2
     );
-    let (ping_rate, ping_lat, _) = run_phase(&url, &pairs, Phase::Ping, secs).await;
-    let (send_rate, send_lat, delivered) = run_phase(&url, &pairs, Phase::Send, secs).await;
+    let (ping_rate, ping_lat, _, ping_cpu) = run_phase(&url, &pairs, Phase::Ping, secs).await;
+    let (send_rate, send_lat, delivered, send_cpu) =
+        run_phase(&url, &pairs, Phase::Send, secs).await;
     println!(
-        "baseline ping->pong : {ping_rate:>9.0} round trips/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        "baseline ping->pong : {ping_rate:>9.0} round trips/s  p50 {:>6.2} ms  p99 {:>6.2} ms  cpu {ping_cpu:.0} us",
         percentile(&ping_lat, 50.0),
         percentile(&ping_lat, 99.0)
     );
-    println!("send->ack (stored)  : {send_rate:>9.0} msgs/s         p50 {:>6.2} ms  p99 {:>6.2} ms  ({delivered} delivered)", percentile(&send_lat, 50.0), percentile(&send_lat, 99.0));
+    println!("send->ack (stored)  : {send_rate:>9.0} msgs/s         p50 {:>6.2} ms  p99 {:>6.2} ms  cpu {send_cpu:.0} us  ({delivered} delivered)", percentile(&send_lat, 50.0), percentile(&send_lat, 99.0));
     println!(
-        "send/baseline ratio : {:.2}x throughput, {:.2}x p99",
+        "send/baseline ratio : {:.2}x throughput, {:.2}x p99, {:.2}x cpu per round trip",
         send_rate / ping_rate.max(1.0),
-        percentile(&send_lat, 99.0) / percentile(&ping_lat, 99.0).max(0.001)
+        percentile(&send_lat, 99.0) / percentile(&ping_lat, 99.0).max(0.001),
+        send_cpu / ping_cpu.max(0.001)
     );
     running.stop().await;
     let _ = std::fs::remove_dir_all(dir);

@@ -28,6 +28,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -105,9 +106,15 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// How much a socket reads at a time. The WebSocket library zeroes this much before
+/// every read attempt, so its 128 KiB default cost more CPU than the rest of a `ping`
+/// (frames of any size up to the limit still arrive: the buffer grows for them).
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 async fn upgrade(upgrade: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Response {
     let limit = state.config.max_frame_bytes;
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| ws::run(socket, state))
@@ -190,6 +197,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            // No Nagle: a socket often gets two frames back to back (a send's ack and a
+            // message from another member); with Nagle the second waits for the
+            // client's delayed TCP ack of the first, up to 40 ms.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(err) = tcp.set_nodelay(true) {
+                    tracing::debug!(%err, "TCP_NODELAY not set");
+                }
+            });
             let result = axum::serve(listener, service)
                 .with_graceful_shutdown(async move {
                     let _ = stop.wait_for(|stopped| *stopped).await;

@@ -8,11 +8,12 @@ use clawchat_wasm::protocol::{
     decode, send_codes, Ack, ChatType, Event, Frame, HelloFail, HelloOk, MessagePayload,
     ProtocolError, SendFailure, Sender,
 };
-use tokio::time::{timeout, Instant};
+use futures_util::{FutureExt, SinkExt};
+use tokio::time::{timeout, Instant, Interval};
 
 use crate::db::{CursorUpdate, NewMessage};
 use crate::faults::AckPlan;
-use crate::hub::{Control, Kick, Mailbox, SessionHandle};
+use crate::hub::{Control, Delivery, Kick, Mailbox, SessionHandle};
 use crate::state::{device_belongs, random_token, AppState, Counters};
 use crate::validate::{self, StreamTracker};
 
@@ -54,7 +55,9 @@ pub async fn run(mut socket: WebSocket, state: Arc<AppState>) {
         peer,
         handle,
         streams: StreamTracker::default(),
+        unflushed: false,
         cursor: DeliveryCursor {
+            written: cursor,
             delivered: cursor,
             persisted: cursor,
             persisted_at: Instant::now(),
@@ -185,11 +188,15 @@ struct Session {
     peer: Peer,
     handle: SessionHandle,
     streams: StreamTracker,
+    /// Frames were queued on the socket since its last flush.
+    unflushed: bool,
     cursor: DeliveryCursor,
 }
 
-/// The last inbox sequence written to this socket, and what of it is on disk.
+/// The last inbox sequence queued on this socket, the last flushed to it, and what of
+/// it is on disk.
 struct DeliveryCursor {
+    written: i64,
     delivered: i64,
     persisted: i64,
     persisted_at: Instant,
@@ -199,6 +206,27 @@ struct DeliveryCursor {
 enum End {
     Closed,
     Kicked(Kick),
+}
+
+/// What woke a session up.
+enum Input {
+    Control(Option<Control>),
+    Socket(Option<Result<Message, axum::Error>>),
+    Delivery(Delivery),
+    Tick,
+}
+
+/// The session's next input. Order matters: kicks first, then what the client sent (a
+/// close frame must be seen before more envelopes are written and the cursor moves past
+/// them). Every branch is cancel-safe, so a poll that finds nothing ready loses nothing.
+async fn next_input(socket: &mut WebSocket, mailbox: &mut Mailbox, ping: &mut Interval) -> Input {
+    tokio::select! {
+        biased;
+        command = mailbox.control.recv() => Input::Control(command),
+        message = socket.recv() => Input::Socket(message),
+        Some(delivery) = mailbox.deliveries.recv() => Input::Delivery(delivery),
+        _ = ping.tick() => Input::Tick,
+    }
 }
 
 impl Session {
@@ -224,35 +252,57 @@ impl Session {
             return self.finish(End::Closed).await;
         }
         let end = loop {
-            // Order matters: kicks first, then what the client sent (a close frame must
-            // be seen before more envelopes are written and the cursor moves past them).
-            tokio::select! {
-                biased;
-                command = mailbox.control.recv() => match command {
-                    Some(Control::Send(text)) => {
-                        if self.socket.send(Message::Text(text.into())).await.is_err() { break End::Closed; }
+            // Frames are queued as inputs produce them and flushed together once no
+            // input is ready: a send's ack and a message that arrived with the same
+            // commit leave in one write.
+            let ready = next_input(&mut self.socket, &mut mailbox, &mut ping).now_or_never();
+            let input = match ready {
+                Some(input) => input,
+                None => {
+                    if !self.flush().await {
+                        break End::Closed;
                     }
-                    Some(Control::Kick(kick)) => break End::Kicked(kick),
-                    None => break End::Closed,
-                },
-                message = self.socket.recv() => {
+                    next_input(&mut self.socket, &mut mailbox, &mut ping).await
+                }
+            };
+            match input {
+                Input::Control(Some(Control::Send(text))) => {
+                    if !self.queue(Message::Text(text.into())).await {
+                        break End::Closed;
+                    }
+                }
+                Input::Control(Some(Control::Kick(kick))) => break End::Kicked(kick),
+                Input::Control(None) => break End::Closed,
+                Input::Socket(message) => {
                     last_heard = Instant::now();
                     match message {
                         Some(Ok(Message::Text(text))) => self.on_text(&text).await,
-                        Some(Ok(Message::Binary(_))) => self.reply_error("", None, send_codes::INVALID_PAYLOAD, "binary frames are not supported").await,
+                        Some(Ok(Message::Binary(_))) => {
+                            self.reply_error(
+                                "",
+                                None,
+                                send_codes::INVALID_PAYLOAD,
+                                "binary frames are not supported",
+                            )
+                            .await
+                        }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Closed,
                     }
                 }
-                Some((seq, envelope)) = mailbox.deliveries.recv() => {
-                    if !self.deliver_live(seq, &envelope).await { break End::Closed; }
+                Input::Delivery((seq, envelope)) => {
+                    if !self.deliver_live(seq, &envelope).await {
+                        break End::Closed;
+                    }
                 }
-                _ = ping.tick() => {
+                Input::Tick => {
                     if last_heard.elapsed() > interval * 3 {
                         tracing::info!(device = %self.peer.device_id, "no traffic for three ping intervals; closing");
                         break End::Closed;
                     }
-                    if self.socket.send(Message::Ping(Vec::new().into())).await.is_err() { break End::Closed; }
+                    if !self.queue(Message::Ping(Vec::new().into())).await {
+                        break End::Closed;
+                    }
                 }
             }
         };
@@ -261,6 +311,9 @@ impl Session {
 
     /// Unregisters the session, saves its cursor and closes the socket as `end` says.
     async fn finish(mut self, end: End) {
+        // What was queued goes out (a dropped socket too: those frames were due before
+        // the drop), and the cursor counts only what did.
+        let _ = self.flush().await;
         self.state
             .hub
             .unregister(&self.peer.user_id, &self.peer.device_id, self.handle.id);
@@ -281,26 +334,47 @@ impl Session {
         tracing::info!(device = %self.peer.device_id, "session ended");
     }
 
-    /// Sends an envelope the writer just stored for this user, unless the replay has
+    /// Queues a frame to go out with the next flush. False when the socket failed.
+    async fn queue(&mut self, message: Message) -> bool {
+        self.unflushed = true;
+        self.socket.feed(message).await.is_ok()
+    }
+
+    /// Queues a protocol frame (see [`Session::queue`]).
+    async fn queue_frame(&mut self, frame: &Frame) -> bool {
+        self.queue(Message::Text(frame.encode_downlink().into()))
+            .await
+    }
+
+    /// Writes out the queued frames; the cursor then moves past the envelopes among
+    /// them. False when the socket failed.
+    async fn flush(&mut self) -> bool {
+        if !self.unflushed {
+            return true;
+        }
+        if self.socket.flush().await.is_err() {
+            return false;
+        }
+        self.unflushed = false;
+        self.cursor.delivered = self.cursor.written;
+        if self.cursor.persisted_at.elapsed() >= CURSOR_PERSIST_INTERVAL {
+            self.persist_cursor();
+        }
+        true
+    }
+
+    /// Queues an envelope the writer just stored for this user, unless the replay has
     /// already sent it (the writer hands rows over in commit order, and every row
     /// committed after this session registered is handed over, so none is skipped).
     /// False when the socket failed.
     async fn deliver_live(&mut self, seq: i64, envelope: &str) -> bool {
-        if seq <= self.cursor.delivered {
+        if seq <= self.cursor.written {
             return true;
         }
-        if self
-            .socket
-            .send(Message::Text(envelope.to_owned().into()))
-            .await
-            .is_err()
-        {
+        if !self.queue(Message::Text(envelope.to_owned().into())).await {
             return false;
         }
-        self.cursor.delivered = seq;
-        if self.cursor.persisted_at.elapsed() >= CURSOR_PERSIST_INTERVAL {
-            self.persist_cursor();
-        }
+        self.cursor.written = seq;
         true
     }
 
@@ -338,6 +412,7 @@ impl Session {
                         return None;
                     }
                 }
+                self.cursor.written = seq;
                 self.cursor.delivered = seq;
                 sent += 1;
             }
@@ -419,7 +494,7 @@ impl Session {
             Event::Ping(payload) => {
                 Counters::bump(&self.state.counters.pings);
                 let pong = frame_now(&self.state, Event::Pong(payload), &frame.trace_id);
-                let _ = send_frame(&mut self.socket, &pong).await;
+                self.queue_frame(&pong).await;
             }
             Event::LegacyOffline(_) => {}
             other => tracing::debug!(event = other.name(), "ignored event"),
@@ -558,7 +633,7 @@ impl Session {
         .in_chat(chat_id);
         match self.state.faults.take_ack_plan() {
             AckPlan::Now => {
-                let _ = send_frame(&mut self.socket, &ack).await;
+                self.queue_frame(&ack).await;
             }
             AckPlan::Delay(ms) => {
                 let control = self.handle.control.clone();
@@ -616,6 +691,6 @@ impl Session {
         if !chat_id.is_empty() {
             frame = frame.in_chat(chat_id);
         }
-        let _ = send_frame(&mut self.socket, &frame).await;
+        self.queue_frame(&frame).await;
     }
 }
