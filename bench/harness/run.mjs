@@ -77,6 +77,8 @@ class ReleaseEmulator extends Emulator {
       "--listen", `127.0.0.1:${this.port}`, "--admin-listen", `127.0.0.1:${this.port + 1}`,
       "--db", join(this.dir, "db.sqlite3"), "--token-ttl-secs", String(this.ttlSecs),
       "--www-dir", join(ROOT, "bench/web"), "--pkg-dir", join(ROOT, "pkg"),
+      // The bench pages come from the bench server: the emulator refuses foreign origins.
+      "--allow-origin", `http://127.0.0.1:${SERVER_PORT}`,
     ], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
     return new Promise((resolve, reject) => {
       this.child.once("exit", (code) => reject(new Error(`emulator exited (${code})`)));

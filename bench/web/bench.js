@@ -36,7 +36,10 @@ async function client(kind, { url, base = location.origin, session, storage = "m
   await sdk();
   const c = new ClawChatClient({ baseUrl: base, websocketUrl: url, storage, session, logLevel: "error" });
   c.on("message", onMessage);
-  const ready = new Promise((resolve) => c.on("state", (s) => s.state === "ready" && resolve()));
+  const ready = new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error("the SDK client was not ready within 30 s")), 30_000);
+    c.on("state", (s) => s.state === "ready" && resolve());
+  });
   await c.connect();
   await ready;
   return { counter, send: (chat, text) => c.sendText(chat, text), close: () => c.disconnect() };
