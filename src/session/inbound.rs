@@ -125,17 +125,21 @@ pub fn plain_text(fragments: &[Fragment]) -> String {
     fragments.iter().filter_map(Fragment::plain_text).collect()
 }
 
-fn origin_of(frame: &Frame) -> Option<Origin> {
-    let sender = frame.sender.as_ref()?;
+/// The routing of a frame, taken out of it (its strings moved, not copied).
+fn origin_of(frame: &mut Frame) -> Option<Origin> {
+    if frame.sender.is_none() || frame.chat_id.as_ref().is_none_or(String::is_empty) {
+        return None;
+    }
+    let sender = frame.sender.take()?;
     Some(Origin {
-        chat_id: frame.chat_id.clone().filter(|c| !c.is_empty())?,
+        chat_id: frame.chat_id.take()?,
         chat_type: frame.chat_type.unwrap_or(ChatType::Direct),
-        sender_id: sender.id.clone(),
         sender_name: if sender.nick_name.is_empty() {
             sender.id.clone()
         } else {
-            sender.nick_name.clone()
+            sender.nick_name
         },
+        sender_id: sender.id,
     })
 }
 
@@ -155,7 +159,7 @@ impl InboundFilter {
     }
 
     /// Filters one business frame (send, reply, stream, typing) into a delivery.
-    pub fn accept(&mut self, frame: Frame, now: i64) -> Result<Delivery, Skip> {
+    pub fn accept(&mut self, mut frame: Frame, now: i64) -> Result<Delivery, Skip> {
         let is_message = matches!(
             frame.event,
             Event::Send(_) | Event::Reply(_) | Event::Stream(..)
@@ -163,7 +167,7 @@ impl InboundFilter {
         if is_message && self.own_user_id.is_empty() {
             return Err(Skip::GuardClosed);
         }
-        let origin = origin_of(&frame).ok_or(Skip::MissingRouting)?;
+        let origin = origin_of(&mut frame).ok_or(Skip::MissingRouting)?;
         if origin.sender_id == self.own_user_id {
             return Err(Skip::SelfEcho);
         }
