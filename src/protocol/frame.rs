@@ -1,7 +1,5 @@
 //! The v2 frame: common envelope fields plus one typed event.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use serde_json::value::RawValue;
@@ -279,15 +277,13 @@ struct WireFrame {
     payload: Value,
 }
 
-/// The frame as decoded: the envelope typed (its names borrowed from the text unless
-/// escaped), the payload still raw text, typed next straight from that text by its event
-/// (no intermediate [`Value`]).
+/// The frame as decoded: the envelope typed, the payload still raw text, typed next
+/// straight from that text by its event (no intermediate [`Value`]).
 #[derive(Deserialize)]
 struct IncomingFrame<'a> {
-    #[serde(borrow, default)]
-    version: Cow<'a, str>,
-    #[serde(borrow)]
-    event: Cow<'a, str>,
+    #[serde(default)]
+    version: String,
+    event: String,
     #[serde(default)]
     trace_id: String,
     #[serde(default)]
