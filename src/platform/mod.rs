@@ -48,13 +48,24 @@ pub fn monotonic_ms() -> i64 {
     })
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The global scope, or whatever stands in for `performance` on it.
+    type Scope;
+    #[wasm_bindgen(method, getter, catch, structural)]
+    fn performance(this: &Scope) -> Result<Scope, wasm_bindgen::JsValue>;
+    #[wasm_bindgen(method, catch, structural)]
+    fn now(this: &Scope) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+}
+
+/// `globalThis.performance.now()`, read on every call (it may be replaced or removed);
+/// two calls across the boundary and no property-name strings (this runs per frame).
 fn performance_now() -> Option<f64> {
-    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok()?;
-    let now: js_sys::Function = js_sys::Reflect::get(&performance, &"now".into())
+    js_sys::global()
+        .unchecked_into::<Scope>()
+        .performance()
         .ok()?
-        .dyn_into()
-        .ok()?;
-    now.call0(&performance)
+        .now()
         .ok()?
         .as_f64()
         .filter(|ms| ms.is_finite())

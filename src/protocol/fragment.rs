@@ -211,6 +211,39 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_counts_once_and_the_last_one_wins() {
+        let parse = |text: &str| serde_json::from_str::<Fragment>(text).unwrap();
+        assert_eq!(
+            parse(r#"{"kind":"text","text":1,"delta":"d","text":"b","delta":2}"#),
+            Fragment::text("b")
+        );
+        assert_eq!(
+            parse(r#"{"kind":"text","text":"a","text":1}"#),
+            Fragment::Unsupported(json!({"kind": "text", "text": 1}))
+        );
+        assert_eq!(
+            parse(r#"{"kind":"sticker","kind":"mention","user_id":"u","display":7}"#),
+            Fragment::Mention {
+                user_id: Some("u".into()),
+                display: None
+            }
+        );
+    }
+
+    #[test]
+    fn fragments_are_written_with_their_keys_sorted_as_a_json_map_keeps_them() {
+        for raw in [
+            r#"{"delta":" there","kind":"text","text":"hi there"}"#,
+            r#"{"display":"@ann","kind":"mention","user_id":"u1"}"#,
+            r#"{"duration":5,"height":3,"kind":"video","mime":"video/mp4","name":"v","size":10,"url":"/v","width":2}"#,
+            r#"{"a":1,"kind":"sticker","z":[null]}"#,
+        ] {
+            let fragment: Fragment = serde_json::from_str(raw).unwrap();
+            assert_eq!(serde_json::to_string(&fragment).unwrap(), raw);
+        }
+    }
+
+    #[test]
     fn plain_text_reads_text_and_mentions() {
         assert_eq!(Fragment::text("a").plain_text(), Some("a"));
         let mention = Fragment::Mention {
