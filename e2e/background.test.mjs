@@ -45,7 +45,15 @@ function probe() {
   const pings = () => frames.out.filter((f) => f.event === "ping").length;
   const shown = {};
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") Object.assign(shown, { at: performance.now(), pingsBefore: pings() });
+    if (document.visibilityState !== "visible") return;
+    const at = performance.now();
+    const last = (event) => frames[event === "ping" ? "out" : "in"].findLast((f) => f.event === event)?.at ?? -Infinity;
+    // A ping already awaiting its pong, or a frame heard within the client's tick gap
+    // (5 s), is a fresh enough verdict: the client then has no reason to ping again.
+    Object.assign(shown, {
+      at, pingsBefore: pings(), pingInFlight: last("ping") > last("pong"),
+      sinceHeardMs: at - (frames.in.at(-1)?.at ?? -Infinity),
+    });
   }, true);
   // The demo's own 500 ms interval re-renders the badge: its runs are the page's timer ticks.
   const renders = [];
@@ -154,6 +162,7 @@ test("a hidden leader tab keeps its socket, delivers, relays, and re-checks when
     bob_to_hidden_leader_ms: delivered,
     follower_send_acked_ms: relayed,
     shown_to_pong_ms: answeredIn,
+    shown_with_ping_in_flight: shown.pingInFlight,
   };
   console.log(`background tab: ${JSON.stringify(report)}`);
 
@@ -163,6 +172,9 @@ test("a hidden leader tab keeps its socket, delivers, relays, and re-checks when
   assert.equal(afterStats.takeovers, before.takeovers);
   assert.equal(afterStats.live_sessions.length, before.live_sessions.length);
   assert.ok(report.server_pings_from_ann_while_hidden >= 1, "the hidden leader kept probing its socket");
-  assert.ok(shown.pingsAfterClient > shown.pingsBefore, "shown again, the client pinged at once (in the visibilitychange task)");
+  const fresh = shown.pingInFlight || shown.sinceHeardMs < 5_000;
+  assert.ok(shown.pingsAfterClient > shown.pingsBefore || fresh,
+    `shown again, the client pinged at once (in the visibilitychange task) or already had a fresh verdict (${JSON.stringify(shown)})`);
+  assert.ok(answeredIn < 10_000, "shown again, the socket answered within the ping window");
   await shot(leader, "background-leader-shown");
 });
