@@ -3,7 +3,7 @@
 // side goes first), printing min / median / max of the ratio. The machine is shared and
 // noisy: the absolute figures drift from run to run, the ratios are what count.
 //
-// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [send-ack] [cold-start] [memory]
+// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [send-ack] [cold-start] [cold-phases] [memory]
 // (all when none is named; bench/browser builds what this needs first)
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -25,7 +25,7 @@ const MEMORY_STEP = 100_000;
 const OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
 const EMULATOR_PORT = 18827 + OFFSET; // and its admin listener on + 1
 const SERVER_PORT = 18830 + OFFSET;
-const ALL = ["inbound-cpu", "inbound-socket", "send-ack", "cold-start", "memory"];
+const ALL = ["inbound-cpu", "inbound-socket", "send-ack", "cold-start", "cold-phases", "memory"];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.round((p / 100) * (sorted.length - 1)))];
@@ -110,6 +110,48 @@ class ReleaseEmulator extends Emulator {
   }
 }
 
+/**
+ * One browser context per side with the session stored, and `load(kind)`: a fresh page of
+ * that side's cold page until `ready`, resolving to its time (or, with `trace`, the marks
+ * of bench/web/cold-trace.js).
+ */
+async function coldSides({ browser, server, emulator, trace = false }) {
+  const sides = {};
+  for (const kind of ["sdk", "raw"]) {
+    const session = await emulator.signIn(`bench-cold-${kind}${trace ? "-trace" : ""}`);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/bench.html`);
+    await page.waitForFunction(() => window.benchReady === true);
+    await page.evaluate((a) => window.bench.storeSession(a), { kind, base: emulator.base, wsUrl: emulator.ws, session });
+    await page.close();
+    if (trace) await context.addInitScript({ path: join(ROOT, "bench/web/cold-trace.js") });
+    sides[kind] = { context, url: `${server.url}/cold-${kind}.html?base=${encodeURIComponent(emulator.base)}&account=${session.userId}` };
+  }
+  const load = async (kind) => {
+    const page = await sides[kind].context.newPage();
+    page.on("pageerror", (err) => console.error(`page error (cold-${kind}):`, err.message));
+    await page.goto(sides[kind].url);
+    await page.waitForFunction(() => typeof window.readyAt === "number", null, { timeout: 30_000 });
+    const result = await page.evaluate(() => window.coldMarks ?? window.readyAt);
+    await page.close();
+    return result;
+  };
+  return { sides, load };
+}
+
+/** The median step and time of each mark (its first occurrence) over the loads' marks. */
+function phases(loads) {
+  const labels = [...new Set(loads.flatMap((marks) => marks.map(([, label]) => label)))];
+  const firstAt = (marks, label) => marks.find(([, l]) => l === label)?.[0];
+  return labels.map((label, i) => {
+    const at = loads.map((marks) => firstAt(marks, label)).filter((t) => t !== undefined);
+    const steps = loads.map((marks) => firstAt(marks, label) - (i ? firstAt(marks, labels[i - 1]) : 0))
+      .filter((t) => !Number.isNaN(t));
+    return { label, step: median(steps), at: median(at) };
+  });
+}
+
 const benches = {
   async "inbound-cpu"({ browser, server }) {
     const runs = await sideBySide((kind) => inPage(browser, server.url, "cpu", { kind, n: CPU_FRAMES, warmup: WARMUP_FRAMES }));
@@ -149,26 +191,7 @@ const benches = {
   },
 
   async "cold-start"({ browser, server, emulator }) {
-    const sides = {};
-    for (const kind of ["sdk", "raw"]) {
-      const session = await emulator.signIn(`bench-cold-${kind}`);
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      await page.goto(`${server.url}/bench.html`);
-      await page.waitForFunction(() => window.benchReady === true);
-      await page.evaluate((a) => window.bench.storeSession(a), { kind, base: emulator.base, wsUrl: emulator.ws, session });
-      await page.close();
-      sides[kind] = { context, url: `${server.url}/cold-${kind}.html?base=${encodeURIComponent(emulator.base)}&account=${session.userId}` };
-    }
-    const load = async (kind) => {
-      const page = await sides[kind].context.newPage();
-      page.on("pageerror", (err) => console.error(`page error (cold-${kind}):`, err.message));
-      await page.goto(sides[kind].url);
-      await page.waitForFunction(() => typeof window.readyAt === "number", null, { timeout: 30_000 });
-      const ms = await page.evaluate(() => window.readyAt);
-      await page.close();
-      return ms;
-    };
+    const { sides, load } = await coldSides({ browser, server, emulator });
     await load("sdk"); // the first load of each side fills the HTTP cache: not counted
     await load("raw");
     const runs = await sideBySide(async (kind) => {
@@ -180,6 +203,20 @@ const benches = {
     const ms = (kind) => fmt(median(runs.map((r) => r[kind])), 1);
     report(`cold start to ready (median of ${COLD_LOADS} loads)`, runs.map((r) => r.sdk / r.raw),
       `time SDK ÷ JS; median SDK ${ms("sdk")} ms, JS ${ms("raw")} ms`);
+  },
+
+  async "cold-phases"({ browser, server, emulator }) {
+    const { sides, load } = await coldSides({ browser, server, emulator, trace: true });
+    for (const kind of ["sdk", "raw"]) {
+      await load(kind); // fills the HTTP cache: not counted
+      const loads = [];
+      for (let i = 0; i < COLD_LOADS; i++) loads.push(await load(kind));
+      console.log(`cold start phases, ${kind === "sdk" ? "SDK" : "plain JS"} (median ms of ${COLD_LOADS} loads: step since the previous mark, then time since navigation)`);
+      for (const { label, step, at } of phases(loads)) {
+        console.log(`  ${label.padEnd(32)} +${fmt(step, 1).padStart(6)}  ${fmt(at, 1).padStart(7)}`);
+      }
+    }
+    for (const { context } of Object.values(sides)) await context.close();
   },
 
   async memory({ browser, server }) {
@@ -195,7 +232,7 @@ async function main() {
   const unknown = names.filter((n) => !ALL.includes(n));
   if (unknown.length) throw new Error(`unknown bench ${unknown.join(", ")}; known: ${ALL.join(", ")}`);
   const server = await startServer({ root: ROOT, port: SERVER_PORT });
-  const emulator = names.some((n) => n === "send-ack" || n === "cold-start") ? new ReleaseEmulator(EMULATOR_PORT) : null;
+  const emulator = names.some((n) => ["send-ack", "cold-start", "cold-phases"].includes(n)) ? new ReleaseEmulator(EMULATOR_PORT) : null;
   let browser = null;
   try {
     await emulator?.start();
