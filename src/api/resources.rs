@@ -1,5 +1,6 @@
-//! The JS boundary's one naming convention (camelCase): REST results arrive with the
-//! API's snake_case keys (`avatar_url`, `member_ids`) and are handed to JS renamed.
+//! The JS boundary's one naming convention (camelCase): REST results and wire objects
+//! (fragments, mentions) arrive with snake_case keys (`avatar_url`, `user_id`) and are
+//! handed to JS renamed; objects from JS go back to the wire's snake_case.
 
 use serde_json::Value;
 
@@ -7,15 +8,44 @@ use serde_json::Value;
 /// `avatarUrl`); the values themselves are kept. The depth is bounded by the JSON
 /// parser's recursion limit.
 pub fn camel_case_keys(value: Value) -> Value {
+    rename_keys(value, camel_case)
+}
+
+/// `value` with every object key, at any depth, in snake_case (`userId` → `user_id`):
+/// the wire's names for what JS wrote in camelCase; the values themselves are kept.
+pub fn snake_case_keys(value: Value) -> Value {
+    rename_keys(value, snake_case)
+}
+
+fn rename_keys(value: Value, rename: fn(&str) -> String) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(key, value)| (camel_case(&key), camel_case_keys(value)))
+                .map(|(key, value)| (rename(&key), rename_keys(value, rename)))
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(camel_case_keys).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| rename_keys(item, rename))
+                .collect(),
+        ),
         other => other,
     }
+}
+
+/// `snakeCase` → `snake_case` (ASCII capitals after the first character).
+fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len().saturating_add(4));
+    for c in key.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `snake_case` → `snakeCase` (ASCII letters only change case); a leading underscore is
@@ -64,5 +94,22 @@ mod tests {
             json!({"lastMessage": {"sentAt": 1}, "_private": 1, "aB": 2, "x": 3, "éé": 4, "": 5})
         );
         assert_eq!(camel_case_keys(json!("plain_text")), json!("plain_text"));
+    }
+
+    #[test]
+    fn camel_case_from_js_goes_back_to_the_wire_names() {
+        let fragments = json!([{"kind": "mention", "userId": "u_1", "display": "@ann"},
+            {"kind": "image", "url": "/a_b.png", "size": 3}, {"kind": "x", "aBC": 1, "": 2}]);
+        let wire = snake_case_keys(fragments.clone());
+        assert_eq!(
+            wire,
+            json!([{"kind": "mention", "user_id": "u_1", "display": "@ann"},
+                {"kind": "image", "url": "/a_b.png", "size": 3}, {"kind": "x", "a_b_c": 1, "": 2}])
+        );
+        assert_eq!(camel_case_keys(wire)[0], fragments[0]);
+        assert_eq!(
+            snake_case_keys(json!({"user_id": "all"})),
+            json!({"user_id": "all"})
+        );
     }
 }
