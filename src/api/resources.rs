@@ -2,6 +2,8 @@
 //! (fragments, mentions) arrive with snake_case keys (`avatar_url`, `user_id`) and are
 //! handed to JS renamed; objects from JS go back to the wire's snake_case.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// `value` with every object key, at any depth, in camelCase (`avatar_url` →
@@ -46,6 +48,40 @@ fn snake_case(key: &str) -> String {
         }
     }
     out
+}
+
+/// Compact JSON text (as `serde_json::to_string` writes it) with every object key in
+/// camelCase, renamed in one pass over the text: no parse, no second serialisation.
+/// A key is a string directly followed by `:`; keys with escapes are left as they are.
+pub fn camel_case_json_keys(json: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut key_start = None;
+    let mut escaped = false;
+    for (i, c) in json.char_indices() {
+        match key_start {
+            None if c == '"' => key_start = Some(i + 1),
+            None => {}
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(start) if c == '"' => {
+                key_start = None;
+                let key = &json[start..i];
+                let is_key = json[i + 1..].starts_with(':');
+                if is_key && key.contains('_') && !key.contains('\\') {
+                    out.push_str(&json[copied..start]);
+                    out.push_str(&camel_case(key));
+                    copied = i;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(json);
+    }
+    out.push_str(&json[copied..]);
+    Cow::Owned(out)
 }
 
 /// `snake_case` → `snakeCase` (ASCII letters only change case); a leading underscore is
@@ -94,6 +130,26 @@ mod tests {
             json!({"lastMessage": {"sentAt": 1}, "_private": 1, "aB": 2, "x": 3, "éé": 4, "": 5})
         );
         assert_eq!(camel_case_keys(json!("plain_text")), json!("plain_text"));
+    }
+
+    #[test]
+    fn keys_in_json_text_are_renamed_like_the_value_walk_and_values_are_not() {
+        let value = json!({"message_id": "m_1", "fragments": [{"kind": "mention",
+            "user_id": "u_1", "display": "a\"_b\":"}], "mentions": [{"user_id": "all",
+            "nick_name": "x"}, "plain_id"], "_lead": 2, "": 3, "n": [1, {"a_b": null}]});
+        let text = serde_json::to_string(&value).unwrap();
+        let renamed: Value = serde_json::from_str(&camel_case_json_keys(&text)).unwrap();
+        assert_eq!(renamed, camel_case_keys(value));
+        let escaped = r#"{"e\u0041_k":1}"#;
+        assert_eq!(
+            camel_case_json_keys(escaped),
+            escaped,
+            "a key with escapes is kept"
+        );
+        assert!(matches!(
+            camel_case_json_keys(r#"{"a":"b_c"}"#),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
