@@ -57,7 +57,7 @@ test("a group chat of three delivers to both others", async () => {
   await shot(eli, "group-chat");
 });
 
-test("media links with unsafe schemes from a hostile server are not rendered", async () => {
+test("media links with unsafe schemes from a hostile server are not rendered; a bare mention shows its user", async () => {
   const fay = await person(env.browser, emulator, "fay");
   const gus = await person(env.browser, emulator, "gus");
   await startChat(fay, ["gus"]);
@@ -75,6 +75,8 @@ test("media links with unsafe schemes from a hostile server are not rendered", a
     { kind: "file", url: "javascript:window.__xss=1", name: "report.pdf" },
     { kind: "image", url: "data:image/svg+xml,<svg onload='window.__xss=2'>" },
     { kind: "image", url: "/media/fine.png" },
+    // The wire's `user_id`: the page reads the client's camelCase `userId`.
+    { kind: "mention", user_id: fayIs.user_id },
   ];
   const frame = JSON.stringify({
     version: "2", event: "message.send", trace_id: "t-evil", emitted_at: Date.now(), chat_id: chatId,
@@ -92,4 +94,5 @@ test("media links with unsafe schemes from a hostile server are not rendered", a
   assert.equal(await message.locator("a[href^='javascript']").count(), 0);
   assert.equal(await message.locator("img").getAttribute("src"), "/media/fine.png");
   assert.equal(await fay.evaluate(() => window.__xss), undefined, "nothing ran");
+  assert.equal(await message.locator(".mention").textContent(), `@${fayIs.user_id}`);
 });

@@ -243,3 +243,63 @@ async fn a_refused_handshake_backs_off_and_recovers() {
         "two refusals then ready, got {reconnects} reconnects"
     );
 }
+
+/// The mention fragment at `index` of `message`.
+fn fragment(message: &JsValue, index: u32) -> JsValue {
+    js_sys::Array::from(&get(message, "fragments")).get(index)
+}
+
+#[wasm_bindgen_test]
+async fn a_mention_is_camel_case_in_js_both_ways_and_snake_case_on_the_wire() {
+    let ann = connected("men-ann").await;
+    let bob = connected("men-bob").await;
+    let chat_id = chat(&ann, "group", &[&bob]).await;
+    let bob_id = bob.user_id();
+
+    // Sent as the types say: `userId`.
+    let fragments = json(&format!(
+        r#"[{{"kind":"text","text":"hi "}},{{"kind":"mention","userId":"{bob_id}","display":"@bob"}}]"#
+    ));
+    settle(
+        ann.client
+            .send_fragments(&chat_id, fragments, JsValue::UNDEFINED),
+    )
+    .await
+    .expect("acked");
+    wait_until("bob receives", || bob.texts() == ["hi @bob"]).await;
+    let received = &bob.of("message")[0];
+    // Bob's client reads the wire's `user_id` only: so the wire carried it.
+    assert_eq!(get(received, "mentionsMe").as_bool(), Some(true));
+    let mention = fragment(received, 1);
+    assert_eq!(get_str(&mention, "userId"), bob_id);
+    assert!(get(&mention, "user_id").is_undefined());
+    let page = settle(bob.client.history(&chat_id, JsValue::UNDEFINED))
+        .await
+        .expect("history");
+    let listed = js_sys::Array::from(&page).get(0);
+    assert_eq!(get_str(&fragment(&listed, 1), "userId"), bob_id);
+
+    // A peer's `context.mentions` objects (wire: `user_id`) reach JS renamed too.
+    let frame = format!(
+        r#"{{"version":"2","event":"message.send","trace_id":"t-{{n}}","emitted_at":1,"chat_id":"{chat_id}","chat_type":"group","sender":{{"id":"{}","type":"direct","nick_name":"ann"}},"payload":{{"message_id":"msg-mentions-{{n}}","message":{{"body":{{"fragments":[{{"kind":"text","text":"all of you"}}]}},"context":{{"mentions":[{{"user_id":"all","nick_name":"everyone"}},"{bob_id}"]}}}}}}}}"#,
+        ann.user_id()
+    );
+    let body =
+        serde_json::json!({"user_id": bob_id, "frame": frame, "repeat": 1, "pad_to_bytes": 0});
+    admin("/admin/inject", &body.to_string()).await;
+    wait_until("bob receives the injected message", || {
+        bob.texts().len() == 2
+    })
+    .await;
+    let injected = &bob.of("message")[1];
+    assert_eq!(get(injected, "mentionsAll").as_bool(), Some(true));
+    let mentions = js_sys::Array::from(&get(injected, "mentions"));
+    let everyone = mentions.get(0);
+    assert_eq!(get_str(&everyone, "userId"), "all");
+    assert_eq!(get_str(&everyone, "nickName"), "everyone");
+    assert!(get(&everyone, "user_id").is_undefined());
+    assert_eq!(
+        mentions.get(1).as_string().as_deref(),
+        Some(bob_id.as_str())
+    );
+}

@@ -85,7 +85,7 @@ function renderFragments(fragments) {
   const body = el("div", { className: "body" });
   for (const f of fragments || []) {
     if (f.kind === "text") body.append(document.createTextNode(f.text));
-    else if (f.kind === "mention") body.append(el("span", { className: "mention", textContent: f.display || "@" + (f.user_id || "?") }));
+    else if (f.kind === "mention") body.append(el("span", { className: "mention", textContent: f.display || "@" + (f.userId || "?") }));
     else if (["image", "file", "audio", "video"].includes(f.kind) && !isSafeMediaUrl(f.url)) {
       body.append(el("em", { className: "blocked", textContent: "[attachment with an unsafe link, not shown]" }));
     }

@@ -1,5 +1,8 @@
-//! The JS boundary's one naming convention (camelCase): REST results arrive with the
-//! API's snake_case keys (`avatar_url`, `member_ids`) and are handed to JS renamed.
+//! The JS boundary's one naming convention (camelCase): REST results and wire objects
+//! (fragments, mentions) arrive with snake_case keys (`avatar_url`, `user_id`) and are
+//! handed to JS renamed; objects from JS go back to the wire's snake_case.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -7,15 +10,78 @@ use serde_json::Value;
 /// `avatarUrl`); the values themselves are kept. The depth is bounded by the JSON
 /// parser's recursion limit.
 pub fn camel_case_keys(value: Value) -> Value {
+    rename_keys(value, camel_case)
+}
+
+/// `value` with every object key, at any depth, in snake_case (`userId` → `user_id`):
+/// the wire's names for what JS wrote in camelCase; the values themselves are kept.
+pub fn snake_case_keys(value: Value) -> Value {
+    rename_keys(value, snake_case)
+}
+
+fn rename_keys(value: Value, rename: fn(&str) -> String) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(key, value)| (camel_case(&key), camel_case_keys(value)))
+                .map(|(key, value)| (rename(&key), rename_keys(value, rename)))
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(camel_case_keys).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| rename_keys(item, rename))
+                .collect(),
+        ),
         other => other,
     }
+}
+
+/// `snakeCase` → `snake_case` (ASCII capitals after the first character).
+fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len().saturating_add(4));
+    for c in key.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Compact JSON text (as `serde_json::to_string` writes it) with every object key in
+/// camelCase, renamed in one pass over the text: no parse, no second serialisation.
+/// A key is a string directly followed by `:`; keys with escapes are left as they are.
+pub fn camel_case_json_keys(json: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut key_start = None;
+    let mut escaped = false;
+    for (i, c) in json.char_indices() {
+        match key_start {
+            None if c == '"' => key_start = Some(i + 1),
+            None => {}
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(start) if c == '"' => {
+                key_start = None;
+                let key = &json[start..i];
+                let is_key = json[i + 1..].starts_with(':');
+                if is_key && key.contains('_') && !key.contains('\\') {
+                    out.push_str(&json[copied..start]);
+                    out.push_str(&camel_case(key));
+                    copied = i;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(json);
+    }
+    out.push_str(&json[copied..]);
+    Cow::Owned(out)
 }
 
 /// `snake_case` → `snakeCase` (ASCII letters only change case); a leading underscore is
@@ -64,5 +130,42 @@ mod tests {
             json!({"lastMessage": {"sentAt": 1}, "_private": 1, "aB": 2, "x": 3, "éé": 4, "": 5})
         );
         assert_eq!(camel_case_keys(json!("plain_text")), json!("plain_text"));
+    }
+
+    #[test]
+    fn keys_in_json_text_are_renamed_like_the_value_walk_and_values_are_not() {
+        let value = json!({"message_id": "m_1", "fragments": [{"kind": "mention",
+            "user_id": "u_1", "display": "a\"_b\":"}], "mentions": [{"user_id": "all",
+            "nick_name": "x"}, "plain_id"], "_lead": 2, "": 3, "n": [1, {"a_b": null}]});
+        let text = serde_json::to_string(&value).unwrap();
+        let renamed: Value = serde_json::from_str(&camel_case_json_keys(&text)).unwrap();
+        assert_eq!(renamed, camel_case_keys(value));
+        let escaped = r#"{"e\u0041_k":1}"#;
+        assert_eq!(
+            camel_case_json_keys(escaped),
+            escaped,
+            "a key with escapes is kept"
+        );
+        assert!(matches!(
+            camel_case_json_keys(r#"{"a":"b_c"}"#),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn camel_case_from_js_goes_back_to_the_wire_names() {
+        let fragments = json!([{"kind": "mention", "userId": "u_1", "display": "@ann"},
+            {"kind": "image", "url": "/a_b.png", "size": 3}, {"kind": "x", "aBC": 1, "": 2}]);
+        let wire = snake_case_keys(fragments.clone());
+        assert_eq!(
+            wire,
+            json!([{"kind": "mention", "user_id": "u_1", "display": "@ann"},
+                {"kind": "image", "url": "/a_b.png", "size": 3}, {"kind": "x", "a_b_c": 1, "": 2}])
+        );
+        assert_eq!(camel_case_keys(wire)[0], fragments[0]);
+        assert_eq!(
+            snake_case_keys(json!({"user_id": "all"})),
+            json!({"user_id": "all"})
+        );
     }
 }

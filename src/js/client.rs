@@ -25,7 +25,7 @@ use crate::store::message_cache::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, CoordinatorConfig};
 
-use super::convert::{api_error, error, to_js};
+use super::convert::{api_error, error, fragments_from_js, to_js};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
 use super::future_to_promise;
@@ -402,7 +402,7 @@ impl ClawChatClient {
         #[wasm_bindgen(unchecked_param_type = "Fragment[]")] fragments: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SendOptions")] options: JsValue,
     ) -> Promise {
-        match serde_wasm_bindgen::from_value::<Vec<Fragment>>(fragments) {
+        match fragments_from_js(fragments) {
             Ok(fragments) => self.send(chat_id, fragments, options),
             Err(e) => Promise::reject(&error(
                 "invalid",

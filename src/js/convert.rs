@@ -4,7 +4,8 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::api::ApiError;
+use crate::api::{camel_case_json_keys, snake_case_keys, ApiError};
+use crate::protocol::Fragment;
 use crate::session::SendError;
 
 #[wasm_bindgen(inline_js = r#"
@@ -88,6 +89,26 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
         .ok()
         .and_then(|text| js_sys::JSON::parse(&text).ok())
         .unwrap_or(JsValue::NULL)
+}
+
+/// A value holding wire objects (fragments, `mentions` entries, reply previews) as JS
+/// sees it: like `to_js`, with every key camelCase (`user_id` → `userId`), renamed in the
+/// JSON text before the one `JSON.parse`.
+pub fn to_js_camel<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|text| js_sys::JSON::parse(&camel_case_json_keys(&text)).ok())
+        .unwrap_or(JsValue::NULL)
+}
+
+/// Fragments written by JS in camelCase (`{kind: "mention", userId}`), read with the
+/// wire's names; snake_case keys are accepted as they are.
+pub fn fragments_from_js(value: JsValue) -> Result<Vec<Fragment>, serde_wasm_bindgen::Error> {
+    let raw: Vec<serde_json::Value> = serde_wasm_bindgen::from_value(value)?;
+    Ok(raw
+        .into_iter()
+        .map(|fragment| Fragment::from_value(snake_case_keys(fragment)))
+        .collect())
 }
 
 /// A `ClawChatError` with a stable `kind` and a `message`.

@@ -35,7 +35,7 @@ use crate::store::message_cache::{self, Entry};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, Effect as TabEffect, RelayedSend, Role, TabWire, FORWARDED_EVENTS};
 
-use super::convert::{send_error, to_js};
+use super::convert::{send_error, to_js, to_js_camel};
 use super::events::Emitter;
 
 /// How often the connection's tick runs.
@@ -441,13 +441,13 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             use crate::session::Delivery;
             let (event, payload) = match delivery {
                 Delivery::Message(m) => {
-                    let payload = to_js(&m);
+                    let payload = to_js_camel(&m);
                     // Only the tab that owns the socket sees this: the cache's one writer.
                     let put = CacheWrite::Put(Entry(m));
                     queue_cache_job(shared, &mut d, CacheJob::Write(put));
                     ("message", payload)
                 }
-                Delivery::Stream(s) => ("stream", to_js(&s)),
+                Delivery::Stream(s) => ("stream", to_js_camel(&s)),
                 Delivery::Typing(t) => ("typing", to_js(&t)),
             };
             vec![Work::Emit(event, payload)]
@@ -694,7 +694,7 @@ fn rows_done(
                     }
                 }
                 let views: Vec<_> = listed.iter().map(OutboxRow::pending_send).collect();
-                work.push(Work::Call(resolve, to_js(&views)));
+                work.push(Work::Call(resolve, to_js_camel(&views)));
             }
             RowJob::Write(_) => {}
         }
@@ -865,7 +865,7 @@ fn cache_done(
         let entries = message_cache::chronological(entries);
         let page = message_cache::page(&entries, before.as_deref(), limit);
         let messages: Vec<_> = page.iter().map(|entry| &entry.0).collect();
-        work.push(Work::Call(resolve, to_js(&messages)));
+        work.push(Work::Call(resolve, to_js_camel(&messages)));
     }
     work
 }

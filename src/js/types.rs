@@ -90,8 +90,8 @@ export interface LogoutEvent { code: number; reason: string }
 
 /** Text; `delta` is what a streaming update appended. */
 export interface TextFragment { kind: "text"; text: string; delta?: string }
-/** A mention. `user_id` is the protocol's wire name (fragments are wire objects). */
-export interface MentionFragment { kind: "mention"; user_id?: string; display?: string }
+/** A mention of the user `userId` (`"all"`: everyone in the chat). */
+export interface MentionFragment { kind: "mention"; userId?: string; display?: string }
 export interface MediaFragment {
   kind: "image" | "file" | "audio" | "video";
   url: string;
@@ -105,11 +105,18 @@ export interface MediaFragment {
 /**
  * A fragment: narrow it with `kind` (`if (f.kind === "text") f.text`). Fragments of a kind
  * this version does not know are passed through as received; handle them in the
- * `default` branch of a switch (`f as unknown as UnsupportedFragment`).
+ * `default` branch of a switch (`f as unknown as UnsupportedFragment`). Every key is
+ * camelCase, like everything else the client hands you or takes.
  */
 export type Fragment = TextFragment | MentionFragment | MediaFragment;
-/** A fragment of a kind this client does not know, kept as received. */
+/** A fragment of a kind this client does not know, kept as received (keys camelCase). */
 export interface UnsupportedFragment { kind?: unknown; [key: string]: unknown }
+
+/**
+ * An entry of a message's `mentions`, as received: a user id, or an object with `userId`
+ * (`"all"`: everyone in the chat).
+ */
+export type MentionEntry = string | { userId?: string; [key: string]: unknown };
 
 /** The message to reply to (its id, sender name and fragments for the preview). */
 export interface ReplyTarget { messageId: string; nickName?: string; fragments?: Fragment[] }
@@ -183,10 +190,10 @@ export interface InboundMessage extends Origin {
   messageId: string;
   fragments: Fragment[];
   text: string;
-  mentions: unknown[];
+  mentions: MentionEntry[];
   /** A mention names this user. */
   mentionsMe: boolean;
-  /** A mention names everyone in the chat (`user_id: "all"`). */
+  /** A mention names everyone in the chat (`userId: "all"`). */
   mentionsAll: boolean;
   reply: { messageId: string; nickName: string; fragments: Fragment[]; text: string } | null;
   sentAt: number;

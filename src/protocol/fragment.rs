@@ -130,7 +130,9 @@ impl Fragment {
         Value::Object(map)
     }
 
-    fn from_value(raw: Value) -> Self {
+    /// The fragment a JSON object describes (an unknown kind, or a known kind without its
+    /// required fields, is kept as `Unsupported`).
+    pub fn from_value(raw: Value) -> Self {
         let kind = raw.get("kind").and_then(Value::as_str).unwrap_or_default();
         let optional = |key: &str| raw.get(key).and_then(Value::as_str).map(str::to_owned);
         match kind {

@@ -30,7 +30,7 @@ function describe(f: Fragment): string {
     case "text":
       return f.text + (f.delta ?? "");
     case "mention":
-      return f.display ?? f.user_id ?? "someone";
+      return f.display ?? f.userId ?? "someone";
     case "image":
     case "file":
     case "audio":
@@ -134,6 +134,9 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
     client.on("message", (m) => {
       const texts: string[] = m.fragments.map(describe);
       console.log(m.senderName, m.text, texts, m.reply?.text, m.sentAt, m.chatType);
+      // Mentions as received: user ids or `{ userId }` objects.
+      const named = m.mentions.map((e) => (typeof e === "string" ? e : e.userId ?? "?"));
+      console.log(named, m.mentionsMe, m.mentionsAll);
     }),
     client.on("stream", (s) => {
       const status: "streaming" | "done" | "failed" = s.status;
@@ -168,7 +171,7 @@ export async function main(baseUrl: string, chatId: string): Promise<void> {
     await client.sendText(chatId, "re", { replyTo: { messageId: receipt.messageId } });
     const image = await client.uploadMedia(new Blob(["x"], { type: "image/png" }), "x.png");
     await client.sendFragments(chatId, [{ kind: "text", text: "look" }, image]);
-    await client.sendFragments(chatId, [{ kind: "mention", user_id: client.userId }], {
+    await client.sendFragments(chatId, [{ kind: "mention", userId: client.userId }], {
       messageId: mintMessageId(),
     });
   } catch (e) {
