@@ -1,33 +1,49 @@
 //! The message cache where IndexedDB is missing (or the app stores the session itself):
 //! messages kept in this realm's memory as they are (nothing to encode or decode: they
 //! never leave the realm), shared by every client of the realm like the memory sessions
-//! and outbox, trimmed to the newest N per chat. Nothing survives the realm.
+//! and outbox, trimmed to the newest N per chat, and to the [`MAX_CHATS`] chats of an
+//! account written most recently (a server can open any number of chats). Nothing
+//! survives the realm.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::message_cache::{excess, trim_threshold, Entry};
 
-/// Messages of one chat by message id.
-type Chat = HashMap<String, Entry>;
+/// The most chats kept per account; the one written least recently goes first.
+pub const MAX_CHATS: usize = 256;
+
+/// Messages of one chat by message id, and when the chat was last written (a count of
+/// `put`s, not a time).
+#[derive(Default)]
+struct Chat {
+    messages: HashMap<String, Entry>,
+    written: u64,
+}
 
 thread_local! {
     /// Chats by (account key, chat id).
     static CHATS: RefCell<HashMap<(String, String), Chat>> = RefCell::new(HashMap::new());
+    /// The number of `put`s so far: the order in which chats were written.
+    static PUTS: RefCell<u64> = const { RefCell::new(0) };
 }
 
 /// Stores (inserts or replaces) `entries` of `account_key`, then trims each chat they
 /// touched past [`trim_threshold`] to its newest `capacity`.
 pub fn put(account_key: &str, entries: Vec<Entry>, capacity: usize) {
+    let written = PUTS.with(|puts| {
+        let mut puts = puts.borrow_mut();
+        *puts = puts.wrapping_add(1);
+        *puts
+    });
     CHATS.with(|chats| {
         let mut chats = chats.borrow_mut();
         let mut touched = Vec::new();
         for entry in entries {
             let key = (account_key.to_owned(), entry.chat_id().to_owned());
-            chats
-                .entry(key.clone())
-                .or_default()
-                .insert(entry.message_id().to_owned(), entry);
+            let chat = chats.entry(key.clone()).or_default();
+            chat.written = written;
+            chat.messages.insert(entry.message_id().to_owned(), entry);
             if !touched.contains(&key) {
                 touched.push(key);
             }
@@ -35,17 +51,36 @@ pub fn put(account_key: &str, entries: Vec<Entry>, capacity: usize) {
         for key in touched {
             if let Some(chat) = chats
                 .get_mut(&key)
-                .filter(|chat| chat.len() > trim_threshold(capacity))
+                .filter(|chat| chat.messages.len() > trim_threshold(capacity))
             {
                 let stored = chat
+                    .messages
                     .values()
                     .map(|e| (e.0.sent_at, e.message_id().to_owned()));
                 for id in excess(stored.collect(), capacity) {
-                    chat.remove(&id);
+                    chat.messages.remove(&id);
                 }
             }
         }
+        forget_oldest_chats(&mut chats, account_key);
     });
+}
+
+/// Drops the chats of `account_key` written least recently past [`MAX_CHATS`].
+fn forget_oldest_chats(chats: &mut HashMap<(String, String), Chat>, account_key: &str) {
+    let mut mine: Vec<(u64, String)> = chats
+        .iter()
+        .filter(|((account, _), _)| account == account_key)
+        .map(|((_, chat_id), chat)| (chat.written, chat_id.clone()))
+        .collect();
+    if mine.len() <= MAX_CHATS {
+        return;
+    }
+    mine.sort_unstable();
+    let surplus = mine.len() - MAX_CHATS;
+    for (_, chat_id) in mine.into_iter().take(surplus) {
+        chats.remove(&(account_key.to_owned(), chat_id));
+    }
 }
 
 /// Every message of `chat_id` of `account_key`, in no particular order.
@@ -54,7 +89,7 @@ pub fn entries(account_key: &str, chat_id: &str) -> Vec<Entry> {
         chats
             .borrow()
             .get(&(account_key.to_owned(), chat_id.to_owned()))
-            .map(|chat| chat.values().cloned().collect())
+            .map(|chat| chat.messages.values().cloned().collect())
             .unwrap_or_default()
     })
 }
@@ -75,7 +110,7 @@ pub fn remove(account_key: &str, chat_id: &str, message_id: &str) {
             .borrow_mut()
             .get_mut(&(account_key.to_owned(), chat_id.to_owned()))
         {
-            chat.remove(message_id);
+            chat.messages.remove(message_id);
         }
     });
 }
@@ -134,6 +169,28 @@ mod tests {
         clear("mm-a");
         assert!(entries("mm-a", "c1").is_empty() && entries("mm-a", "c2").is_empty());
         assert_eq!(ids("mm-b", "c1"), ["b1"]);
+    }
+
+    #[test]
+    fn an_account_keeps_the_chats_written_most_recently() {
+        let chat = |i: usize| format!("c{i}");
+        for i in 0..MAX_CHATS {
+            put("mm-many", vec![entry(&chat(i), "m", 1)], 4);
+        }
+        put("mm-many", vec![entry("c0", "m2", 2)], 4);
+        for i in MAX_CHATS..MAX_CHATS + 10 {
+            put("mm-many", vec![entry(&chat(i), "m", 1)], 4);
+        }
+        assert!(
+            entries("mm-many", "c1").is_empty(),
+            "the oldest is forgotten"
+        );
+        assert_eq!(ids("mm-many", "c0"), ["m", "m2"], "written again, kept");
+        let kept = (0..MAX_CHATS + 10)
+            .filter(|&i| !entries("mm-many", &chat(i)).is_empty())
+            .count();
+        assert_eq!(kept, MAX_CHATS);
+        assert_eq!(ids("mm-other", "c1"), Vec::<String>::new());
     }
 
     #[test]
