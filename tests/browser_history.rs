@@ -268,6 +268,34 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     bob.client.disconnect();
 }
 
+/// A server can open any number of chats: the account keeps the rows of at most 256
+/// (with `cacheSize` 1, at most 256 rows), whatever it is sent.
+#[wasm_bindgen_test]
+async fn an_account_caches_a_bounded_number_of_chats() {
+    let session = session("history-chats").await;
+    let account = get_str(&session, "userId");
+    let ann = client_for(&session, "indexeddb", r#"{"cacheSize":1}"#);
+    connect(&ann).await;
+    let frame = downlink(
+        "message.send",
+        "cap-chat-{n}",
+        "mallory",
+        r#"{"message_id":"cap-msg-{n}","message":{"body":{"fragments":[{"kind":"text","text":"x"}]}}}"#,
+    );
+    inject(&account, &frame, 300, 0).await;
+    wait_until("ann got all 300", || ann.texts().len() == 300).await;
+    let mut rows = stored_rows(&account).await.len();
+    for _ in 0..250 {
+        if rows == 256 {
+            break;
+        }
+        sleep(20).await;
+        rows = stored_rows(&account).await.len();
+    }
+    assert_eq!(rows, 256, "the chats past the cap are forgotten on disk");
+    ann.client.disconnect();
+}
+
 /// A stored row that does not decode (no frame; a frame of another message) is dropped
 /// with a `warn` event; the good ones are read.
 #[wasm_bindgen_test]

@@ -23,20 +23,6 @@ fn wasm_memory_bytes() -> f64 {
     get(&buffer, "byteLength").as_f64().unwrap()
 }
 
-/// A downlink frame from `sender` in `chat` (`{n}` is numbered by `inject`).
-fn downlink(event: &str, chat: &str, sender: &str, payload: &str) -> String {
-    format!(
-        r#"{{"version":"2","event":"{event}","trace_id":"t-{{n}}","emitted_at":1,"chat_id":"{chat}","chat_type":"direct","sender":{{"id":"{sender}","type":"direct","nick_name":"mallory"}},"payload":{payload}}}"#
-    )
-}
-
-async fn inject(user_id: &str, frame: &str, repeat: u32, pad_to_bytes: usize) {
-    let body = serde_json::json!({
-        "user_id": user_id, "frame": frame, "repeat": repeat, "pad_to_bytes": pad_to_bytes,
-    });
-    admin("/admin/inject", &body.to_string()).await;
-}
-
 #[wasm_bindgen_test]
 async fn a_victim_survives_every_hostile_frame_and_goes_on_chatting() {
     let victim = connected("victim").await;

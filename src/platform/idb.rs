@@ -200,32 +200,32 @@ pub fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
     IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))
 }
 
-/// What to trim in the transaction of a write: in each key prefix whose rows number more
-/// than `keep`, the rows whose last key part `pick` chooses.
+/// What to trim in the transaction of a write: when the rows under `prefix` number more
+/// than `keep`, the rows whose remaining key parts `pick` chooses.
 pub struct Trim<'a> {
-    /// The key prefixes to look at.
-    pub prefixes: Vec<Vec<&'a str>>,
-    /// Rows kept per prefix without looking at them.
+    /// The key prefix to look at.
+    pub prefix: Vec<&'a str>,
+    /// Rows kept under the prefix without looking at them.
     pub keep: u32,
-    /// The last key parts (ids) of the rows to delete, from a prefix's rows.
-    pub pick: &'a dyn Fn(Vec<JsValue>) -> Vec<String>,
+    /// The remaining key parts (after the prefix) of the rows to delete, from the rows.
+    pub pick: &'a dyn Fn(Vec<JsValue>) -> Vec<Vec<String>>,
 }
 
 impl Idb {
     /// Runs `writes` in order in one read-write transaction and waits for the commit
     /// (all or nothing). Nothing else is awaited while it is open.
     pub async fn write_all(&self, store: &str, writes: &[Write]) -> Result<(), StoreError> {
-        self.write_and_trim(store, writes, None).await
+        self.write_and_trim(store, writes, &[]).await
     }
 
-    /// Runs `writes` in order, then `trim`, in one read-write transaction, and waits for
-    /// the commit (all or nothing). Only this transaction's own requests are awaited
+    /// Runs `writes` in order, then `trims` in order, in one read-write transaction, and
+    /// waits for the commit (all or nothing). Only this transaction's own requests are awaited
     /// while it is open.
     pub async fn write_and_trim(
         &self,
         store: &str,
         writes: &[Write],
-        trim: Option<Trim<'_>>,
+        trims: &[Trim<'_>],
     ) -> Result<(), StoreError> {
         let tx = self
             .db
@@ -242,8 +242,8 @@ impl Idb {
                 return Err(io(&format!("cannot write: {}", dom_error(&e))));
             }
         }
-        if let Some(trim) = trim {
-            if let Err(err) = trim_in(&object_store, &trim).await {
+        for trim in trims {
+            if let Err(err) = trim_in(&object_store, trim).await {
                 let _ = tx.abort();
                 return Err(err);
             }
@@ -272,26 +272,26 @@ impl Idb {
     }
 }
 
-/// Counts each prefix's rows and, past `keep`, reads them and deletes the picked keys.
+/// Counts the prefix's rows and, past `keep`, reads them and deletes the picked keys.
 async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreError> {
-    for prefix in &trim.prefixes {
-        let range: JsValue = prefix_range(prefix)?.into();
-        let counted = store
-            .count_with_key(&range)
-            .map_err(|_| io("cannot count"))?;
-        let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
-        if count <= f64::from(trim.keep) {
-            continue;
+    let range: JsValue = prefix_range(&trim.prefix)?.into();
+    let counted = store
+        .count_with_key(&range)
+        .map_err(|_| io("cannot count"))?;
+    let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
+    if count <= f64::from(trim.keep) {
+        return Ok(());
+    }
+    let read = store
+        .get_all_with_key(&range)
+        .map_err(|_| io("cannot read for a trim"))?;
+    let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
+    for rest in (trim.pick)(rows) {
+        let key: js_sys::Array = trim.prefix.iter().map(|p| JsValue::from(*p)).collect();
+        for part in rest {
+            key.push(&part.into());
         }
-        let read = store
-            .get_all_with_key(&range)
-            .map_err(|_| io("cannot read for a trim"))?;
-        let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
-        for id in (trim.pick)(rows) {
-            let key: js_sys::Array = prefix.iter().map(|p| JsValue::from(*p)).collect();
-            key.push(&id.into());
-            store.delete(&key).map_err(|_| io("cannot trim"))?;
-        }
+        store.delete(&key).map_err(|_| io("cannot trim"))?;
     }
     Ok(())
 }

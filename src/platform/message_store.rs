@@ -1,6 +1,7 @@
 //! Where the local message cache is kept: the account's rows in IndexedDB next to its
 //! session, or this realm's memory where the session is not in IndexedDB. Each write is
-//! one transaction that also trims the chats it touched to their newest N.
+//! one transaction that also trims the chats it touched to their newest N, and the
+//! account to the [`MAX_CHATS`] chats with the newest messages.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,7 +11,9 @@ use wasm_bindgen::JsValue;
 
 use super::idb::{prefix_range, Idb, Trim, Write, MESSAGES};
 use super::token_store::TokenStore;
-use crate::store::message_cache::{excess, trim_threshold, Entry, EntryError, Row};
+use crate::store::message_cache::{
+    excess, excess_chats, trim_threshold, Entry, EntryError, Row, MAX_CHATS,
+};
 use crate::store::{message_memory, StoreError};
 
 /// One change to the cache.
@@ -140,21 +143,47 @@ impl MessageStore {
                         CacheWrite::Clear => Write::Delete(account_range.clone()),
                     })
                     .collect();
-                let pick = |rows: Vec<JsValue>| -> Vec<String> {
+                let threshold = trim_threshold(capacity);
+                let in_chat = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
                     let positions = rows
                         .iter()
                         .map(|row| (time(row, "sentAt"), text(row, "messageId")))
                         .collect();
                     excess(positions, capacity)
+                        .into_iter()
+                        .map(|id| vec![id])
+                        .collect()
                 };
-                let trim = Trim {
-                    prefixes: chats.iter().map(|chat| vec![account_key, *chat]).collect(),
-                    keep: u32::try_from(trim_threshold(capacity)).unwrap_or(u32::MAX),
-                    pick: &pick,
+                let in_account = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
+                    let positions = rows
+                        .iter()
+                        .map(|row| {
+                            let at = time(row, "sentAt");
+                            (text(row, "chatId"), at, text(row, "messageId"))
+                        })
+                        .collect();
+                    excess_chats(positions, MAX_CHATS)
+                        .into_iter()
+                        .map(|(chat, id)| vec![chat, id])
+                        .collect()
                 };
+                let mut trims: Vec<Trim> = chats
+                    .iter()
+                    .map(|chat| Trim {
+                        prefix: vec![account_key, *chat],
+                        keep: u32::try_from(threshold).unwrap_or(u32::MAX),
+                        pick: &in_chat,
+                    })
+                    .collect();
+                // After the chats: all of them full is within bounds; more chats are not.
+                trims.push(Trim {
+                    prefix: vec![account_key],
+                    keep: u32::try_from(threshold.saturating_mul(MAX_CHATS)).unwrap_or(u32::MAX),
+                    pick: &in_account,
+                });
                 TokenStore::idb(cell)
                     .await?
-                    .write_and_trim(MESSAGES, &rows, Some(trim))
+                    .write_and_trim(MESSAGES, &rows, &trims)
                     .await
             }
         }

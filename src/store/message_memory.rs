@@ -8,10 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::message_cache::{excess, trim_threshold, Entry};
-
-/// The most chats kept per account; the one written least recently goes first.
-pub const MAX_CHATS: usize = 256;
+use super::message_cache::{excess, trim_threshold, Entry, MAX_CHATS};
 
 /// Messages of one chat by message id, and when the chat was last written (a count of
 /// `put`s, not a time).

@@ -64,6 +64,22 @@ pub async fn admin(path: &str, body: &str) {
     assert!(ok, "admin {path} failed");
 }
 
+/// A downlink frame from `sender` in `chat` (`{n}` is numbered by `inject`).
+pub fn downlink(event: &str, chat: &str, sender: &str, payload: &str) -> String {
+    format!(
+        r#"{{"version":"2","event":"{event}","trace_id":"t-{{n}}","emitted_at":1,"chat_id":"{chat}","chat_type":"direct","sender":{{"id":"{sender}","type":"direct","nick_name":"mallory"}},"payload":{payload}}}"#
+    )
+}
+
+/// Writes `frame` `repeat` times to `user_id`'s sockets through the emulator's admin
+/// `inject`, as a hostile server would (`{n}` numbered; padded to `pad_to_bytes`).
+pub async fn inject(user_id: &str, frame: &str, repeat: u32, pad_to_bytes: usize) {
+    let body = serde_json::json!({
+        "user_id": user_id, "frame": frame, "repeat": repeat, "pad_to_bytes": pad_to_bytes,
+    });
+    admin("/admin/inject", &body.to_string()).await;
+}
+
 /// GET /admin/stats as a JS object.
 pub async fn stats() -> JsValue {
     let response = JsFuture::from(global_fetch(
