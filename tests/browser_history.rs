@@ -7,7 +7,7 @@
 
 mod support;
 
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -15,24 +15,10 @@ use support::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The raw rows of the SDK's IndexedDB message cache of `account`, read with the
-/// browser's own API.
+/// The raw rows of the SDK's IndexedDB message cache of `account`.
 async fn stored_rows(account: &str) -> Vec<JsValue> {
-    let read = Function::new_no_args(
-        r#"return new Promise((ok, fail) => {
-            const open = indexedDB.open("clawchat");
-            open.onerror = () => fail(open.error);
-            open.onsuccess = () => {
-                const db = open.result;
-                const all = db.transaction("messages").objectStore("messages").getAll();
-                all.onerror = () => { db.close(); fail(all.error); };
-                all.onsuccess = () => { db.close(); ok(all.result); };
-            };
-        });"#,
-    );
-    let promise: Promise = read.call0(&JsValue::NULL).unwrap().into();
-    Array::from(&settle(promise).await.expect("IndexedDB read"))
-        .to_vec()
+    idb_rows("messages")
+        .await
         .into_iter()
         .filter(|row| get_str(row, "accountKey") == account)
         .collect()
@@ -307,32 +293,26 @@ async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
     settle(ann.client.pending())
         .await
         .expect("the database opens");
-    let plant = Function::new_with_args(
-        "account",
-        r#"return new Promise((ok, fail) => {
-            const open = indexedDB.open("clawchat");
-            open.onerror = () => fail(open.error);
-            open.onsuccess = () => {
-                const db = open.result;
-                const tx = db.transaction("messages", "readwrite");
-                const store = tx.objectStore("messages");
-                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-bad", sentAt: "soon" });
-                const frame = JSON.stringify({ version: "2", event: "message.send", emitted_at: 5,
-                    chat_id: "chat-x", chat_type: "direct", sender: { id: "u", type: "direct", nick_name: "U" },
-                    payload: { message_id: "m-good", message_mode: "normal",
-                        message: { body: { fragments: [{ kind: "text", text: "fine" }] } } } });
-                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-good", sentAt: 5, frame });
-                store.put({ accountKey: account, chatId: "chat-x", messageId: "m-other", sentAt: 6, frame });
-                tx.oncomplete = () => { db.close(); ok(); };
-                tx.onabort = () => { db.close(); fail(tx.error); };
-            };
-        });"#,
-    );
-    let planted: Promise = plant
-        .call1(&JsValue::NULL, &account.clone().into())
-        .unwrap()
-        .into();
-    settle(planted).await.expect("planted");
+    let frame = serde_json::json!({"version": "2", "event": "message.send", "emitted_at": 5,
+        "chat_id": "chat-x", "chat_type": "direct",
+        "sender": {"id": "u", "type": "direct", "nick_name": "U"},
+        "payload": {"message_id": "m-good", "message_mode": "normal",
+            "message": {"body": {"fragments": [{"kind": "text", "text": "fine"}]}}}})
+    .to_string();
+    let row = |id: &str, sent_at: serde_json::Value, frame: Option<&str>| {
+        let mut row = serde_json::json!({"accountKey": account, "chatId": "chat-x",
+            "messageId": id, "sentAt": sent_at});
+        if let Some(frame) = frame {
+            row["frame"] = frame.into();
+        }
+        row
+    };
+    let rows = serde_json::json!([
+        row("m-bad", "soon".into(), None),
+        row("m-good", 5.into(), Some(&frame)),
+        row("m-other", 6.into(), Some(&frame)),
+    ]);
+    idb_put("messages", &rows.to_string()).await;
     assert_eq!(texts(&history(&ann, "chat-x", "").await), ["fine"]);
     assert!(ann
         .of("warn")

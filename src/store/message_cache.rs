@@ -251,28 +251,31 @@ pub fn page(entries: &[Entry], before: Option<&str>, limit: usize) -> Vec<Entry>
         .to_vec()
 }
 
+/// A text message `id` from "ann" in the group chat `chat` at `at`, for the stores' tests.
+#[cfg(test)]
+pub(crate) fn text_entry(chat: &str, id: &str, at: i64) -> Entry {
+    Entry(InboundMessage {
+        message_id: id.into(),
+        origin: Origin {
+            chat_id: chat.into(),
+            chat_type: ChatType::Group,
+            sender_id: "ann".into(),
+            sender_name: "ann".into(),
+        },
+        fragments: vec![crate::protocol::Fragment::text(id)],
+        text: id.into(),
+        mentions: Vec::new(),
+        mentions_me: false,
+        mentions_all: false,
+        reply: None,
+        sent_at: at,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn past_the_chat_cap_the_chats_with_the_oldest_newest_message_go() {
-        let row = |chat: &str, at: i64, id: &str| (chat.to_owned(), at, id.to_owned());
-        let rows = vec![
-            row("old", 1, "o1"),
-            row("old", 2, "o2"),
-            row("busy", 0, "b0"),
-            row("busy", 9, "b9"),
-            row("mid", 5, "m5"),
-        ];
-        let mut gone = excess_chats(rows.clone(), 2);
-        gone.sort();
-        assert_eq!(
-            gone,
-            [("old".into(), "o1".into()), ("old".into(), "o2".into())]
-        );
-        assert!(excess_chats(rows, 3).is_empty());
-    }
     use crate::protocol::Fragment;
     use crate::session::ReplyInfo;
     use serde_json::{json, Value};
@@ -287,17 +290,7 @@ mod tests {
     }
 
     fn entry(id: &str, at: i64) -> Entry {
-        Entry(InboundMessage {
-            message_id: id.into(),
-            origin: origin("c1", "ann"),
-            fragments: vec![Fragment::text(id)],
-            text: id.into(),
-            mentions: Vec::new(),
-            mentions_me: false,
-            mentions_all: false,
-            reply: None,
-            sent_at: at,
-        })
+        text_entry("c1", id, at)
     }
 
     fn ids(entries: &[Entry]) -> Vec<&str> {
@@ -449,5 +442,24 @@ mod tests {
             ("m9", 99, "hi")
         );
         assert!(Entry::from_sent("{", origin("c1", "me"), 1).is_err());
+    }
+
+    #[test]
+    fn past_the_chat_cap_the_chats_with_the_oldest_newest_message_go() {
+        let row = |chat: &str, at: i64, id: &str| (chat.to_owned(), at, id.to_owned());
+        let rows = vec![
+            row("old", 1, "o1"),
+            row("old", 2, "o2"),
+            row("busy", 0, "b0"),
+            row("busy", 9, "b9"),
+            row("mid", 5, "m5"),
+        ];
+        let mut gone = excess_chats(rows.clone(), 2);
+        gone.sort();
+        assert_eq!(
+            gone,
+            [("old".into(), "o1".into()), ("old".into(), "o2".into())]
+        );
+        assert!(excess_chats(rows, 3).is_empty());
     }
 }

@@ -115,27 +115,7 @@ pub fn remove(account_key: &str, chat_id: &str, message_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ChatType, Fragment};
-    use crate::session::{InboundMessage, Origin};
-
-    fn entry(chat: &str, id: &str, at: i64) -> Entry {
-        Entry(InboundMessage {
-            message_id: id.into(),
-            origin: Origin {
-                chat_id: chat.into(),
-                chat_type: ChatType::Direct,
-                sender_id: "ann".into(),
-                sender_name: "Ann".into(),
-            },
-            fragments: vec![Fragment::text(id)],
-            text: id.into(),
-            mentions: Vec::new(),
-            mentions_me: false,
-            mentions_all: false,
-            reply: None,
-            sent_at: at,
-        })
-    }
+    use crate::store::message_cache::text_entry as entry;
 
     fn ids(account: &str, chat: &str) -> Vec<String> {
         let mut ids: Vec<String> = entries(account, chat)

@@ -80,6 +80,50 @@ pub async fn inject(user_id: &str, frame: &str, repeat: u32, pad_to_bytes: usize
     admin("/admin/inject", &body.to_string()).await;
 }
 
+/// Every row of the SDK's IndexedDB store `store` (database "clawchat"), read with the
+/// browser's own API.
+pub async fn idb_rows(store: &str) -> Vec<JsValue> {
+    let read = Function::new_with_args(
+        "store",
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                const db = open.result;
+                const all = db.transaction(store).objectStore(store).getAll();
+                all.onerror = () => { db.close(); fail(all.error); };
+                all.onsuccess = () => { db.close(); ok(all.result); };
+            };
+        });"#,
+    );
+    let promise: js_sys::Promise = read.call1(&JsValue::NULL, &store.into()).unwrap().into();
+    js_sys::Array::from(&settle(promise).await.expect("IndexedDB read")).to_vec()
+}
+
+/// Puts `rows` (a JSON array) into the SDK's IndexedDB store `store` in one transaction,
+/// with the browser's own API: rows as a corrupting hand or an older build would.
+pub async fn idb_put(store: &str, rows: &str) {
+    let write = Function::new_with_args(
+        "store, rows",
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                const db = open.result;
+                const tx = db.transaction(store, "readwrite");
+                for (const row of JSON.parse(rows)) tx.objectStore(store).put(row);
+                tx.oncomplete = () => { db.close(); ok(); };
+                tx.onabort = () => { db.close(); fail(tx.error); };
+            };
+        });"#,
+    );
+    let written: js_sys::Promise = write
+        .call2(&JsValue::NULL, &store.into(), &rows.into())
+        .unwrap()
+        .into();
+    settle(written).await.expect("rows written");
+}
+
 /// GET /admin/stats as a JS object.
 pub async fn stats() -> JsValue {
     let response = JsFuture::from(global_fetch(

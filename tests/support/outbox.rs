@@ -13,22 +13,9 @@ use super::*;
 
 const TIMINGS: &str = r#"{"backoffInitialMs":100,"backoffCapMs":1000,"refreshFloorMs":0}"#;
 
-/// The raw rows of the SDK's IndexedDB outbox store, read with the browser's own API.
+/// The raw rows of the SDK's IndexedDB outbox store.
 async fn stored_rows() -> Vec<JsValue> {
-    let read = Function::new_no_args(
-        r#"return new Promise((ok, fail) => {
-            const open = indexedDB.open("clawchat");
-            open.onerror = () => fail(open.error);
-            open.onsuccess = () => {
-                const db = open.result;
-                const all = db.transaction("outbox").objectStore("outbox").getAll();
-                all.onerror = () => { db.close(); fail(all.error); };
-                all.onsuccess = () => { db.close(); ok(all.result); };
-            };
-        });"#,
-    );
-    let promise: Promise = read.call0(&JsValue::NULL).unwrap().into();
-    Array::from(&settle(promise).await.expect("IndexedDB read")).to_vec()
+    idb_rows("outbox").await
 }
 
 fn client_for(session: &JsValue, storage: &str, websocket_url: Option<&str>) -> Recorded {
@@ -205,26 +192,9 @@ pub async fn a_corrupt_stored_row_is_dropped_with_a_warning() {
     let client = client_for(&session, "indexeddb", None);
     // Opens (and upgrades) the SDK's database before the row is planted.
     assert!(listed(&client).await.is_empty());
-    let plant = Function::new_with_args(
-        "account",
-        r#"return new Promise((ok, fail) => {
-            const open = indexedDB.open("clawchat");
-            open.onerror = () => fail(open.error);
-            open.onsuccess = () => {
-                const db = open.result;
-                const tx = db.transaction("outbox", "readwrite");
-                tx.objectStore("outbox").put({ accountKey: account, messageId: "msg-bad",
-                    chatId: "c", traceId: "t", frame: "{", createdAt: 1, status: "queued" });
-                tx.oncomplete = () => { db.close(); ok(); };
-                tx.onabort = () => { db.close(); fail(tx.error); };
-            };
-        });"#,
-    );
-    let planted: Promise = plant
-        .call1(&JsValue::NULL, &account.clone().into())
-        .unwrap()
-        .into();
-    settle(planted).await.expect("planted");
+    let row = serde_json::json!([{"accountKey": account, "messageId": "msg-bad", "chatId": "c",
+        "traceId": "t", "frame": "{", "createdAt": 1, "status": "queued"}]);
+    idb_put("outbox", &row.to_string()).await;
     assert_eq!(
         stored_rows()
             .await
