@@ -16,4 +16,4 @@ pub use refresh::{
 pub use request::{
     history_path, user_profile_path, BaseUrl, Credentials, HttpRequest, Method, REQUEST_TIMEOUT_MS,
 };
-pub use resources::{camel_case_json_keys, camel_case_keys, snake_case_keys};
+pub use resources::{camel_case_json_keys, snake_case_keys};

@@ -6,32 +6,17 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-/// `value` with every object key, at any depth, in camelCase (`avatar_url` →
-/// `avatarUrl`); the values themselves are kept. The depth is bounded by the JSON
-/// parser's recursion limit.
-pub fn camel_case_keys(value: Value) -> Value {
-    rename_keys(value, camel_case)
-}
-
 /// `value` with every object key, at any depth, in snake_case (`userId` → `user_id`):
-/// the wire's names for what JS wrote in camelCase; the values themselves are kept.
+/// the wire's names for what JS wrote in camelCase; the values themselves are kept. The
+/// depth is bounded by the JSON parser's recursion limit.
 pub fn snake_case_keys(value: Value) -> Value {
-    rename_keys(value, snake_case)
-}
-
-fn rename_keys(value: Value, rename: fn(&str) -> String) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(key, value)| (rename(&key), rename_keys(value, rename)))
+                .map(|(key, value)| (snake_case(&key), snake_case_keys(value)))
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|item| rename_keys(item, rename))
-                .collect(),
-        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(snake_case_keys).collect()),
         other => other,
     }
 }
@@ -107,6 +92,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `value` renamed as JS receives it: written as text, keys renamed in the text.
+    fn camel_case_keys(value: Value) -> Value {
+        let text = serde_json::to_string(&value).unwrap();
+        serde_json::from_str(&camel_case_json_keys(&text)).unwrap()
+    }
+
     #[test]
     fn profiles_and_chats_get_camel_case_keys_and_keep_their_values() {
         let data = json!({"id": "u_1", "nickname": "ann_b", "avatar_url": "/a_b.png", "bio": null});
@@ -133,13 +124,16 @@ mod tests {
     }
 
     #[test]
-    fn keys_in_json_text_are_renamed_like_the_value_walk_and_values_are_not() {
+    fn only_keys_are_renamed_in_json_text() {
         let value = json!({"message_id": "m_1", "fragments": [{"kind": "mention",
             "user_id": "u_1", "display": "a\"_b\":"}], "mentions": [{"user_id": "all",
             "nick_name": "x"}, "plain_id"], "_lead": 2, "": 3, "n": [1, {"a_b": null}]});
-        let text = serde_json::to_string(&value).unwrap();
-        let renamed: Value = serde_json::from_str(&camel_case_json_keys(&text)).unwrap();
-        assert_eq!(renamed, camel_case_keys(value));
+        assert_eq!(
+            camel_case_keys(value),
+            json!({"messageId": "m_1", "fragments": [{"kind": "mention", "userId": "u_1",
+                "display": "a\"_b\":"}], "mentions": [{"userId": "all", "nickName": "x"},
+                "plain_id"], "_lead": 2, "": 3, "n": [1, {"aB": null}]})
+        );
         let escaped = r#"{"e\u0041_k":1}"#;
         assert_eq!(
             camel_case_json_keys(escaped),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use crate::api::{camel_case_keys, BaseUrl, Method};
+use crate::api::{BaseUrl, Method};
 use crate::auth::{decode_claims, Rotation, RotationConfig, Trigger};
 use crate::platform::log::Level;
 use crate::platform::now_ms;
@@ -25,7 +25,7 @@ use crate::store::message_cache::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, CoordinatorConfig};
 
-use super::convert::{api_error, error, fragments_from_js, to_js};
+use super::convert::{api_error, error, fragments_from_js, to_js, to_js_camel};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
 use super::future_to_promise;
@@ -607,7 +607,7 @@ impl ClawChatClient {
         future_to_promise(async move {
             rest::call(&shared, method, &path, body.map(|b| b.to_string()))
                 .await
-                .map(|data| to_js(&camel_case_keys(data)))
+                .map(|data| to_js_camel(&data))
                 .map_err(|e| api_error(&e))
         })
     }
