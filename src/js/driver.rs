@@ -150,7 +150,10 @@ enum Work {
     Conn(Action),
     Rot(RotationEffect),
     Tab(TabEffect),
+    /// An event: relayed to the followers, then given to this tab's handlers.
     Emit(&'static str, JsValue),
+    /// This tab's handlers of an event (a throw is logged).
+    Notify(&'static str, Vec<Function>, JsValue),
     Call(Function, JsValue),
 }
 
@@ -334,13 +337,16 @@ fn perform(shared: &Shared, work: Work) -> Vec<Work> {
         Work::Rot(effect) => perform_rotation(shared, effect),
         Work::Tab(effect) => perform_tabs(shared, effect),
         Work::Emit(event, payload) => {
-            let (forward, handlers) = {
-                let mut d = shared.borrow_mut();
-                let forward = d
-                    .tabs
-                    .on_event(event, || EventJson::from_text(json_text(&payload)));
-                (forward, d.emitter.handlers(event))
-            };
+            let mut d = shared.borrow_mut();
+            let forward = d
+                .tabs
+                .on_event(event, || EventJson::from_text(json_text(&payload)));
+            // Relayed first: a handler may hand the lock over (`disconnect()`).
+            let mut work = tab(forward);
+            work.push(Work::Notify(event, d.emitter.handlers(event), payload));
+            work
+        }
+        Work::Notify(event, handlers, payload) => {
             for handler in handlers {
                 if handler.call1(&JsValue::NULL, &payload).is_err() {
                     log(
@@ -350,7 +356,7 @@ fn perform(shared: &Shared, work: Work) -> Vec<Work> {
                     );
                 }
             }
-            tab(forward)
+            Vec::new()
         }
         Work::Call(function, value) => {
             let _ = function.call1(&JsValue::NULL, &value);
@@ -1178,6 +1184,10 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             Vec::new()
         }
         TabEffect::ReleaseLeadership => {
+            // What this leader relayed goes out before the next leader can take over.
+            if let Some(channel) = &d.channel {
+                channel.flush();
+            }
             if let Some(hold) = d.leader_lock.take() {
                 drop_later(hold);
             }

@@ -2,13 +2,14 @@
 //! lease that stands in for them where Web Locks are missing, and BroadcastChannel.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageChannel, MessageEvent};
 
+use crate::platform::Listener;
 use crate::tabs::TabWire;
 
 /// True when BroadcastChannel is available.
@@ -37,6 +38,8 @@ pub fn has_web_locks() -> bool {
 pub struct TabChannel {
     outgoing: Rc<Outgoing>,
     _listener: Closure<dyn FnMut(MessageEvent)>,
+    /// A closing page posts what it queued in its last task.
+    _on_hide: Option<Listener>,
 }
 
 /// The posts waiting for the next task, and the port that wakes this tab then.
@@ -57,6 +60,15 @@ impl Outgoing {
     }
 }
 
+/// A callback that posts what `outgoing` has queued, while it lives.
+fn flusher(outgoing: Weak<Outgoing>) -> impl FnMut() {
+    move || {
+        if let Some(outgoing) = outgoing.upgrade() {
+            outgoing.flush();
+        }
+    }
+}
+
 impl TabChannel {
     /// Joins the channel `name`; `on_message` receives what other tabs post (messages
     /// that do not parse are ignored).
@@ -71,13 +83,8 @@ impl TabChannel {
             }
         });
         channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
-        let outgoing = Rc::new_cyclic(|weak: &std::rc::Weak<Outgoing>| {
-            let weak = weak.clone();
-            let on_wake = Closure::<dyn FnMut()>::new(move || {
-                if let Some(outgoing) = weak.upgrade() {
-                    outgoing.flush();
-                }
-            });
+        let outgoing = Rc::new_cyclic(|weak: &Weak<Outgoing>| {
+            let on_wake = Closure::<dyn FnMut()>::new(flusher(weak.clone()));
             wake.port1()
                 .set_onmessage(Some(on_wake.as_ref().unchecked_ref()));
             Outgoing {
@@ -87,10 +94,17 @@ impl TabChannel {
                 _on_wake: on_wake,
             }
         });
+        let on_hide = Listener::global("pagehide", flusher(Rc::downgrade(&outgoing)));
         Some(TabChannel {
             outgoing,
             _listener: listener,
+            _on_hide: on_hide,
         })
+    }
+
+    /// Posts what is queued now (before handing the lock to another tab).
+    pub fn flush(&self) {
+        self.outgoing.flush();
     }
 
     /// Tells every other tab (at the start of the next task, with whatever else this
@@ -106,7 +120,7 @@ impl TabChannel {
 
 impl Drop for TabChannel {
     fn drop(&mut self) {
-        self.outgoing.flush();
+        self.flush();
         self.outgoing.wake.port1().set_onmessage(None);
         self.outgoing.wake.port1().close();
         self.outgoing.channel.set_onmessage(None);
