@@ -42,6 +42,9 @@ pub struct TabChannel {
     _on_hide: Option<Listener>,
 }
 
+/// The most messages a tab queues before it posts them.
+const MAX_BATCH: usize = 256;
+
 /// The posts waiting for the next task, and the port that wakes this tab then.
 struct Outgoing {
     channel: BroadcastChannel,
@@ -112,8 +115,16 @@ impl TabChannel {
     pub fn post(&self, message: &TabWire) {
         let mut queued = self.outgoing.queued.borrow_mut();
         queued.push(message.encode());
-        if queued.len() == 1 {
-            let _ = self.outgoing.wake.port2().post_message(&JsValue::UNDEFINED);
+        match queued.len() {
+            1 => {
+                let _ = self.outgoing.wake.port2().post_message(&JsValue::UNDEFINED);
+            }
+            // A busy page may run many socket tasks before the wake-up: bound the wait.
+            MAX_BATCH.. => {
+                drop(queued);
+                self.flush();
+            }
+            _ => {}
         }
     }
 }
