@@ -6,7 +6,7 @@
 mod support;
 
 use support::*;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::{Closure, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -156,4 +156,47 @@ async fn a_relayed_send_settles_with_the_leaders_typed_outcome() {
 #[wasm_bindgen_test]
 async fn memory_storage_hands_the_rotated_pair_to_the_promoted_follower() {
     scenarios::memory_storage_hands_the_rotated_pair_to_the_promoted_follower().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_leader_that_hands_over_right_after_an_event_has_relayed_it_first() {
+    // A leader posts its relays in one batch at the start of the next task; one that
+    // disconnects before then (here: as soon as the last message reaches this code)
+    // posts the batch before it releases the lock, so the promoted follower misses none.
+    let session = session("tabs-relay").await;
+    let tabs = tabs(&session, 2).await;
+    let leader_at = tabs.iter().position(|t| role(t) == "leader").unwrap();
+    let (leader, follower) = (&tabs[leader_at], &tabs[1 - leader_at]);
+    let bob = connected("tabs-relay-bob").await;
+    let chat_id = chat(&bob, "direct", &[leader]).await;
+    let last_arrived = js_sys::Promise::new(&mut |resolve, _| {
+        let handler = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+            if get_str(&m, "text") == "m19" {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        });
+        leader
+            .client
+            .on("message", handler.as_ref().clone())
+            .expect("a known event");
+        handler.forget();
+    });
+    let sends: Vec<_> = (0..20)
+        .map(|i| {
+            bob.client
+                .send_text(&chat_id, &format!("m{i}"), JsValue::UNDEFINED)
+        })
+        .collect();
+    settle(last_arrived)
+        .await
+        .expect("the leader got the last message");
+    tabs[leader_at].client.disconnect();
+    for send in sends {
+        settle(send).await.expect("acked");
+    }
+    wait_until("the follower got all 20, in order", || {
+        follower.texts() == (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    })
+    .await;
+    wait_until("the follower leads", || role(follower) == "leader").await;
 }

@@ -3,7 +3,7 @@
 // side goes first), printing min / median / max of the ratio. The machine is shared and
 // noisy: the absolute figures drift from run to run, the ratios are what count.
 //
-// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [send-ack] [cold-start] [cold-phases] [memory]
+// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [inbound-follower] [send-ack] [cold-start] [cold-phases] [memory]
 // (all when none is named; bench/browser builds what this needs first)
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -25,7 +25,7 @@ const MEMORY_STEP = 100_000;
 const OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
 const EMULATOR_PORT = 18827 + OFFSET; // and its admin listener on + 1
 const SERVER_PORT = 18830 + OFFSET;
-const ALL = ["inbound-cpu", "inbound-socket", "send-ack", "cold-start", "cold-phases", "memory"];
+const ALL = ["inbound-cpu", "inbound-socket", "inbound-follower", "send-ack", "cold-start", "cold-phases", "memory"];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.round((p / 100) * (sorted.length - 1)))];
@@ -59,6 +59,38 @@ async function inPage(browser, base, name, args) {
     await page.goto(`${base}/bench.html`);
     await page.waitForFunction(() => window.benchReady === true);
     return await page.evaluate(([n, a]) => window.bench[n](a), [name, args]);
+  } finally {
+    await context.close();
+  }
+}
+
+/**
+ * The SDK's socket bench in a leader tab; with `follower`, a second tab of the same
+ * account joins (and must get every message relayed) before the frames are pushed.
+ */
+async function leaderWith(browser, base, follower, args) {
+  const context = await browser.newContext();
+  try {
+    const open = async () => {
+      const page = await context.newPage();
+      page.on("pageerror", (err) => console.error("page error (inbound-follower):", err.message));
+      await page.goto(`${base}/bench.html`);
+      await page.waitForFunction(() => window.benchReady === true);
+      return page;
+    };
+    const leader = await open();
+    const result = leader.evaluate((a) => window.bench.socket(a), { ...args, follower });
+    if (!follower) return await result;
+    await leader.waitForFunction(() => window.leaderReady === true, null, { timeout: 30_000 });
+    const other = await open();
+    await other.evaluate((a) => window.bench.follow(a), { device: `sock-sdk-${args.run}` });
+    await leader.evaluate(() => window.startPush());
+    const done = await result;
+    const total = args.n + args.warmup;
+    await other.waitForFunction((t) => window.relayed >= t, total, { timeout: 60_000 }).catch(async (err) => {
+      throw new Error(`the follower got ${await other.evaluate(() => window.relayed)} of ${total} messages`, { cause: err });
+    });
+    return done;
   } finally {
     await context.close();
   }
@@ -167,6 +199,22 @@ const benches = {
     const rate = (kind) => Math.round(median(runs.map((r) => r[kind].framesPerSec)));
     report("inbound over loopback socket (20k frames)", ratios,
       `frames/s SDK ÷ JS; median SDK ${rate("sdk")}/s, JS ${rate("raw")}/s`);
+  },
+
+  async "inbound-follower"({ browser, server }) {
+    const runs = [];
+    for (let run = 0; run < RUNS; run++) {
+      const result = {};
+      for (const side of run % 2 ? ["with", "alone"] : ["alone", "with"]) {
+        const args = { kind: "sdk", n: SOCKET_FRAMES, warmup: WARMUP_FRAMES, run: `${side}${run}` };
+        result[side] = await leaderWith(browser, server.url, side === "with", args);
+      }
+      runs.push(result);
+    }
+    const ratios = runs.map((r) => r.with.framesPerSec / r.alone.framesPerSec);
+    const rate = (side) => Math.round(median(runs.map((r) => r[side].framesPerSec)));
+    report("inbound with a follower tab (20k frames)", ratios,
+      `frames/s SDK leader relaying to a follower ÷ alone; median ${rate("with")}/s vs ${rate("alone")}/s`);
   },
 
   async "send-ack"({ browser, server, emulator }) {

@@ -76,11 +76,20 @@ async function cpu({ kind, n, warmup }) {
   return { ms, perFrameUs: (ms * 1000) / n };
 }
 
-/** Bench 2: frames/s over a real loopback socket from the replay server. */
-async function socket({ kind, n, warmup, run }) {
+/**
+ * Bench 2: frames/s over a real loopback socket from the replay server. With `follower`,
+ * the client says `leaderReady` and waits for the driver's `startPush()` (the driver
+ * opens a follower tab of the same account in between).
+ */
+async function socket({ kind, n, warmup, run, follower = false }) {
   const device = `sock-${kind}-${run}`;
   const url = `${location.origin.replace("http", "ws")}/replay`;
   const c = await client(kind, { url, session: replaySession(device) });
+  if (follower) {
+    const start = new Promise((resolve) => (window.startPush = resolve));
+    window.leaderReady = true;
+    await start;
+  }
   const push = async (count, batch) => {
     await fetch(`/prepare?n=${count}&batch=${batch}`);
     const done = counted(c.counter, c.counter.count + count);
@@ -93,6 +102,21 @@ async function socket({ kind, n, warmup, run }) {
   const ms = await push(n, 2);
   c.close();
   return { ms, framesPerSec: (n * 1000) / ms };
+}
+
+/**
+ * Bench 2b, the other tab: an SDK client of `device`'s account that follows the leader
+ * tab and counts the messages relayed to it.
+ */
+async function follow({ device }) {
+  await sdk();
+  const c = new ClawChatClient({ websocketUrl: "ws://127.0.0.1:9/unused", baseUrl: location.origin, storage: "memory", session: replaySession(device), logLevel: "error" });
+  window.relayed = 0;
+  c.on("message", () => window.relayed++);
+  // The leader answers the follower's hello with its state: from then on it relays.
+  const heard = new Promise((resolve) => c.on("state", (s) => s.state === "ready" && c.role === "follower" && resolve()));
+  await c.connect();
+  await heard;
 }
 
 /** Bench 3: closed-loop send → ack latencies (ms) against the emulator. */
@@ -134,5 +158,5 @@ async function memory({ n, step }) {
   return curve;
 }
 
-window.bench = { cpu, socket, sendAck, storeSession, memory };
+window.bench = { cpu, socket, follow, sendAck, storeSession, memory };
 window.benchReady = true;

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 use crate::api::{camel_case_json_keys, snake_case_keys, ApiError};
 use crate::protocol::Fragment;
 use crate::session::SendError;
+use crate::tabs::EventJson;
 
 #[wasm_bindgen(inline_js = r#"
 export class ClawChatError extends Error {
@@ -99,6 +100,11 @@ pub fn to_js_camel<T: Serialize + ?Sized>(value: &T) -> JsValue {
         .ok()
         .and_then(|text| js_sys::JSON::parse(&camel_case_json_keys(&text)).ok())
         .unwrap_or(JsValue::NULL)
+}
+
+/// An event payload relayed by the leader tab, as the JS value its own handlers got.
+pub fn parse_json(payload: &EventJson) -> JsValue {
+    js_sys::JSON::parse(payload.text()).unwrap_or(JsValue::NULL)
 }
 
 /// Fragments written by JS in camelCase (`{kind: "mention", userId}`), read with the

@@ -33,9 +33,11 @@ use crate::session::{
 };
 use crate::store::message_cache::{self, Entry};
 use crate::store::StoredSession;
-use crate::tabs::{Coordinator, Effect as TabEffect, RelayedSend, Role, TabWire, FORWARDED_EVENTS};
+use crate::tabs::{
+    Coordinator, Effect as TabEffect, EventJson, RelayedSend, Role, TabWire, FORWARDED_EVENTS,
+};
 
-use super::convert::{send_error, to_js, to_js_camel};
+use super::convert::{parse_json, send_error, to_js, to_js_camel};
 use super::events::Emitter;
 
 /// How often the connection's tick runs.
@@ -148,7 +150,10 @@ enum Work {
     Conn(Action),
     Rot(RotationEffect),
     Tab(TabEffect),
+    /// An event: relayed to the followers, then given to this tab's handlers.
     Emit(&'static str, JsValue),
+    /// This tab's handlers of an event (a throw is logged).
+    Notify(&'static str, Vec<Function>, JsValue),
     Call(Function, JsValue),
 }
 
@@ -162,7 +167,8 @@ fn object(properties: &[(&str, JsValue)]) -> JsValue {
     object.into()
 }
 
-/// An event payload as JSON text, for a log line (no `Debug` formatting in the module).
+/// An event payload as JSON text, for a log line (no `Debug` formatting in the module)
+/// or the followers.
 fn json_text(value: &JsValue) -> String {
     js_sys::JSON::stringify(value)
         .ok()
@@ -331,13 +337,16 @@ fn perform(shared: &Shared, work: Work) -> Vec<Work> {
         Work::Rot(effect) => perform_rotation(shared, effect),
         Work::Tab(effect) => perform_tabs(shared, effect),
         Work::Emit(event, payload) => {
-            let (forward, handlers) = {
-                let mut d = shared.borrow_mut();
-                let forward = d.tabs.on_event(event, || {
-                    serde_wasm_bindgen::from_value::<Value>(payload.clone()).ok()
-                });
-                (forward, d.emitter.handlers(event))
-            };
+            let mut d = shared.borrow_mut();
+            let forward = d
+                .tabs
+                .on_event(event, || EventJson::from_text(json_text(&payload)));
+            // Relayed first: a handler may hand the lock over (`disconnect()`).
+            let mut work = tab(forward);
+            work.push(Work::Notify(event, d.emitter.handlers(event), payload));
+            work
+        }
+        Work::Notify(event, handlers, payload) => {
             for handler in handlers {
                 if handler.call1(&JsValue::NULL, &payload).is_err() {
                     log(
@@ -347,7 +356,7 @@ fn perform(shared: &Shared, work: Work) -> Vec<Work> {
                     );
                 }
             }
-            tab(forward)
+            Vec::new()
         }
         Work::Call(function, value) => {
             let _ = function.call1(&JsValue::NULL, &value);
@@ -1175,6 +1184,10 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             Vec::new()
         }
         TabEffect::ReleaseLeadership => {
+            // What this leader relayed goes out before the next leader can take over.
+            if let Some(channel) = &d.channel {
+                channel.flush();
+            }
             if let Some(hold) = d.leader_lock.take() {
                 drop_later(hold);
             }
@@ -1233,7 +1246,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             .find(|n| **n == name)
             .map(|name| {
                 let handlers = d.emitter.handlers(name);
-                let value = to_js(&payload);
+                let value = parse_json(&payload);
                 handlers
                     .into_iter()
                     .map(|h| Work::Call(h, value.clone()))
@@ -1241,9 +1254,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             })
             .unwrap_or_default(),
         TabEffect::AnnounceState => {
-            if let (Some(channel), Ok(payload)) =
-                (&d.channel, serde_json::to_value(d.machine.state()))
-            {
+            if let (Some(channel), Some(payload)) = (&d.channel, EventJson::of(d.machine.state())) {
                 channel.post(&TabWire::Event {
                     name: "state".into(),
                     payload,
@@ -1433,7 +1444,7 @@ pub(super) fn send(
 pub(super) fn state(shared: &Shared) -> JsValue {
     let d = shared.borrow();
     match (d.tabs.role(), d.tabs.leader_state()) {
-        (Role::Follower, Some(state)) => to_js(state),
+        (Role::Follower, Some(state)) => parse_json(state),
         (Role::Follower, None) => object(&[("state", "connecting".into()), ("attempt", 0.into())]),
         _ => to_js(d.machine.state()),
     }

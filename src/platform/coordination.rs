@@ -1,14 +1,15 @@
 //! Cross-tab coordination: Web Locks (the leader lock, the refresh lock), the IndexedDB
 //! lease that stands in for them where Web Locks are missing, and BroadcastChannel.
 
-use std::cell::Cell;
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BroadcastChannel, MessageEvent};
+use web_sys::{BroadcastChannel, MessageChannel, MessageEvent};
 
+use crate::platform::Listener;
 use crate::tabs::TabWire;
 
 /// True when BroadcastChannel is available.
@@ -29,9 +30,46 @@ pub fn has_web_locks() -> bool {
 
 /// The account's BroadcastChannel, with its listener. Tab messages travel as JSON text
 /// (one codec, [`TabWire::encode`] / [`TabWire::decode`], shared with the socket's).
+///
+/// What this tab posts during one task goes out together at the start of the next
+/// (through a `MessageChannel`, which background tabs do not throttle like timers):
+/// Chromium charges each `postMessage` about 0.1 ms whatever its size, more than the
+/// whole decode of a message, and a leader relays every event to its followers.
 pub struct TabChannel {
-    channel: BroadcastChannel,
+    outgoing: Rc<Outgoing>,
     _listener: Closure<dyn FnMut(MessageEvent)>,
+    /// A closing page posts what it queued in its last task.
+    _on_hide: Option<Listener>,
+}
+
+/// The most messages a tab queues before it posts them.
+const MAX_BATCH: usize = 256;
+
+/// The posts waiting for the next task, and the port that wakes this tab then.
+struct Outgoing {
+    channel: BroadcastChannel,
+    queued: RefCell<Vec<String>>,
+    wake: MessageChannel,
+    _on_wake: Closure<dyn FnMut()>,
+}
+
+impl Outgoing {
+    /// Posts everything queued, as one message.
+    fn flush(&self) {
+        let queued = std::mem::take(&mut *self.queued.borrow_mut());
+        if !queued.is_empty() {
+            let _ = self.channel.post_message(&TabWire::batch(&queued).into());
+        }
+    }
+}
+
+/// A callback that posts what `outgoing` has queued, while it lives.
+fn flusher(outgoing: Weak<Outgoing>) -> impl FnMut() {
+    move || {
+        if let Some(outgoing) = outgoing.upgrade() {
+            outgoing.flush();
+        }
+    }
 }
 
 impl TabChannel {
@@ -39,28 +77,65 @@ impl TabChannel {
     /// that do not parse are ignored).
     pub fn join(name: &str, mut on_message: impl FnMut(TabWire) + 'static) -> Option<Self> {
         let channel = BroadcastChannel::new(name).ok()?;
+        let wake = MessageChannel::new().ok()?;
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(message) = event.data().as_string().and_then(|t| TabWire::decode(&t)) {
-                on_message(message);
+            if let Some(text) = event.data().as_string() {
+                TabWire::unbatch(&text)
+                    .into_iter()
+                    .for_each(&mut on_message);
             }
         });
         channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+        let outgoing = Rc::new_cyclic(|weak: &Weak<Outgoing>| {
+            let on_wake = Closure::<dyn FnMut()>::new(flusher(weak.clone()));
+            wake.port1()
+                .set_onmessage(Some(on_wake.as_ref().unchecked_ref()));
+            Outgoing {
+                channel,
+                queued: RefCell::new(Vec::new()),
+                wake,
+                _on_wake: on_wake,
+            }
+        });
+        let on_hide = Listener::global("pagehide", flusher(Rc::downgrade(&outgoing)));
         Some(TabChannel {
-            channel,
+            outgoing,
             _listener: listener,
+            _on_hide: on_hide,
         })
     }
 
-    /// Tells every other tab.
+    /// Posts what is queued now (before handing the lock to another tab).
+    pub fn flush(&self) {
+        self.outgoing.flush();
+    }
+
+    /// Tells every other tab (at the start of the next task, with whatever else this
+    /// task posts).
     pub fn post(&self, message: &TabWire) {
-        let _ = self.channel.post_message(&message.encode().into());
+        let mut queued = self.outgoing.queued.borrow_mut();
+        queued.push(message.encode());
+        match queued.len() {
+            1 => {
+                let _ = self.outgoing.wake.port2().post_message(&JsValue::UNDEFINED);
+            }
+            // A busy page may run many socket tasks before the wake-up: bound the wait.
+            MAX_BATCH.. => {
+                drop(queued);
+                self.flush();
+            }
+            _ => {}
+        }
     }
 }
 
 impl Drop for TabChannel {
     fn drop(&mut self) {
-        self.channel.set_onmessage(None);
-        self.channel.close();
+        self.flush();
+        self.outgoing.wake.port1().set_onmessage(None);
+        self.outgoing.wake.port1().close();
+        self.outgoing.channel.set_onmessage(None);
+        self.outgoing.channel.close();
     }
 }
 

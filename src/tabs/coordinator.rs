@@ -2,11 +2,10 @@
 //! forwarded events, hand-over. Pure: inputs carry `now`, outputs are [`Effect`]s.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::session::{Accepted, SendError, SendErrorKind};
 
-use super::{RelayedSend, TabWire};
+use super::{EventJson, RelayedSend, TabWire};
 
 /// Events the leader forwards to its followers.
 pub const FORWARDED_EVENTS: [&str; 8] = [
@@ -83,7 +82,7 @@ pub enum Effect {
         /// The event name.
         name: String,
         /// Its payload.
-        payload: Value,
+        payload: EventJson,
     },
     /// Post this tab's connection state as a `state` event (a follower said hello).
     AnnounceState,
@@ -119,7 +118,7 @@ pub struct Coordinator {
     relayed: Vec<Relayed>,
     /// Leader: which follower each relayed send came from (message id, tab id).
     remote: Vec<(String, String)>,
-    leader_state: Option<Value>,
+    leader_state: Option<EventJson>,
 }
 
 fn failure(send: &RelayedSend, kind: SendErrorKind, reason: &str) -> SendError {
@@ -153,7 +152,7 @@ impl Coordinator {
     }
 
     /// Follower: the leader's last connection state.
-    pub fn leader_state(&self) -> Option<&Value> {
+    pub fn leader_state(&self) -> Option<&EventJson> {
         self.leader_state.as_ref()
     }
 
@@ -262,7 +261,11 @@ impl Coordinator {
     }
 
     /// This tab emitted an event: a leader forwards it when a follower is listening.
-    pub fn on_event(&mut self, name: &str, payload: impl FnOnce() -> Option<Value>) -> Vec<Effect> {
+    pub fn on_event(
+        &mut self,
+        name: &str,
+        payload: impl FnOnce() -> Option<EventJson>,
+    ) -> Vec<Effect> {
         if self.role != Role::Leader
             || self.followers.is_empty()
             || !FORWARDED_EVENTS.contains(&name)

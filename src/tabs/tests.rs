@@ -153,28 +153,36 @@ fn events_are_forwarded_only_while_a_follower_listens() {
     leader.start(true);
     leader.on_leadership();
     assert!(
-        leader.on_event("message", || Some(json!({}))).is_empty(),
+        leader
+            .on_event("message", || EventJson::from_text("{}".into()))
+            .is_empty(),
         "nobody listens"
     );
     leader.on_wire(TabWire::Hello { tab: "F".into() }, 0);
     assert_eq!(leader.followers(), 1);
     assert_eq!(
-        leader.on_event("message", || Some(json!({"a": 1}))).len(),
+        leader
+            .on_event("message", || EventJson::from_text(r#"{"a":1}"#.into()))
+            .len(),
         1
     );
     assert!(
-        leader.on_event("tokens", || Some(json!({}))).is_empty(),
+        leader
+            .on_event("tokens", || EventJson::from_text("{}".into()))
+            .is_empty(),
         "never forwarded"
     );
     leader.on_wire(TabWire::Bye { tab: "F".into() }, 0);
-    assert!(leader.on_event("message", || Some(json!({}))).is_empty());
+    assert!(leader
+        .on_event("message", || EventJson::from_text("{}".into()))
+        .is_empty());
 }
 
 #[test]
 fn a_follower_keeps_the_leaders_state_and_emits_forwarded_events() {
     let mut follower = Coordinator::new("F".into(), CoordinatorConfig::default());
     follower.start(true);
-    let state = json!({"state": "ready"});
+    let state = EventJson::of(&json!({"state": "ready"})).unwrap();
     let out = follower.on_wire(
         TabWire::Event {
             name: "state".into(),
@@ -194,7 +202,7 @@ fn a_follower_keeps_the_leaders_state_and_emits_forwarded_events() {
         .on_wire(
             TabWire::Event {
                 name: "logout".into(),
-                payload: json!({})
+                payload: EventJson::from_text("{}".into()).unwrap()
             },
             0
         )
@@ -233,4 +241,38 @@ fn without_coordination_a_tab_leads_alone() {
     );
     assert_eq!(solo.send(send("m1"), 0), [Effect::WriteLocal(send("m1"))]);
     assert_eq!(solo.on_wire(TabWire::Rotated, 0), [Effect::Rotated]);
+}
+
+#[test]
+fn an_event_crosses_the_tab_wire_as_the_same_json_text() {
+    let payload = r#"{"text":"café \"q\"","n":[1,{"userId":"u"}]}"#;
+    let event = TabWire::Event {
+        name: "message".into(),
+        payload: EventJson::from_text(payload.into()).unwrap(),
+    };
+    let text = event.encode();
+    assert_eq!(
+        text,
+        format!(r#"{{"event":{{"name":"message","payload":{payload}}}}}"#)
+    );
+    assert_eq!(TabWire::decode(&text), Some(event));
+    assert!(EventJson::from_text("{".into()).is_none());
+    assert!(EventJson::from_text("1 2".into()).is_none());
+}
+
+#[test]
+fn messages_posted_together_arrive_in_order_and_a_bad_one_is_left_out() {
+    let first = TabWire::Hello { tab: "a".into() };
+    let second = TabWire::Rotated;
+    assert_eq!(
+        TabWire::batch(&[first.encode()]),
+        first.encode(),
+        "one goes alone"
+    );
+    let both = TabWire::batch(&[first.encode(), r#"{"nope":1}"#.into(), second.encode()]);
+    assert_eq!(TabWire::unbatch(&both), [first.clone(), second]);
+    assert_eq!(TabWire::unbatch(&first.encode()), [first]);
+    for junk in ["", "[", "[1,", "{}", "null", "[[]]"] {
+        assert!(TabWire::unbatch(junk).is_empty(), "{junk}");
+    }
 }
