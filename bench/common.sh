@@ -7,12 +7,14 @@ ensure_npm() {
   [[ -x node_modules/.bin/wasm-opt && -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund >&2
 }
 
-# The release SDK package in pkg/, exactly as shipped (wasm-opt -Oz through wasm-pack).
-build_pkg() {
+# The npm package as shipped (scripts/package.sh: release build, wasm-opt -Oz, the glue
+# bundled into one minified module), in PACKAGE; the benches load and measure it as an
+# app would.
+PACKAGE="target/npm/clawchat-wasm"
+build_package() {
   ensure_npm
-  log "building the release SDK package"
-  wasm-pack --quiet build --release --target "$(tool_setting build target)" --out-dir "$(tool_setting build out-dir)" >/dev/null 2>&1 ||
-    wasm-pack build --release --target "$(tool_setting build target)" --out-dir "$(tool_setting build out-dir)"
+  log "building the npm package"
+  "$ROOT/scripts/package.sh" >/dev/null 2>&1 || "$ROOT/scripts/package.sh"
 }
 
 # ratio_line LABEL DETAIL: reads one ratio a line on stdin and prints min / median / max

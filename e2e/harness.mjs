@@ -88,6 +88,12 @@ export function launch() {
   return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
+/** A Chromium with a profile on disk in `dir` (HTTP cache and V8's code caches on disk,
+ * as a user's browser has them); resolves to its one browser context. */
+export function launchWithProfile(dir) {
+  return chromium.launchPersistentContext(dir, { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
 /**
  * A Chromium whose pages can really be hidden: started by us and driven over CDP without
  * Playwright's defaults (its focus emulation keeps every page visible, and its launch

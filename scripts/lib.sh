@@ -13,6 +13,14 @@ tool_setting() {
   ' "$ROOT/wasm-pack.toml"
 }
 
+# ship_glue GLUE OUT: wasm-bindgen's JS glue as the package ships it: its snippet imports
+# bundled in (one ES module, so a page fetches the glue and then the .wasm, with no
+# snippet fetch in between) and minified. The glue's `new URL("…_bg.wasm",
+# import.meta.url)` stays as it is, so the .wasm is still found next to the module.
+ship_glue() {
+  esbuild "$1" --bundle --minify --format=esm --log-level=warning --outfile="$2" --allow-overwrite
+}
+
 # log MESSAGE: a timestamped progress line on stderr.
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 

@@ -29,7 +29,6 @@ const pkg = {
     "clawchat_wasm.js",
     "clawchat_wasm.d.ts",
     "clawchat_wasm_bg.wasm",
-    "snippets/",
     "README.md",
     "LICENSE-MIT",
     "LICENSE-APACHE",

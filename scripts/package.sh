@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package into target/npm/clawchat-wasm: the release `web` build of
-# wasm-pack, its JS glue minified with esbuild, package.json completed (exports, types,
+# wasm-pack, its JS glue bundled with its snippet (one module: no second fetch after the
+# glue's) and minified by esbuild, package.json completed (exports, types,
 # sideEffects, files), the package README and both licences. Then checks with
 # `npm pack --dry-run` that the tarball holds exactly the intended files, and loads the
 # packed tarball as a consumer would (tests/package/smoke.mjs).
@@ -16,10 +17,8 @@ if [ "${1:-}" != "--check-only" ]; then
   rm -rf "$out"
   wasm-pack --quiet build --release --target web --out-dir "$out" --out-name clawchat_wasm
 
-  # Minify the glue and the snippets in place (ES modules stay ES modules).
-  while IFS= read -r -d '' js; do
-    esbuild "$js" --minify --format=esm --log-level=warning --outfile="$js" --allow-overwrite
-  done < <(find "$out" -name '*.js' -print0)
+  ship_glue "$out/clawchat_wasm.js" "$out/clawchat_wasm.js"
+  rm -r "$out/snippets"
 
   cp npm/README.md "$out/README.md"
   cp LICENSE-MIT LICENSE-APACHE "$out/"
@@ -29,7 +28,7 @@ fi
 log "checking the package contents (npm pack --dry-run)"
 listed="$(cd "$out" && npm pack --dry-run --json 2>/dev/null |
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const f of JSON.parse(s)[0].files)console.log(f.path)})' |
-  sed -E 's#^snippets/[^/]+/#snippets/<crate>/#' | sort)"
+  sort)"
 expected="$(sort <<'EOF'
 LICENSE-APACHE
 LICENSE-MIT
@@ -38,7 +37,6 @@ clawchat_wasm.d.ts
 clawchat_wasm.js
 clawchat_wasm_bg.wasm
 package.json
-snippets/<crate>/inline0.js
 EOF
 )"
 if [ "$listed" != "$expected" ]; then

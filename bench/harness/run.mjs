@@ -3,13 +3,17 @@
 // side goes first), printing min / median / max of the ratio. The machine is shared and
 // noisy: the absolute figures drift from run to run, the ratios are what count.
 //
-// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [inbound-follower] [send-ack] [cold-start] [cold-phases] [memory]
+// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [inbound-follower] [send-ack] [cold-start]
+//   [cold-phases] [cold-compile] [code-cache] [memory]
 // (all when none is named; bench/browser builds what this needs first)
+// The pages load the SDK from /pkg/: the npm package scripts/package.sh builds, as an app
+// would, or the directory CLAWCHAT_BENCH_PACKAGE names (to compare two builds).
 import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
-import { Emulator, launch, ROOT } from "../../e2e/harness.mjs";
+import { Emulator, launch, launchWithProfile, ROOT } from "../../e2e/harness.mjs";
 import { startServer } from "./server.mjs";
 
 const RUNS = 3;
@@ -19,13 +23,17 @@ const WARMUP_FRAMES = 2_000;
 const SENDS = 1_000;
 const WARMUP_SENDS = 50;
 const COLD_LOADS = 7;
+const BUSY_FRAMES = 20_000;
+const BUSY_IDLE_MS = 12_000;
 const MEMORY_FRAMES = 300_000;
 const MEMORY_STEP = 100_000;
 
 const OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
 const EMULATOR_PORT = 18827 + OFFSET; // and its admin listener on + 1
 const SERVER_PORT = 18830 + OFFSET;
-const ALL = ["inbound-cpu", "inbound-socket", "inbound-follower", "send-ack", "cold-start", "cold-phases", "memory"];
+const PACKAGE = resolve(ROOT, process.env.CLAWCHAT_BENCH_PACKAGE ?? "target/npm/clawchat-wasm");
+const ALL = ["inbound-cpu", "inbound-socket", "inbound-follower", "send-ack", "cold-start", "cold-phases", "cold-compile",
+  "code-cache", "memory"];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.round((p / 100) * (sorted.length - 1)))];
@@ -108,7 +116,7 @@ class ReleaseEmulator extends Emulator {
     this.child = spawn(join(ROOT, "target/release/clawchat-emulator"), [
       "--listen", `127.0.0.1:${this.port}`, "--admin-listen", `127.0.0.1:${this.port + 1}`,
       "--db", join(this.dir, "db.sqlite3"), "--token-ttl-secs", String(this.ttlSecs),
-      "--www-dir", join(ROOT, "bench/web"), "--pkg-dir", join(ROOT, "pkg"),
+      "--www-dir", join(ROOT, "bench/web"), "--pkg-dir", PACKAGE,
       // The bench pages come from the bench server: the emulator refuses foreign origins.
       "--allow-origin", `http://127.0.0.1:${SERVER_PORT}`,
     ], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
@@ -147,9 +155,9 @@ class ReleaseEmulator extends Emulator {
  * that side's cold page until `ready`, resolving to its time (or, with `trace`, the marks
  * of bench/web/cold-trace.js).
  */
-async function coldSides({ browser, server, emulator, trace = false }) {
+async function coldSides({ browser, server, emulator, trace = false, kinds = ["sdk", "raw"] }) {
   const sides = {};
-  for (const kind of ["sdk", "raw"]) {
+  for (const kind of kinds) {
     const session = await emulator.signIn(`bench-cold-${kind}${trace ? "-trace" : ""}`);
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -170,6 +178,28 @@ async function coldSides({ browser, server, emulator, trace = false }) {
     return result;
   };
   return { sides, load };
+}
+
+/**
+ * A fresh page of `side`'s cold page until `ready` under a V8 trace: how many wasm
+ * functions were compiled lazily (V8 compiles each on its first call, on the main thread)
+ * on the way, and the time that took.
+ */
+async function lazyCompiles(side) {
+  const page = await side.context.newPage();
+  const cdp = await side.context.newCDPSession(page);
+  const events = [];
+  cdp.on("Tracing.dataCollected", ({ value }) => events.push(...value));
+  const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+  await cdp.send("Tracing.start", { traceConfig: { includedCategories: ["v8.wasm"] } });
+  await page.goto(side.url);
+  await page.waitForFunction(() => typeof window.readyAt === "number", null, { timeout: 30_000 });
+  await cdp.send("Tracing.end");
+  await complete;
+  const readyAt = await page.evaluate(() => window.readyAt);
+  await page.close();
+  const lazy = events.filter((e) => e.name === "wasm.CompileLazy");
+  return { functions: lazy.length, ms: lazy.reduce((sum, e) => sum + (e.dur ?? 0), 0) / 1000, readyAt };
 }
 
 /** The median step and time of each mark (its first occurrence) over the loads' marks. */
@@ -267,6 +297,69 @@ const benches = {
     for (const { context } of Object.values(sides)) await context.close();
   },
 
+  async "cold-compile"({ browser, server, emulator }) {
+    const { sides, load } = await coldSides({ browser, server, emulator, kinds: ["sdk"] });
+    await load("sdk"); // fills the HTTP cache: not counted
+    const loads = [];
+    for (let i = 0; i < COLD_LOADS; i++) loads.push(await lazyCompiles(sides.sdk));
+    await sides.sdk.context.close();
+    const functions = median(loads.map((l) => l.functions));
+    const ms = fmt(median(loads.map((l) => l.ms)), 1);
+    console.log(`${"wasm functions compiled lazily before ready".padEnd(48)} ${functions} functions, ${ms} ms compiling (SDK; V8 trace, median of ${COLD_LOADS} loads)`);
+  },
+
+  async "code-cache"({ server, emulator }) {
+    // A profile on disk, as a user's browser has (browser.newContext() is in memory):
+    // does V8 write its wasm code cache, and does a reload then start faster?
+    const dir = mkdtempSync(join(tmpdir(), "clawchat-bench-profile-"));
+    const context = await launchWithProfile(dir);
+    try {
+      const session = await emulator.signIn("bench-code-cache");
+      const benchPage = async () => {
+        const page = await context.newPage();
+        await page.goto(`${server.url}/bench.html`);
+        await page.waitForFunction(() => window.benchReady === true);
+        return page;
+      };
+      const setup = await benchPage();
+      await setup.evaluate((a) => window.bench.storeSession(a), { kind: "sdk", base: emulator.base, wsUrl: emulator.ws, session });
+      await setup.close();
+      const side = { context, url: `${server.url}/cold-sdk.html?base=${encodeURIComponent(emulator.base)}&account=${session.userId}` };
+      const wasmCache = () => {
+        const cache = join(dir, "Default", "Code Cache", "wasm");
+        try {
+          return readdirSync(cache).filter((f) => !f.startsWith("index")).reduce((sum, f) => sum + statSync(join(cache, f)).size, 0);
+        } catch {
+          return 0;
+        }
+      };
+      const loads = async (label) => {
+        const runs = [];
+        for (let i = 0; i < COLD_LOADS; i++) runs.push(await lazyCompiles(side));
+        const functions = median(runs.map((r) => r.functions));
+        const ready = fmt(median(runs.map((r) => r.readyAt)), 1);
+        console.log(`  ${label.padEnd(52)} wasm code cache ${String(wasmCache()).padStart(9)} B; ${functions} functions compiled lazily, ready at ${ready} ms`);
+      };
+      console.log(`wasm code cache with a profile on disk (median of ${COLD_LOADS} loads after each step)`);
+      await loads("loads closed at ready (as cold-start does)");
+      const open = await context.newPage();
+      await open.goto(side.url);
+      await open.waitForTimeout(BUSY_IDLE_MS);
+      await open.close();
+      await loads(`after one load left open ${BUSY_IDLE_MS / 1000} s`);
+      // A busy session in the same profile (same .wasm URL): inbound frames through the
+      // SDK until its hot functions tier up, then idle for V8's caching timeout.
+      const busy = await benchPage();
+      await busy.evaluate((n) => window.bench.cpu({ kind: "sdk", n, warmup: 0 }), BUSY_FRAMES);
+      await busy.waitForTimeout(BUSY_IDLE_MS);
+      await busy.close();
+      await loads(`after ${BUSY_FRAMES / 1000}k inbound frames and ${BUSY_IDLE_MS / 1000} s idle`);
+    } finally {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+
   async memory({ browser, server }) {
     const curve = await inPage(browser, server.url, "memory", { n: MEMORY_FRAMES, step: MEMORY_STEP });
     const points = curve.map((p) => `${p.frames / 1000}k ${fmt(p.bytes / 1048576, 2)} MiB`).join(" · ");
@@ -279,8 +372,8 @@ async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
   const unknown = names.filter((n) => !ALL.includes(n));
   if (unknown.length) throw new Error(`unknown bench ${unknown.join(", ")}; known: ${ALL.join(", ")}`);
-  const server = await startServer({ root: ROOT, port: SERVER_PORT });
-  const emulator = names.some((n) => ["send-ack", "cold-start", "cold-phases"].includes(n)) ? new ReleaseEmulator(EMULATOR_PORT) : null;
+  const server = await startServer({ root: ROOT, pkg: PACKAGE, port: SERVER_PORT });
+  const emulator = names.some((n) => ["send-ack", "cold-start", "cold-phases", "cold-compile", "code-cache"].includes(n)) ? new ReleaseEmulator(EMULATOR_PORT) : null;
   let browser = null;
   try {
     await emulator?.start();

@@ -1,8 +1,9 @@
-// The bench's local server: serves the bench pages (bench/web) and the SDK package (pkg)
-// on one loopback origin, and `/replay`, a minimal WebSocket hub (RFC 6455 by hand, no
-// dependency) that does the ClawChat handshake with any token and then writes prepared
-// `message.send` frames as fast as the socket takes them. The frames of a push are
-// encoded once and cached, so the server's own cost stays out of the measurement.
+// The bench's local server: serves the bench pages (bench/web) and, under /pkg/, the SDK
+// package (the directory `pkg` names) on one loopback origin, and `/replay`, a minimal
+// WebSocket hub (RFC 6455 by hand, no dependency) that does the ClawChat handshake with
+// any token and then writes prepared `message.send` frames as fast as the socket takes
+// them. The frames of a push are encoded once and cached, so the server's own cost stays
+// out of the measurement.
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -58,7 +59,7 @@ function readFrames(socket, onText) {
 }
 
 /** Starts the server on `port`; resolves to `{ url, close() }`. */
-export async function startServer({ root, port }) {
+export async function startServer({ root, pkg, port }) {
   const sockets = new Map(); // device id → socket, after the handshake
   const prepared = new Map(); // "count:batch" → encoded frames
 
@@ -88,7 +89,7 @@ export async function startServer({ root, port }) {
       return;
     }
     const path = url.pathname === "/" ? "/bench.html" : url.pathname;
-    const file = path.startsWith("/pkg/") ? join(root, normalize(path)) : join(root, "bench/web", normalize(path));
+    const file = path.startsWith("/pkg/") ? join(pkg, normalize(path.slice(5))) : join(root, "bench/web", normalize(path));
     try {
       const body = await readFile(file);
       res.writeHead(200, {
