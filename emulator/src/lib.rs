@@ -65,6 +65,11 @@ impl Running {
         format!("http://{}", self.admin_addr)
     }
 
+    /// What the group-commit writer has done so far (for the load benchmark).
+    pub fn writer_stats(&self) -> writer::WriterStats {
+        self.state.writer.stats()
+    }
+
     /// Stops serving: sockets are dropped and both listeners closed.
     pub async fn stop(self) {
         self.state.hub.kick_all(Kick::Dropped);
