@@ -12,6 +12,11 @@ use sha2::{Digest, Sha256};
 /// A storage failure (logged; the request fails with an internal error).
 pub type DbResult<T> = Result<T, rusqlite::Error>;
 
+/// The store's layout. Each message is stored once, in `messages`; a recipient's inbox
+/// row is only a reference to it (its `seq`), kept in one B-tree ordered by recipient,
+/// so a send writes the envelope once and two small index entries per recipient fewer
+/// than when the inbox held its own copy. Message sequences are rowids (never reused:
+/// nothing is deleted), so they grow in commit order; a device's cursor is one of them.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS users (
@@ -29,13 +34,12 @@ CREATE TABLE IF NOT EXISTS members (
   chat_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (chat_id, user_id));
 CREATE INDEX IF NOT EXISTS members_by_user ON members(user_id);
 CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
+  seq INTEGER PRIMARY KEY, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
   message_id TEXT NOT NULL, envelope TEXT NOT NULL, accepted_at INTEGER NOT NULL,
   UNIQUE (sender_id, message_id));
 CREATE INDEX IF NOT EXISTS messages_by_chat ON messages(chat_id, seq);
 CREATE TABLE IF NOT EXISTS inbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, message_id TEXT NOT NULL,
-  envelope TEXT NOT NULL, UNIQUE (recipient, message_id));
+  recipient TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (recipient, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (
   user_id TEXT NOT NULL, device_id TEXT NOT NULL, delivered_seq INTEGER NOT NULL,
   PRIMARY KEY (user_id, device_id));
@@ -174,6 +178,11 @@ impl Db {
             conn
         };
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Inbox and index pages are touched all over the file (one per recipient and
+        // chat): a 64 MB page cache (SQLite's default is 2 MB) keeps them in memory
+        // instead of reading them back from the file for every commit.
+        conn.pragma_update(None, "cache_size", -64 * 1024)?;
+        migrate_inbox_to_references(&conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Db {
             conn: Mutex::new(conn),
@@ -512,7 +521,8 @@ impl Db {
     ) -> DbResult<Vec<(i64, String)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, envelope FROM inbox WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT i.seq, m.envelope FROM inbox i JOIN messages m ON m.seq = i.seq
+             WHERE i.recipient = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![user_id, after_seq, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -603,12 +613,13 @@ fn store_message(
         )?
         .query_row(params![m.sender_id, m.message_id], |r| r.get(0))?
     };
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO inbox (recipient, message_id, envelope) VALUES (?1, ?2, ?3)",
-    )?;
-    for recipient in &m.recipients {
-        if insert.execute(params![recipient, m.message_id, m.envelope])? == 1 {
-            stored.push((recipient.clone(), tx.last_insert_rowid(), index));
+    // A resend's inbox rows went in with its first acceptance (members never change).
+    if inserted == 1 {
+        let seq = tx.last_insert_rowid();
+        let mut insert = tx.prepare_cached("INSERT INTO inbox (recipient, seq) VALUES (?1, ?2)")?;
+        for recipient in &m.recipients {
+            insert.execute(params![recipient, seq])?;
+            stored.push((recipient.clone(), seq, index));
         }
     }
     Ok(accepted_at)
@@ -621,6 +632,40 @@ fn store_cursor(tx: &rusqlite::Transaction<'_>, c: &CursorUpdate) -> DbResult<i6
     )?
     .execute(params![c.user_id, c.device_id, c.seq])?;
     Ok(c.seq)
+}
+
+/// Converts a store from before [`SCHEMA`] (an inbox holding its own copy of each
+/// envelope under its own sequence) in place: each inbox row becomes a reference to its
+/// message, and each device cursor moves to the message sequence of the last row it had
+/// reached, so nothing is replayed twice or skipped. A store already converted, or new,
+/// is left as it is.
+fn migrate_inbox_to_references(conn: &Connection) -> DbResult<()> {
+    let copies_envelopes: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('inbox') WHERE name = 'envelope'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !copies_envelopes {
+        return Ok(());
+    }
+    // The old row and its message have the same id and envelope (both were written in
+    // one transaction from one envelope, which names the sender and the chat).
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         ALTER TABLE inbox RENAME TO inbox_copies;
+         CREATE TABLE inbox (
+           recipient TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (recipient, seq))
+           WITHOUT ROWID;
+         CREATE TEMP TABLE inbox_moves AS
+           SELECT i.recipient, i.seq AS old_seq, m.seq AS seq FROM inbox_copies i
+           JOIN messages m ON m.message_id = i.message_id AND m.envelope = i.envelope;
+         INSERT OR IGNORE INTO inbox (recipient, seq) SELECT recipient, seq FROM inbox_moves;
+         UPDATE cursors SET delivered_seq = COALESCE((SELECT MAX(seq) FROM inbox_moves
+           WHERE recipient = cursors.user_id AND old_seq <= cursors.delivered_seq), 0);
+         DROP TABLE inbox_moves;
+         DROP TABLE inbox_copies;
+         COMMIT;",
+    )
 }
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -780,6 +825,65 @@ mod tests {
             .unwrap();
         assert_eq!(a.id, b.id);
         assert_eq!(db.chats_of("a").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_store_whose_inbox_copied_envelopes_is_converted_without_replaying_or_skipping() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        let path = path.to_str().unwrap();
+        {
+            // The layout before inbox rows became references, with two messages to
+            // "b" (old inbox seqs 1 and 2) and one to "c" (seq 3); b's device has
+            // reached the first, c's device the only one.
+            let old = Connection::open(path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE messages (
+                   seq INTEGER PRIMARY KEY AUTOINCREMENT, chat_id TEXT NOT NULL,
+                   sender_id TEXT NOT NULL, message_id TEXT NOT NULL, envelope TEXT NOT NULL,
+                   accepted_at INTEGER NOT NULL, UNIQUE (sender_id, message_id));
+                 CREATE TABLE inbox (
+                   seq INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL,
+                   message_id TEXT NOT NULL, envelope TEXT NOT NULL,
+                   UNIQUE (recipient, message_id));
+                 CREATE TABLE cursors (
+                   user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+                   delivered_seq INTEGER NOT NULL, PRIMARY KEY (user_id, device_id));
+                 INSERT INTO messages VALUES (10, 'c1', 'a', 'm1', 'e1', 1);
+                 INSERT INTO messages VALUES (11, 'c1', 'a', 'm2', 'e2', 2);
+                 INSERT INTO messages VALUES (12, 'c2', 'x', 'm1', 'e3', 3);
+                 INSERT INTO inbox VALUES (1, 'b', 'm1', 'e1');
+                 INSERT INTO inbox VALUES (2, 'b', 'm2', 'e2');
+                 INSERT INTO inbox VALUES (3, 'c', 'm1', 'e3');
+                 INSERT INTO cursors VALUES ('b', 'd', 1);
+                 INSERT INTO cursors VALUES ('c', 'd', 3);
+                 INSERT INTO cursors VALUES ('b', 'new', 0);",
+            )
+            .unwrap();
+        }
+        let db = Db::open(path).unwrap();
+        assert_eq!(db.cursor("b", "d").unwrap(), 10);
+        let after = db
+            .inbox_after("b", db.cursor("b", "d").unwrap(), 10)
+            .unwrap();
+        assert_eq!(
+            after,
+            [(11, "e2".to_owned())],
+            "only what b's device had not had"
+        );
+        assert!(db
+            .inbox_after("c", db.cursor("c", "d").unwrap(), 10)
+            .unwrap()
+            .is_empty());
+        assert_eq!(db.inbox_after("b", 0, 10).unwrap().len(), 2, "a new device");
+        drop(db);
+        let reopened = Db::open(path).unwrap();
+        assert_eq!(reopened.cursor("b", "d").unwrap(), 10, "converted once");
+        let to = vec!["b".to_owned()];
+        assert_eq!(accept(&reopened, message("m3", &to, 4)), 4);
+        let newest = reopened.inbox_after("b", 11, 10).unwrap();
+        assert_eq!(newest.len(), 1);
+        assert!(newest[0].0 > 12, "new sequences follow the old ones");
     }
 
     #[test]
