@@ -1,5 +1,5 @@
-//! Durable storage in SQLite: users, refresh tokens, activation codes, chats, media and
-//! the per-user inbox with a delivery cursor per device.
+//! Durable storage in SQLite: users, refresh tokens, activation codes, chats, media,
+//! messages, and a delivery cursor per device over each user's inbox.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,11 +12,12 @@ use sha2::{Digest, Sha256};
 /// A storage failure (logged; the request fails with an internal error).
 pub type DbResult<T> = Result<T, rusqlite::Error>;
 
-/// The store's layout. Each message is stored once, in `messages`; a recipient's inbox
-/// row is only a reference to it (its `seq`), kept in one B-tree ordered by recipient,
-/// so a send writes the envelope once and two small index entries per recipient fewer
-/// than when the inbox held its own copy. Message sequences are rowids (never reused:
-/// nothing is deleted), so they grow in commit order; a device's cursor is one of them.
+/// The store's layout. Each message is stored once, in `messages`. A user's inbox is
+/// not stored: it is the messages of the user's chats sent by someone else (members
+/// never change, so these are exactly the chat's other members at sending time), read
+/// through `messages_by_chat`. A send so writes one row and two index entries, whatever
+/// the number of recipients. Message sequences are rowids (never reused: nothing is
+/// deleted), so they grow in commit order; a device's cursor is one of them.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS users (
@@ -40,8 +41,6 @@ CREATE TABLE IF NOT EXISTS messages (
 -- (message_id first: clients' ids are ULIDs, time first, so a commit's new entries
 -- share the index's last pages instead of one page per sender; −20 % writer CPU.)
 CREATE INDEX IF NOT EXISTS messages_by_chat ON messages(chat_id, seq);
-CREATE TABLE IF NOT EXISTS inbox (
-  recipient TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (recipient, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (
   user_id TEXT NOT NULL, device_id TEXT NOT NULL, delivered_seq INTEGER NOT NULL,
   PRIMARY KEY (user_id, device_id));
@@ -183,11 +182,11 @@ impl Db {
             conn
         };
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Inbox and index pages are touched all over the file (one per recipient and
-        // chat): a 64 MB page cache (SQLite's default is 2 MB) keeps them in memory
+        // Index pages are touched all over the file (one per chat a commit writes
+        // to): a 64 MB page cache (SQLite's default is 2 MB) keeps them in memory
         // instead of reading them back from the file for every commit.
         conn.pragma_update(None, "cache_size", -64 * 1024)?;
-        migrate_inbox_to_references(&conn)?;
+        drop_inbox_copies(&conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Db {
             conn: Mutex::new(conn),
@@ -517,7 +516,8 @@ impl Db {
         Ok(Some(HistoryPage { items, has_more }))
     }
 
-    /// Up to `limit` inbox envelopes of `user_id` after `after_seq`, in order.
+    /// Up to `limit` inbox envelopes of `user_id` after `after_seq`, in order: the
+    /// first `limit` of each of the user's chats, merged.
     pub fn inbox_after(
         &self,
         user_id: &str,
@@ -525,14 +525,27 @@ impl Db {
         limit: usize,
     ) -> DbResult<Vec<(i64, String)>> {
         let conn = self.conn();
+        let chats = conn
+            .prepare_cached("SELECT chat_id FROM members WHERE user_id = ?1")?
+            .query_map([user_id], |r| r.get(0))?
+            .collect::<DbResult<Vec<String>>>()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT i.seq, m.envelope FROM inbox i JOIN messages m ON m.seq = i.seq
-             WHERE i.recipient = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
+            "SELECT seq, envelope FROM messages WHERE chat_id = ?1 AND seq > ?2
+             AND sender_id <> ?3 ORDER BY seq LIMIT ?4",
         )?;
-        let rows = stmt.query_map(params![user_id, after_seq, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        rows.collect()
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = Vec::new();
+        for chat in chats {
+            let page = stmt.query_map(params![chat, after_seq, user_id, fetch], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            for row in page {
+                rows.push(row?);
+            }
+        }
+        rows.sort_unstable_by_key(|(seq, _): &(i64, String)| *seq);
+        rows.truncate(limit);
+        Ok(rows)
     }
 
     /// The last inbox sequence delivered to this device (0 for a new device).
@@ -618,14 +631,11 @@ fn store_message(
         )?
         .query_row(params![m.sender_id, m.message_id], |r| r.get(0))?
     };
-    // A resend's inbox rows went in with its first acceptance (members never change).
+    // A new message is in each recipient's inbox under its own sequence; a resend
+    // was there since its first acceptance.
     if inserted == 1 {
         let seq = tx.last_insert_rowid();
-        let mut insert = tx.prepare_cached("INSERT INTO inbox (recipient, seq) VALUES (?1, ?2)")?;
-        for recipient in &m.recipients {
-            insert.execute(params![recipient, seq])?;
-            stored.push((recipient.clone(), seq, index));
-        }
+        stored.extend(m.recipients.iter().map(|r| (r.clone(), seq, index)));
     }
     Ok(accepted_at)
 }
@@ -639,12 +649,12 @@ fn store_cursor(tx: &rusqlite::Transaction<'_>, c: &CursorUpdate) -> DbResult<i6
     Ok(c.seq)
 }
 
-/// Converts a store from before [`SCHEMA`] (an inbox holding its own copy of each
-/// envelope under its own sequence) in place: each inbox row becomes a reference to its
-/// message, and each device cursor moves to the message sequence of the last row it had
-/// reached, so nothing is replayed twice or skipped. A store already converted, or new,
-/// is left as it is.
-fn migrate_inbox_to_references(conn: &Connection) -> DbResult<()> {
+/// Converts a store from before [`SCHEMA`] (an `inbox` table holding a copy of each
+/// envelope under its own sequence) in place: each device cursor moves to the message
+/// sequence of the last inbox row it had reached, so nothing is replayed twice or
+/// skipped, and the copies are dropped. A store already converted, or new, is left as
+/// it is.
+fn drop_inbox_copies(conn: &Connection) -> DbResult<()> {
     let copies_envelopes: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('inbox') WHERE name = 'envelope'",
         [],
@@ -657,18 +667,13 @@ fn migrate_inbox_to_references(conn: &Connection) -> DbResult<()> {
     // one transaction from one envelope, which names the sender and the chat).
     conn.execute_batch(
         "BEGIN IMMEDIATE;
-         ALTER TABLE inbox RENAME TO inbox_copies;
-         CREATE TABLE inbox (
-           recipient TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (recipient, seq))
-           WITHOUT ROWID;
          CREATE TEMP TABLE inbox_moves AS
-           SELECT i.recipient, i.seq AS old_seq, m.seq AS seq FROM inbox_copies i
+           SELECT i.recipient, i.seq AS old_seq, m.seq AS seq FROM inbox i
            JOIN messages m ON m.message_id = i.message_id AND m.envelope = i.envelope;
-         INSERT OR IGNORE INTO inbox (recipient, seq) SELECT recipient, seq FROM inbox_moves;
          UPDATE cursors SET delivered_seq = COALESCE((SELECT MAX(seq) FROM inbox_moves
            WHERE recipient = cursors.user_id AND old_seq <= cursors.delivered_seq), 0);
          DROP TABLE inbox_moves;
-         DROP TABLE inbox_copies;
+         DROP TABLE inbox;
          COMMIT;",
     )
 }
@@ -724,6 +729,14 @@ mod tests {
             .unwrap()[0]
     }
 
+    /// A store with chat "c" of "a" and "b", where [`message`]s are sent by "a".
+    fn store_with_chat() -> Db {
+        let db = Db::open(":memory:").unwrap();
+        db.create_chat("c", "group", "", &["a".into(), "b".into()], 0)
+            .unwrap();
+        db
+    }
+
     fn message(id: &str, to: &[String], now: i64) -> NewMessage {
         NewMessage {
             chat_id: "c".into(),
@@ -737,7 +750,7 @@ mod tests {
 
     #[test]
     fn a_resent_message_coalesces_and_keeps_its_first_acceptance() {
-        let db = Db::open(":memory:").unwrap();
+        let db = store_with_chat();
         let to = vec!["b".to_owned()];
         assert_eq!(accept(&db, message("m1", &to, 10)), 10);
         assert_eq!(accept(&db, message("m1", &to, 20)), 10);
@@ -746,8 +759,35 @@ mod tests {
     }
 
     #[test]
+    fn an_inbox_is_the_other_members_messages_of_every_chat_in_commit_order() {
+        let db = store_with_chat();
+        db.create_chat("d", "group", "", &["b".into(), "e".into()], 0)
+            .unwrap();
+        let send = |chat: &str, from: &str, id: &str| {
+            let to = vec!["b".to_owned()];
+            let m = NewMessage {
+                chat_id: chat.into(),
+                sender_id: from.into(),
+                ..message(id, &to, 0)
+            };
+            db.commit(&[Write::Message(m)], &mut Vec::new()).unwrap();
+        };
+        send("c", "a", "m1");
+        send("d", "e", "m2");
+        send("c", "b", "own");
+        send("c", "a", "m4");
+        send("d", "e", "m5");
+        let ids = |rows: Vec<(i64, String)>| rows.into_iter().map(|(_, e)| e).collect::<Vec<_>>();
+        let first = db.inbox_after("b", 0, 3).unwrap();
+        let after = first[2].0;
+        assert_eq!(ids(first), ["m1", "m2", "m4"]);
+        assert_eq!(ids(db.inbox_after("b", after, 10).unwrap()), ["m5"]);
+        assert_eq!(ids(db.inbox_after("a", 0, 10).unwrap()), ["own"]);
+    }
+
+    #[test]
     fn a_batch_is_stored_in_order_and_coalesces_within_itself() {
-        let db = Db::open(":memory:").unwrap();
+        let db = store_with_chat();
         let to = vec!["b".to_owned()];
         let batch = [
             Write::Message(message("m1", &to, 1)),
@@ -854,6 +894,9 @@ mod tests {
                  CREATE TABLE cursors (
                    user_id TEXT NOT NULL, device_id TEXT NOT NULL,
                    delivered_seq INTEGER NOT NULL, PRIMARY KEY (user_id, device_id));
+                 CREATE TABLE members (
+                   chat_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (chat_id, user_id));
+                 INSERT INTO members VALUES ('c1', 'a'), ('c1', 'b'), ('c2', 'x'), ('c2', 'c');
                  INSERT INTO messages VALUES (10, 'c1', 'a', 'm1', 'e1', 1);
                  INSERT INTO messages VALUES (11, 'c1', 'a', 'm2', 'e2', 2);
                  INSERT INTO messages VALUES (12, 'c2', 'x', 'm1', 'e3', 3);
@@ -885,7 +928,11 @@ mod tests {
         let reopened = Db::open(path).unwrap();
         assert_eq!(reopened.cursor("b", "d").unwrap(), 10, "converted once");
         let to = vec!["b".to_owned()];
-        assert_eq!(accept(&reopened, message("m3", &to, 4)), 4);
+        let m3 = NewMessage {
+            chat_id: "c1".into(),
+            ..message("m3", &to, 4)
+        };
+        assert_eq!(accept(&reopened, m3), 4);
         let newest = reopened.inbox_after("b", 11, 10).unwrap();
         assert_eq!(newest.len(), 1);
         assert!(newest[0].0 > 12, "new sequences follow the old ones");

@@ -199,6 +199,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_sends_are_each_answered_after_their_commit() {
         let db = Arc::new(Db::open(":memory:").unwrap());
+        db.create_chat("c", "direct", "", &["a".into(), "b".into()], 0)
+            .unwrap();
         let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
         let heard = rows.clone();
         let on_stored: OnStored = Box::new(move |recipient, seq, envelope| {
