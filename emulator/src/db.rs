@@ -182,10 +182,6 @@ impl Db {
             conn
         };
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Index pages are touched all over the file (one per chat a commit writes
-        // to): a 64 MB page cache (SQLite's default is 2 MB) keeps them in memory
-        // instead of reading them back from the file for every commit.
-        conn.pragma_update(None, "cache_size", -64 * 1024)?;
         drop_inbox_copies(&conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Db {
