@@ -9,6 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
+
 /// A storage failure (logged; the request fails with an internal error).
 pub type DbResult<T> = Result<T, rusqlite::Error>;
 
@@ -154,6 +156,8 @@ pub struct MediaRow {
 pub struct Db {
     conn: Mutex<Connection>,
     chats: Mutex<HashMap<String, Arc<Chat>>>,
+    /// For a store in a file: its checkpoint thread, stopped with the store.
+    _checkpointer: Option<Checkpointer>,
 }
 
 /// SHA-256 of a secret, so refresh tokens are never stored in clear.
@@ -164,22 +168,30 @@ pub fn digest(secret: &str) -> Vec<u8> {
 impl Db {
     /// Opens (creating if needed) the database at `path`, or an in-memory one for `:memory:`.
     pub fn open(path: &str) -> DbResult<Self> {
-        let conn = if path == ":memory:" {
-            Connection::open_in_memory()?
+        let (conn, checkpointer) = if path == ":memory:" {
+            (Connection::open_in_memory()?, None)
         } else {
             if let Some(parent) = Path::new(path).parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
             let conn = Connection::open(path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            // Checkpoints run on the writer thread and end in two fsyncs (32–54 ms
-            // each on the shared machine): every 16,000 pages (64 MB of log) instead of
-            // SQLite's 1,000, so sends stall on them a sixteenth as often, and a page
-            // rewritten by many commits is copied back once. (120k sends in batches of
-            // 32: 66 fsyncs instead of 246 at 4,000 pages, preads from the log halved.)
-            // Commits are unaffected: a committed send is in the log.
-            conn.pragma_update(None, "wal_autocheckpoint", 16000)?;
-            conn
+            // Checkpoints end in two fsyncs (32–54 ms each on the shared machine): a
+            // thread of their own does the bulk of them ([`Checkpointer`]); the writer's
+            // connection finishes one every 16,000 pages of log (SQLite's default is
+            // 1,000), a sixteenth as often, and a page rewritten by many commits is
+            // copied back once (120k sends in batches of 32: 66 fsyncs instead of 246
+            // at 4,000 pages). Commits are unaffected: a committed send is in the log.
+            conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+            let checkpointer = match Checkpointer::spawn(Connection::open(path)?) {
+                Ok(checkpointer) => Some(checkpointer),
+                Err(err) => {
+                    tracing::warn!(%err, "no checkpoint thread; the writer checkpoints");
+                    conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+                    None
+                }
+            };
+            (conn, checkpointer)
         };
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         drop_inbox_copies(&conn)?;
@@ -187,6 +199,7 @@ impl Db {
         Ok(Db {
             conn: Mutex::new(conn),
             chats: Mutex::default(),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -6,6 +6,7 @@
 //! It also serves the demo page (`www/`) and the wasm-pack output (`pkg/`).
 
 pub mod admin;
+pub mod checkpoint;
 pub mod config;
 pub mod db;
 pub mod faults;
