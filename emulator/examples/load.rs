@@ -247,14 +247,25 @@ async fn main() {
         pairs.len() * 2
     );
     let (ping_rate, ping_lat, _, ping_cpu) = run_phase(&url, &pairs, Phase::Ping, secs).await;
+    let before = running.writer_stats();
+    let send_started = Instant::now();
     let (send_rate, send_lat, delivered, send_cpu) =
         run_phase(&url, &pairs, Phase::Send, secs).await;
+    let wall_us = send_started.elapsed().as_micros().max(1) as f64;
+    let after = running.writer_stats();
+    let commits = (after.commits - before.commits).max(1) as f64;
     println!(
         "baseline ping->pong : {ping_rate:>9.0} round trips/s  p50 {:>6.2} ms  p99 {:>6.2} ms  cpu {ping_cpu:.0} us",
         percentile(&ping_lat, 50.0),
         percentile(&ping_lat, 99.0)
     );
     println!("send->ack (stored)  : {send_rate:>9.0} msgs/s         p50 {:>6.2} ms  p99 {:>6.2} ms  cpu {send_cpu:.0} us  ({delivered} delivered)", percentile(&send_lat, 50.0), percentile(&send_lat, 99.0));
+    println!(
+        "writer (send phase) : {commits:.0} commits, {:.1} writes ({:.1} messages) a commit, busy {:.0} % of the phase",
+        (after.writes - before.writes) as f64 / commits,
+        (after.messages - before.messages) as f64 / commits,
+        (after.busy_us - before.busy_us) as f64 * 100.0 / wall_us
+    );
     println!(
         "send/baseline ratio : {:.2}x throughput, {:.2}x p99, {:.2}x cpu per round trip",
         send_rate / ping_rate.max(1.0),

@@ -6,6 +6,7 @@
 //! It also serves the demo page (`www/`) and the wasm-pack output (`pkg/`).
 
 pub mod admin;
+pub mod checkpoint;
 pub mod config;
 pub mod db;
 pub mod faults;
@@ -63,6 +64,11 @@ impl Running {
     /// `http://<admin addr>`.
     pub fn admin_url(&self) -> String {
         format!("http://{}", self.admin_addr)
+    }
+
+    /// What the group-commit writer has done so far (for the load benchmark).
+    pub fn writer_stats(&self) -> writer::WriterStats {
+        self.state.writer.stats()
     }
 
     /// Stops serving: sockets are dropped and both listeners closed.

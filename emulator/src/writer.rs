@@ -5,8 +5,10 @@
 //! send), but many sockets share one commit instead of taking turns on the store's
 //! lock, and the async workers no longer block on SQLite to write.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
@@ -25,20 +27,55 @@ type Answer = oneshot::Sender<Result<i64, WriteFailed>>;
 /// the recipient, the row's sequence and the envelope.
 pub type OnStored = Box<dyn Fn(&str, i64, &Arc<str>) + Send>;
 
+/// What the writer has done since it started, for the load benchmark.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed (or attempted).
+    pub commits: u64,
+    /// Writes applied in them (messages and cursors).
+    pub writes: u64,
+    /// Of those, sent messages.
+    pub messages: u64,
+    /// Wall time spent in commits and in handing their results over, in µs.
+    pub busy_us: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    writes: AtomicU64,
+    messages: AtomicU64,
+    busy_us: AtomicU64,
+}
+
 /// The handle to the writer thread; the thread ends when the handle is dropped.
 #[derive(Debug)]
 pub struct Writer {
     jobs: mpsc::Sender<(Write, Option<Answer>)>,
+    counters: Arc<Counters>,
 }
 
 impl Writer {
     /// Starts the writer thread over `db`; `on_stored` hears of every new inbox row.
     pub fn spawn(db: Arc<Db>, on_stored: OnStored) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel();
+        let counters = Arc::new(Counters::default());
+        let counted = counters.clone();
         std::thread::Builder::new()
             .name("clawchat-writer".into())
-            .spawn(move || run(&db, &queue, &on_stored))?;
-        Ok(Writer { jobs })
+            .spawn(move || run(&db, &queue, &on_stored, &counted))?;
+        Ok(Writer { jobs, counters })
+    }
+
+    /// What the writer has done so far.
+    pub fn stats(&self) -> WriterStats {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WriterStats {
+            commits: read(&self.counters.commits),
+            writes: read(&self.counters.writes),
+            messages: read(&self.counters.messages),
+            busy_us: read(&self.counters.busy_us),
+        }
     }
 
     async fn apply(&self, write: Write) -> Result<i64, WriteFailed> {
@@ -68,9 +105,15 @@ impl Writer {
 
 /// The thread: waits for a write, takes whatever else is queued, commits, tells of
 /// the new inbox rows, answers.
-fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>, on_stored: &OnStored) {
+fn run(
+    db: &Db,
+    queue: &Receiver<(Write, Option<Answer>)>,
+    on_stored: &OnStored,
+    counters: &Counters,
+) {
     let mut stored = Vec::new();
     while let Ok(first) = queue.recv() {
+        let started = Instant::now();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -79,6 +122,10 @@ fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>, on_stored: &OnStored)
             }
         }
         let (writes, answers): (Vec<Write>, Vec<_>) = batch.into_iter().unzip();
+        let messages = writes
+            .iter()
+            .filter(|w| matches!(w, Write::Message(_)))
+            .count();
         let results = commit(db, &writes, &mut stored);
         let mut envelopes: Vec<Option<Arc<str>>> = vec![None; writes.len()];
         for (recipient, seq, index) in stored.drain(..) {
@@ -88,11 +135,20 @@ fn run(db: &Db, queue: &Receiver<(Write, Option<Answer>)>, on_stored: &OnStored)
                 on_stored(&recipient, seq, envelope);
             }
         }
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters
+            .writes
+            .fetch_add(writes.len() as u64, Ordering::Relaxed);
+        counters
+            .messages
+            .fetch_add(messages as u64, Ordering::Relaxed);
         for (answer, result) in answers.into_iter().zip(results) {
             if let Some(answer) = answer {
                 let _ = answer.send(result);
             }
         }
+        let busy = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counters.busy_us.fetch_add(busy, Ordering::Relaxed);
     }
 }
 
@@ -143,6 +199,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_sends_are_each_answered_after_their_commit() {
         let db = Arc::new(Db::open(":memory:").unwrap());
+        db.create_chat("c", "direct", "", &["a".into(), "b".into()], 0)
+            .unwrap();
         let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
         let heard = rows.clone();
         let on_stored: OnStored = Box::new(move |recipient, seq, envelope| {
@@ -165,6 +223,13 @@ mod tests {
             writer.accept(message("m7", 99)).await,
             Ok(7),
             "a resend coalesces"
+        );
+        let stats = writer.stats();
+        assert_eq!((stats.writes, stats.messages), (1_001, 1_001));
+        assert!(
+            (1..=1_001).contains(&stats.commits),
+            "{} commits",
+            stats.commits
         );
         let inbox = db.inbox_after("b", 0, 2_000).unwrap();
         assert_eq!(inbox.len(), 1_000);

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use clawchat_wasm::protocol::{
-    decode, send_codes, Ack, ChatType, Event, Frame, HelloFail, HelloOk, MessagePayload,
-    ProtocolError, SendFailure, Sender,
+    decode, send_codes, Ack, ChatType, Event, Frame, HelloFail, HelloOk, ProtocolError,
+    SendFailure, Sender,
 };
 use futures_util::{FutureExt, SinkExt};
 use tokio::time::{timeout, Instant, Interval};
@@ -488,8 +488,11 @@ impl Session {
                 )
                 .await;
         }
-        match frame.event.clone() {
-            Event::Send(payload) | Event::Reply(payload) => self.on_message(frame, payload).await,
+        match frame.event {
+            Event::Send(ref payload) | Event::Reply(ref payload) => {
+                let id = payload.message_id.clone();
+                self.on_message(frame, id).await
+            }
             Event::Stream(..) | Event::Typing(_) => self.relay(frame).await,
             Event::Ping(payload) => {
                 Counters::bump(&self.state.counters.pings);
@@ -593,8 +596,8 @@ impl Session {
         frame
     }
 
-    async fn on_message(&mut self, frame: Frame, payload: MessagePayload) {
-        let id = payload.message_id.clone();
+    /// Stores a sent message (`id` is its message id) and acks it once it is committed.
+    async fn on_message(&mut self, frame: Frame, id: String) {
         let Some((chat_id, chat_type, recipients)) = self.writable_chat(&frame, Some(&id)).await
         else {
             return;
@@ -606,7 +609,7 @@ impl Session {
             chat_id: chat_id.clone(),
             sender_id: self.peer.user_id.clone(),
             message_id: id.clone(),
-            recipients: recipients.clone(),
+            recipients,
             envelope,
             now,
         };
