@@ -133,26 +133,6 @@ impl Event {
         matches!(self, Event::Send(_) | Event::Reply(_))
     }
 
-    fn payload_value(&self) -> Value {
-        let value = match self {
-            Event::Challenge(p) => serde_json::to_value(p),
-            Event::Connect(p) => serde_json::to_value(p),
-            Event::HelloOk(p) => serde_json::to_value(p),
-            Event::HelloFail(p) => serde_json::to_value(p),
-            Event::Send(p) | Event::Reply(p) => serde_json::to_value(p),
-            Event::Ack(p) => serde_json::to_value(p),
-            Event::SendError(p) => serde_json::to_value(p),
-            Event::Stream(_, p) => serde_json::to_value(p),
-            Event::Typing(p) => serde_json::to_value(p),
-            Event::Ping(v)
-            | Event::Pong(v)
-            | Event::ReplayDone(v)
-            | Event::Unknown { payload: v, .. } => Ok(v.clone()),
-            Event::LegacyOffline(_) => Ok(Value::Object(Default::default())),
-        };
-        value.unwrap_or(Value::Null)
-    }
-
     fn from_parts(name: &str, payload: &str) -> Result<Event, ProtocolError> {
         fn typed<T: serde::de::DeserializeOwned>(
             name: &str,
@@ -244,16 +224,36 @@ impl Frame {
     }
 
     fn encode(&self, downlink: bool) -> String {
+        match &self.event {
+            Event::Challenge(p) => self.encode_with(p, downlink),
+            Event::Connect(p) => self.encode_with(p, downlink),
+            Event::HelloOk(p) => self.encode_with(p, downlink),
+            Event::HelloFail(p) => self.encode_with(p, downlink),
+            Event::Send(p) | Event::Reply(p) => self.encode_with(p, downlink),
+            Event::Ack(p) => self.encode_with(p, downlink),
+            Event::SendError(p) => self.encode_with(p, downlink),
+            Event::Stream(_, p) => self.encode_with(p, downlink),
+            Event::Typing(p) => self.encode_with(p, downlink),
+            Event::Ping(v)
+            | Event::Pong(v)
+            | Event::ReplayDone(v)
+            | Event::Unknown { payload: v, .. } => self.encode_with(v, downlink),
+            Event::LegacyOffline(_) => self.encode_with(&Empty {}, downlink),
+        }
+    }
+
+    /// Written straight from the typed payload: no `Value` tree, no copies.
+    fn encode_with<P: Serialize>(&self, payload: &P, downlink: bool) -> String {
         let wire = WireFrame {
-            version: PROTOCOL_VERSION.to_owned(),
-            event: self.event.name().to_owned(),
-            trace_id: self.trace_id.clone(),
+            version: PROTOCOL_VERSION,
+            event: self.event.name(),
+            trace_id: &self.trace_id,
             emitted_at: self.emitted_at,
-            chat_id: self.chat_id.clone(),
-            to: self.to.clone(),
+            chat_id: self.chat_id.as_deref(),
+            to: self.to.as_ref(),
             chat_type: self.chat_type.filter(|_| downlink),
-            sender: self.sender.clone().filter(|_| downlink),
-            payload: self.event.payload_value(),
+            sender: self.sender.as_ref().filter(|_| downlink),
+            payload,
         };
         serde_json::to_string(&wire).unwrap_or_default()
     }
@@ -261,21 +261,25 @@ impl Frame {
 
 /// The frame as it is on the wire, for encoding.
 #[derive(Serialize)]
-struct WireFrame {
-    version: String,
-    event: String,
-    trace_id: String,
+struct WireFrame<'a, P> {
+    version: &'a str,
+    event: &'a str,
+    trace_id: &'a str,
     emitted_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    chat_id: Option<String>,
+    chat_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    to: Option<Target>,
+    to: Option<&'a Target>,
     #[serde(skip_serializing_if = "Option::is_none")]
     chat_type: Option<ChatType>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sender: Option<Sender>,
-    payload: Value,
+    sender: Option<&'a Sender>,
+    payload: &'a P,
 }
+
+/// The `{}` payload of the legacy offline events.
+#[derive(Serialize)]
+struct Empty {}
 
 /// The frame as decoded: the envelope typed, the payload still raw text, typed next
 /// straight from that text by its event (no intermediate [`Value`]).
