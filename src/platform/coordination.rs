@@ -31,7 +31,7 @@ pub fn has_web_locks() -> bool {
 /// The account's BroadcastChannel, with its listener. Tab messages travel as JSON text
 /// (one codec, [`TabWire::encode`] / [`TabWire::decode`], shared with the socket's).
 ///
-/// What this tab posts during one task goes out together at the start of the next
+/// The events a leader relays during one task go out together at the start of the next
 /// (through a `MessageChannel`, which background tabs do not throttle like timers):
 /// Chromium charges each `postMessage` about 0.1 ms whatever its size, more than the
 /// whole decode of a message, and a leader relays every event to its followers.
@@ -110,9 +110,16 @@ impl TabChannel {
         self.outgoing.flush();
     }
 
-    /// Tells every other tab (at the start of the next task, with whatever else this
-    /// task posts).
+    /// Tells every other tab. Relayed events go out at the start of the next task, with
+    /// whatever else this task relays; anything else (hello, sends, settles, …) goes out
+    /// at once and alone, after the events queued before it, in the format every version
+    /// of the SDK reads (a tab of an older build ignores batches).
     pub fn post(&self, message: &TabWire) {
+        if !matches!(message, TabWire::Event { .. }) {
+            self.flush();
+            let _ = self.outgoing.channel.post_message(&message.encode().into());
+            return;
+        }
         let mut queued = self.outgoing.queued.borrow_mut();
         queued.push(message.encode());
         match queued.len() {

@@ -137,7 +137,8 @@ impl TabWire {
     }
 
     /// Encoded messages as the text of one post: a single message as it is, several as
-    /// a JSON array of them (each `postMessage` costs a fixed ~0.1 ms in Chromium).
+    /// a JSON array of them (each `postMessage` costs a fixed ~0.1 ms in Chromium). Only
+    /// relayed events are batched: tabs of builds before batching ignore arrays.
     pub fn batch(encoded: &[String]) -> String {
         match encoded {
             [one] => one.clone(),
