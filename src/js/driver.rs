@@ -111,16 +111,14 @@ pub(super) struct Driver {
     pub store: TokenStore,
     /// Where queued sends are persisted (beside the session).
     outbox: OutboxStore,
-    /// Outbox jobs not yet run, and whether the worker runs.
-    row_jobs: Vec<RowJob>,
-    row_worker: bool,
+    /// Outbox jobs not yet run.
+    row_jobs: JobQueue<RowJob>,
     /// Where messages are cached (beside the session), how many per chat, the jobs not
-    /// yet run, and whether the worker runs.
+    /// yet run.
     messages: MessageStore,
     /// Messages kept per chat in the cache.
     pub cache_capacity: usize,
-    cache_jobs: Vec<CacheJob>,
-    cache_worker: bool,
+    cache_jobs: JobQueue<CacheJob>,
     /// The rows of sends not yet acked, by message id: an acked one is cached as ours.
     unacked: HashMap<String, OutboxRow>,
     emitter: Emitter,
@@ -140,6 +138,38 @@ pub(super) struct Driver {
     /// Said once at `connect()` (the storage fallback).
     pub startup_warning: Option<String>,
     loaded: bool,
+}
+
+/// Jobs for a store worker that takes all of them each round, and whether it runs.
+struct JobQueue<J> {
+    jobs: Vec<J>,
+    running: bool,
+}
+
+impl<J> Default for JobQueue<J> {
+    fn default() -> Self {
+        JobQueue {
+            jobs: Vec::new(),
+            running: false,
+        }
+    }
+}
+
+impl<J> JobQueue<J> {
+    /// Queues `job`; true when no worker runs, so the caller must start one (it is then
+    /// counted as running).
+    fn push(&mut self, job: J) -> bool {
+        self.jobs.push(job);
+        !std::mem::replace(&mut self.running, true)
+    }
+
+    /// Everything queued, for the worker's next round; `None` when nothing is, and the
+    /// worker stops.
+    fn take(&mut self) -> Option<Vec<J>> {
+        let jobs = std::mem::take(&mut self.jobs);
+        self.running = !jobs.is_empty();
+        self.running.then_some(jobs)
+    }
 }
 
 /// The driver, shared by the facade and every callback.
@@ -215,12 +245,10 @@ impl Driver {
             refresh_lock: None,
             requests: HashMap::new(),
             outbox: OutboxStore::for_tokens(&store),
-            row_jobs: Vec::new(),
-            row_worker: false,
+            row_jobs: JobQueue::default(),
             messages: MessageStore::for_tokens(&store),
             cache_capacity: message_cache::DEFAULT_CAPACITY,
-            cache_jobs: Vec::new(),
-            cache_worker: false,
+            cache_jobs: JobQueue::default(),
             unacked: HashMap::new(),
             store,
             emitter: Emitter::default(),
@@ -594,11 +622,9 @@ fn start_connection(shared: &Shared, d: &mut Driver) -> Vec<Work> {
 
 /// Queues an outbox job; starts the worker unless it runs.
 fn queue_row_job(shared: &Shared, d: &mut Driver, job: RowJob) {
-    d.row_jobs.push(job);
-    if d.row_worker {
+    if !d.row_jobs.push(job) {
         return;
     }
-    d.row_worker = true;
     let (weak, store, key) = (
         Rc::downgrade(shared),
         d.outbox.clone(),
@@ -612,15 +638,8 @@ fn queue_row_job(shared: &Shared, d: &mut Driver, job: RowJob) {
 /// stay in order, and a read sees every earlier write of this tab.
 async fn row_worker(weak: Weak<RefCell<Driver>>, store: OutboxStore, key: String) {
     loop {
-        let jobs = {
-            let Some(shared) = weak.upgrade() else { return };
-            let mut d = shared.borrow_mut();
-            let jobs = std::mem::take(&mut d.row_jobs);
-            if jobs.is_empty() {
-                d.row_worker = false;
-                return;
-            }
-            jobs
+        let Some(jobs) = weak.upgrade().and_then(|s| s.borrow_mut().row_jobs.take()) else {
+            return;
         };
         let mut writes = Vec::new();
         let mut reads = Vec::new();
@@ -686,6 +705,7 @@ fn rows_done(
             Err(err) => {
                 work.push(warn(format!("{err}: row dropped")));
                 if let Some(id) = message_id {
+                    // This runs inside the worker's round: its next round takes it.
                     d.row_jobs.push(RowJob::Write(RowWrite::Remove(id)));
                 }
             }
@@ -776,11 +796,9 @@ fn cache_sent(shared: &Shared, d: &mut Driver, row: &OutboxRow, accepted_at: i64
 
 /// Queues a message cache job; starts the worker unless it runs.
 fn queue_cache_job(shared: &Shared, d: &mut Driver, job: CacheJob) {
-    d.cache_jobs.push(job);
-    if d.cache_worker {
+    if !d.cache_jobs.push(job) {
         return;
     }
-    d.cache_worker = true;
     let (weak, store, key, capacity) = (
         Rc::downgrade(shared),
         d.messages.clone(),
@@ -800,15 +818,11 @@ async fn cache_worker(
     capacity: usize,
 ) {
     loop {
-        let jobs = {
-            let Some(shared) = weak.upgrade() else { return };
-            let mut d = shared.borrow_mut();
-            let jobs = std::mem::take(&mut d.cache_jobs);
-            if jobs.is_empty() {
-                d.cache_worker = false;
-                return;
-            }
-            jobs
+        let Some(jobs) = weak
+            .upgrade()
+            .and_then(|s| s.borrow_mut().cache_jobs.take())
+        else {
+            return;
         };
         let mut writes = Vec::new();
         let mut pages = Vec::new();
