@@ -58,7 +58,7 @@ impl Outgoing {
     fn flush(&self) {
         let queued = std::mem::take(&mut *self.queued.borrow_mut());
         if !queued.is_empty() {
-            let _ = self.channel.post_message(&TabWire::batch(&queued).into());
+            let _ = self.channel.post_message(&TabWire::batch(queued).into());
         }
     }
 }

@@ -139,10 +139,10 @@ impl TabWire {
     /// Encoded messages as the text of one post: a single message as it is, several as
     /// a JSON array of them (each `postMessage` costs a fixed ~0.1 ms in Chromium). Only
     /// relayed events are batched: tabs of builds before batching ignore arrays.
-    pub fn batch(encoded: &[String]) -> String {
-        match encoded {
-            [one] => one.clone(),
-            many => format!("[{}]", many.join(",")),
+    pub fn batch(mut encoded: Vec<String>) -> String {
+        match encoded.len() {
+            1 => encoded.pop().unwrap_or_default(),
+            _ => format!("[{}]", encoded.join(",")),
         }
     }
 

@@ -265,11 +265,15 @@ fn messages_posted_together_arrive_in_order_and_a_bad_one_is_left_out() {
     let first = TabWire::Hello { tab: "a".into() };
     let second = TabWire::Rotated;
     assert_eq!(
-        TabWire::batch(&[first.encode()]),
+        TabWire::batch(vec![first.encode()]),
         first.encode(),
         "one goes alone"
     );
-    let both = TabWire::batch(&[first.encode(), r#"{"nope":1}"#.into(), second.encode()]);
+    let both = TabWire::batch(vec![
+        first.encode(),
+        r#"{"nope":1}"#.into(),
+        second.encode(),
+    ]);
     assert_eq!(TabWire::unbatch(&both), [first.clone(), second]);
     assert_eq!(TabWire::unbatch(&first.encode()), [first]);
     for junk in ["", "[", "[1,", "{}", "null", "[[]]"] {
