@@ -78,17 +78,13 @@ async fn messages_survive_a_new_client(storage: &str) {
     wait_until("ann got them", || ann.texts().len() == 4).await;
     let own_id = send(&ann, &chat_id, "ann 5").await;
     let all = ["bob 1", "bob 2", "bob 3", "bob 4", "ann 5"];
-    for _ in 0..250 {
-        if texts(&history(&ann, &chat_id, "").await) == all {
-            break;
-        }
-        sleep(20).await;
-    }
-    assert_eq!(
-        texts(&history(&ann, &chat_id, "").await),
-        all,
-        "cached in order"
-    );
+    let (ann_ref, chat_ref) = (&ann, chat_id.as_str());
+    let cached = read_until(
+        move || async move { texts(&history(ann_ref, chat_ref, "").await) },
+        |t| *t == all,
+    )
+    .await;
+    assert_eq!(cached, all, "cached in order");
     if storage == "indexeddb" {
         let rows = stored_rows(&account).await;
         assert_eq!(rows.len(), 5, "on disk");
@@ -132,14 +128,9 @@ async fn messages_survive_a_new_client(storage: &str) {
 
     // Logging out takes the account's cached messages with it.
     settle(reloaded.client.logout()).await.expect("logged out");
-    for _ in 0..250 {
-        if storage != "indexeddb" || stored_rows(&account).await.is_empty() {
-            break;
-        }
-        sleep(20).await;
-    }
     if storage == "indexeddb" {
-        assert!(stored_rows(&account).await.is_empty(), "cleared on logout");
+        let rows = read_until(|| stored_rows(&account), |r| r.is_empty()).await;
+        assert!(rows.is_empty(), "cleared on logout");
     }
     let after = client_for(&session, storage, "{}");
     let err = settle(after.client.history(&chat_id, JsValue::UNDEFINED))
@@ -203,13 +194,8 @@ async fn a_fresh_store_fills_from_the_server_route_and_keeps_it() {
             .is_empty()
     );
 
-    for _ in 0..250 {
-        if stored_rows(&account).await.len() == 3 {
-            break;
-        }
-        sleep(20).await;
-    }
-    assert_eq!(stored_rows(&account).await.len(), 3, "what came is stored");
+    let rows = read_until(|| stored_rows(&account), |r| r.len() == 3).await;
+    assert_eq!(rows.len(), 3, "what came is stored");
     // Now from the cache: the whole chat in one page.
     assert_eq!(
         texts(&history(&fresh, &ann_chat, "").await),
@@ -239,16 +225,13 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
         send(&bob, &chat_id, &format!("m{i}")).await;
     }
     wait_until("ann got them", || ann.texts().len() == 6).await;
-    for _ in 0..250 {
-        if texts(&history(&ann, &chat_id, "").await) == ["m4", "m5", "m6"] {
-            break;
-        }
-        sleep(20).await;
-    }
-    assert_eq!(
-        texts(&history(&ann, &chat_id, "").await),
-        ["m4", "m5", "m6"]
-    );
+    let (ann_ref, chat_ref) = (&ann, chat_id.as_str());
+    let kept = read_until(
+        move || async move { texts(&history(ann_ref, chat_ref, "").await) },
+        |t| *t == ["m4", "m5", "m6"],
+    )
+    .await;
+    assert_eq!(kept, ["m4", "m5", "m6"]);
     assert_eq!(stored_rows(&account).await.len(), 3, "trimmed on disk");
     ann.client.disconnect();
     bob.client.disconnect();
@@ -270,15 +253,12 @@ async fn an_account_caches_a_bounded_number_of_chats() {
     );
     inject(&account, &frame, 300, 0).await;
     wait_until("ann got all 300", || ann.texts().len() == 300).await;
-    let mut rows = stored_rows(&account).await.len();
-    for _ in 0..250 {
-        if rows == 256 {
-            break;
-        }
-        sleep(20).await;
-        rows = stored_rows(&account).await.len();
-    }
-    assert_eq!(rows, 256, "the chats past the cap are forgotten on disk");
+    let rows = read_until(|| stored_rows(&account), |r| r.len() == 256).await;
+    assert_eq!(
+        rows.len(),
+        256,
+        "the chats past the cap are forgotten on disk"
+    );
     ann.client.disconnect();
 }
 
@@ -318,13 +298,8 @@ async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
         .of("warn")
         .iter()
         .any(|w| get_str(w, "message").contains("cached message malformed")));
-    for _ in 0..250 {
-        if stored_rows(&account).await.len() == 1 {
-            break;
-        }
-        sleep(20).await;
-    }
-    assert_eq!(stored_rows(&account).await.len(), 1, "the bad row is gone");
+    let rows = read_until(|| stored_rows(&account), |r| r.len() == 1).await;
+    assert_eq!(rows.len(), 1, "the bad row is gone");
 }
 
 #[wasm_bindgen_test]

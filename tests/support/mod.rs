@@ -317,6 +317,23 @@ pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Reads `read` (every 20 ms, for at most 5 s) until `done` holds, and returns the last
+/// reading for the caller to assert on: for conditions that need an `await` to observe.
+pub async fn read_until<T, F: std::future::Future<Output = T>>(
+    mut read: impl FnMut() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let mut value = read().await;
+    for _ in 0..250 {
+        if done(&value) {
+            break;
+        }
+        sleep(20).await;
+        value = read().await;
+    }
+    value
+}
+
 /// Creates a chat owned by `owner` with `others`; returns its id.
 pub async fn chat(owner: &Recorded, kind: &str, others: &[&Recorded]) -> String {
     let ids = others.iter().map(|o| o.user_id()).collect();
