@@ -202,24 +202,29 @@ export async function eventually(what, check, timeoutMs = 20_000) {
   }
 }
 
-/** The SDK's stored outbox rows ({messageId, text}), read from the page's IndexedDB. */
-export const outboxRows = (page) => page.evaluate(() => new Promise((ok, fail) => {
+/** Every row of the SDK's IndexedDB store `store` (outbox or message cache), each with
+ * `text`: the plain text of the frame it holds. */
+export const storedMessages = (page, store) => page.evaluate((store) => new Promise((ok, fail) => {
   const open = indexedDB.open("clawchat");
   open.onerror = () => fail(open.error);
   open.onsuccess = () => {
     const db = open.result;
-    if (!db.objectStoreNames.contains("outbox")) { db.close(); ok([]); return; }
-    const all = db.transaction("outbox").objectStore("outbox").getAll();
+    if (!db.objectStoreNames.contains(store)) { db.close(); ok([]); return; }
+    const all = db.transaction(store).objectStore(store).getAll();
     all.onerror = () => { db.close(); fail(all.error); };
     all.onsuccess = () => {
       db.close();
       ok(all.result.map((row) => ({
-        messageId: row.messageId,
+        ...row,
         text: JSON.parse(row.frame).payload.message.body.fragments.map((f) => f.text).join(""),
       })));
     };
   };
-}));
+}), store);
+
+/** The SDK's stored outbox rows ({messageId, text}), read from the page's IndexedDB. */
+export const outboxRows = async (page) =>
+  (await storedMessages(page, "outbox")).map(({ messageId, text }) => ({ messageId, text }));
 
 /** How many times the server stored `messageId` in `chatId`, asked through the history
  * route as `member` (a fresh device of that person). */

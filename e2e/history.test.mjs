@@ -4,36 +4,14 @@
 // cache; live messages then join them, each once.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bodies, openChatNamed, person, shot, startChat, suite, type } from "./harness.mjs";
+import { bodies, eventually, openChatNamed, person, shot, startChat, storedMessages, suite, type } from "./harness.mjs";
 
 const env = suite({ port: 18857, ttlSecs: 45 });
 const emulator = env.emulator;
 
 /** The texts of the SDK's cached messages of `account`, read from the page's IndexedDB. */
-const cachedTexts = (page, account) => page.evaluate((account) => new Promise((ok, fail) => {
-  const open = indexedDB.open("clawchat");
-  open.onerror = () => fail(open.error);
-  open.onsuccess = () => {
-    const db = open.result;
-    if (!db.objectStoreNames.contains("messages")) { db.close(); ok([]); return; }
-    const all = db.transaction("messages").objectStore("messages").getAll();
-    all.onerror = () => { db.close(); fail(all.error); };
-    all.onsuccess = () => {
-      db.close();
-      ok(all.result.filter((row) => row.accountKey === account)
-        .map((row) => JSON.parse(row.frame).payload.message.body.fragments.map((f) => f.text).join("")));
-    };
-  };
-}), account);
-
-async function eventually(what, check, timeoutMs = 20_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const cachedTexts = async (page, account) =>
+  (await storedMessages(page, "messages")).filter((row) => row.accountKey === account).map((row) => row.text);
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
