@@ -58,14 +58,20 @@ async function sideBySide(fn) {
   return runs;
 }
 
+/** A new bench page of `context`, once its `window.bench` is ready; page errors are printed under `label`. */
+async function benchPage(context, base, label) {
+  const page = await context.newPage();
+  page.on("pageerror", (err) => console.error(`page error (${label}):`, err.message));
+  await page.goto(`${base}/bench.html`);
+  await page.waitForFunction(() => window.benchReady === true);
+  return page;
+}
+
 /** Calls `window.bench[name](args)` in a fresh context's bench page. */
 async function inPage(browser, base, name, args) {
   const context = await browser.newContext();
   try {
-    const page = await context.newPage();
-    page.on("pageerror", (err) => console.error(`page error (${name}):`, err.message));
-    await page.goto(`${base}/bench.html`);
-    await page.waitForFunction(() => window.benchReady === true);
+    const page = await benchPage(context, base, name);
     return await page.evaluate(([n, a]) => window.bench[n](a), [name, args]);
   } finally {
     await context.close();
@@ -79,13 +85,7 @@ async function inPage(browser, base, name, args) {
 async function leaderWith(browser, base, follower, args) {
   const context = await browser.newContext();
   try {
-    const open = async () => {
-      const page = await context.newPage();
-      page.on("pageerror", (err) => console.error("page error (inbound-follower):", err.message));
-      await page.goto(`${base}/bench.html`);
-      await page.waitForFunction(() => window.benchReady === true);
-      return page;
-    };
+    const open = () => benchPage(context, base, "inbound-follower");
     const leader = await open();
     const result = leader.evaluate((a) => window.bench.socket(a), { ...args, follower });
     if (!follower) return await result;
@@ -160,9 +160,7 @@ async function coldSides({ browser, server, emulator, trace = false, kinds = ["s
   for (const kind of kinds) {
     const session = await emulator.signIn(`bench-cold-${kind}${trace ? "-trace" : ""}`);
     const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${server.url}/bench.html`);
-    await page.waitForFunction(() => window.benchReady === true);
+    const page = await benchPage(context, server.url, "storeSession");
     await page.evaluate((a) => window.bench.storeSession(a), { kind, base: emulator.base, wsUrl: emulator.ws, session });
     await page.close();
     if (trace) await context.addInitScript({ path: join(ROOT, "bench/web/cold-trace.js") });
@@ -315,13 +313,7 @@ const benches = {
     const context = await launchWithProfile(dir);
     try {
       const session = await emulator.signIn("bench-code-cache");
-      const benchPage = async () => {
-        const page = await context.newPage();
-        await page.goto(`${server.url}/bench.html`);
-        await page.waitForFunction(() => window.benchReady === true);
-        return page;
-      };
-      const setup = await benchPage();
+      const setup = await benchPage(context, server.url, "code-cache");
       await setup.evaluate((a) => window.bench.storeSession(a), { kind: "sdk", base: emulator.base, wsUrl: emulator.ws, session });
       await setup.close();
       const side = { context, url: `${server.url}/cold-sdk.html?base=${encodeURIComponent(emulator.base)}&account=${session.userId}` };
@@ -349,7 +341,7 @@ const benches = {
       await loads(`after one load left open ${BUSY_IDLE_MS / 1000} s`);
       // A busy session in the same profile (same .wasm URL): inbound frames through the
       // SDK until its hot functions tier up, then idle for V8's caching timeout.
-      const busy = await benchPage();
+      const busy = await benchPage(context, server.url, "code-cache");
       await busy.evaluate((n) => window.bench.cpu({ kind: "sdk", n, warmup: 0 }), BUSY_FRAMES);
       await busy.waitForTimeout(BUSY_IDLE_MS);
       await busy.close();
