@@ -14,7 +14,10 @@
 //! 3. the store never goes back to an older pair, and once nothing is left to save it
 //!    holds the newest pair in use;
 //! 4. no relayed send is settled twice, and after the schedule drains every send of a
-//!    live tab is settled.
+//!    live tab is settled;
+//! 5. every inbound message a leader relays is emitted exactly once by every tab its post
+//!    reached that still takes part, whichever arrives first: the post or the leader lock
+//!    the relaying leader gave up.
 //!
 //! `SIM_SEED=n cargo test --test simulation` replays one schedule with its trace;
 //! `SIM_SCHEDULES=n` changes how many run. A failure prints its seed and trace.
@@ -34,7 +37,7 @@ use clawchat_wasm::protocol::Fragment;
 use clawchat_wasm::session::{Accepted, SendError, SendErrorKind};
 use clawchat_wasm::store::{StoreError, StoredSession};
 use clawchat_wasm::tabs::{
-    Coordinator, CoordinatorConfig, Effect as TabEffect, RelayedSend, Role, TabWire,
+    Coordinator, CoordinatorConfig, Effect as TabEffect, EventJson, RelayedSend, Role, TabWire,
 };
 
 /// Relayed-send deadlines: the real receipt deadline, a settle deadline shortened so a
@@ -207,6 +210,8 @@ struct Tab {
     alive: bool,
     frozen: bool,
     outbox: Vec<String>,
+    /// The relayed `message` events this tab emitted (their JSON text).
+    emitted: Vec<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -233,6 +238,8 @@ struct World {
     verdicts: HashMap<String, usize>,
     sends: HashMap<String, (usize, u32)>,
     next_send: u64,
+    /// Relayed inbound messages (JSON text) and the tabs their post reached.
+    relays: Vec<(String, Vec<usize>)>,
     faults: Faults,
     trace: Option<String>,
 }
@@ -289,6 +296,7 @@ impl World {
             verdicts: HashMap::new(),
             sends: HashMap::new(),
             next_send: 0,
+            relays: Vec::new(),
             faults,
             trace: trace.then(String::new),
         };
@@ -339,6 +347,7 @@ impl World {
             alive: true,
             frozen: false,
             outbox: Vec::new(),
+            emitted: Vec::new(),
         });
         let Ok(effects) = started else {
             self.note(|| format!("tab {id} could not start"));
@@ -555,10 +564,12 @@ impl World {
                         .on_logged_out_elsewhere(code, &reason);
                     self.rotation_effects(tab, effects)?;
                 }
-                TabEffect::Role(_)
-                | TabEffect::TypeLocal { .. }
-                | TabEffect::Emit { .. }
-                | TabEffect::AnnounceState => {}
+                TabEffect::Emit { name, payload } => {
+                    if name == "message" {
+                        self.tabs[tab].emitted.push(payload.text().to_owned());
+                    }
+                }
+                TabEffect::Role(_) | TabEffect::TypeLocal { .. } | TabEffect::AnnounceState => {}
             }
         }
         Ok(())
@@ -785,7 +796,7 @@ impl World {
                     self.rotation_effects(tab, effects)?;
                 }
             }
-            75..=84 => {
+            75..=81 => {
                 if let Some(tab) = self.running_tab() {
                     if self.tabs[tab].coordinator.role() != Role::Idle {
                         self.next_send += 1;
@@ -803,6 +814,7 @@ impl World {
                     }
                 }
             }
+            82..=84 => self.relay_inbound()?,
             85..=88 => {
                 if let Some(tab) = self
                     .leader
@@ -845,6 +857,30 @@ impl World {
             }
         }
         self.check_store()
+    }
+
+    /// The leader's connection delivers an inbound message: it relays it to the tabs.
+    fn relay_inbound(&mut self) -> Result<(), Violation> {
+        let Some(leader) = self
+            .leader
+            .filter(|t| self.live(*t) && !self.tabs[*t].frozen)
+        else {
+            return Ok(());
+        };
+        let text = format!(r#"{{"messageId":"in-{}"}}"#, self.relays.len());
+        let effects = self.tabs[leader]
+            .coordinator
+            .on_event("message", || EventJson::from_text(text.clone()));
+        if !effects.is_empty() {
+            let audience = (0..self.tabs.len())
+                .filter(|t| {
+                    *t != leader && self.live(*t) && self.tabs[*t].coordinator.role() != Role::Idle
+                })
+                .collect();
+            self.note(|| format!("tab {leader} relays {text}"));
+            self.relays.push((text, audience));
+        }
+        self.tab_effects(leader, effects)
     }
 
     fn kill(&mut self, tab: usize) {
@@ -934,6 +970,18 @@ impl World {
         for (id, (tab, settled)) in &self.sends {
             if self.live(*tab) && *settled == 0 {
                 return Err(format!("send {id} of tab {tab} never settled"));
+            }
+        }
+        for (text, audience) in &self.relays {
+            let taking_part =
+                |t: &&usize| self.live(**t) && self.tabs[**t].coordinator.role() != Role::Idle;
+            for &tab in audience.iter().filter(taking_part) {
+                let times = self.tabs[tab].emitted.iter().filter(|e| *e == text).count();
+                if times != 1 {
+                    return Err(format!(
+                        "tab {tab} emitted the relayed {text} {times} times"
+                    ));
+                }
             }
         }
         Ok(())

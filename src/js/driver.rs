@@ -1255,18 +1255,20 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
                 }
             }
         }
-        TabEffect::Emit { name, payload } => FORWARDED_EVENTS
-            .iter()
-            .find(|n| **n == name)
-            .map(|name| {
-                let handlers = d.emitter.handlers(name);
-                let value = parse_json(&payload);
-                handlers
-                    .into_iter()
-                    .map(|h| Work::Call(h, value.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        TabEffect::Emit { name, payload } => {
+            let Some(name) = FORWARDED_EVENTS.iter().find(|n| **n == name) else {
+                return Vec::new();
+            };
+            let value = parse_json(&payload);
+            if *name == "message" && !first_sighting(&mut d.machine, &value) {
+                return Vec::new();
+            }
+            d.emitter
+                .handlers(name)
+                .into_iter()
+                .map(|h| Work::Call(h, value.clone()))
+                .collect()
+        }
         TabEffect::AnnounceState => {
             if let (Some(channel), Some(payload)) = (&d.channel, EventJson::of(d.machine.state())) {
                 channel.post(&TabWire::Event {
@@ -1281,6 +1283,15 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             rot(d.rotation.on_logged_out_elsewhere(code, &reason))
         }
     }
+}
+
+/// A relayed `message` event's id through this tab's dedupe window: false for one this
+/// tab delivered already (its own connection replayed it after a hand-over).
+fn first_sighting(machine: &mut Connection<SystemEntropy>, message: &JsValue) -> bool {
+    js_sys::Reflect::get(message, &"messageId".into())
+        .ok()
+        .and_then(|id| id.as_string())
+        .is_none_or(|id| machine.delivered_elsewhere(&id))
 }
 
 /// Arms one timer at the earliest deadline of the rotation flow and the coordinator.

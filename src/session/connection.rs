@@ -294,6 +294,13 @@ impl<E: Entropy> Connection<E> {
         self.replay_since.is_some()
     }
 
+    /// Another tab delivered the message `message_id` (relayed by its leader): false
+    /// when this connection has seen it. Remembered, so that a replay after this tab takes
+    /// the lead does not deliver it again.
+    pub fn delivered_elsewhere(&mut self, message_id: &str) -> bool {
+        self.inbound.first_sighting(message_id)
+    }
+
     /// Sends waiting for an ack, oldest first.
     pub fn pending(&self) -> &[QueuedSend] {
         self.outbox.pending()

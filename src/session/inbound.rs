@@ -185,6 +185,12 @@ impl InboundFilter {
         self.own_user_id = user_id.trim().to_owned();
     }
 
+    /// Notes a message another tab delivered (relayed by the leader): false when this
+    /// filter has seen it, so a replay after a hand-over is not delivered twice.
+    pub fn first_sighting(&mut self, message_id: &str) -> bool {
+        self.seen.first_sighting(message_id)
+    }
+
     /// Filters one business frame (send, reply, stream, typing) into a delivery.
     pub fn accept(&mut self, frame: Frame, now: i64) -> Result<Delivery, Skip> {
         let is_message = matches!(
@@ -235,7 +241,7 @@ impl InboundFilter {
         if !payload.is_normal_mode() {
             return Err(Skip::NonNormalMode);
         }
-        if !self.seen.first_sighting(&payload.message_id) {
+        if !self.first_sighting(&payload.message_id) {
             return Err(Skip::Duplicate);
         }
         Ok(Delivery::Message(to_message(

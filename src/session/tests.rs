@@ -501,6 +501,24 @@ fn inbound_messages_are_delivered_once_and_self_echo_is_dropped() {
 }
 
 #[test]
+fn a_message_another_tab_delivered_is_not_delivered_again_after_a_hand_over() {
+    let mut m = machine("me");
+    assert!(m.delivered_elsewhere("msg-1"), "relayed by the old leader");
+    assert!(!m.delivered_elsewhere("msg-1"), "relayed twice");
+    ready(&mut m, 0);
+    let replayed = server(
+        json!({"event": "message.send", "chat_id": "c1", "chat_type": "direct",
+        "sender": {"id": "ann", "type": "direct", "nick_name": "Ann"},
+        "payload": {"message_id": "msg-1", "message": {"body": {"fragments": [{"kind": "text", "text": "yo"}]}}}}),
+    );
+    assert!(m.on_text(&replayed, at(1)).is_empty(), "this tab now leads");
+    assert!(
+        !m.delivered_elsewhere("msg-1"),
+        "a late relay after our replay"
+    );
+}
+
+#[test]
 fn malformed_frames_are_reported_and_the_connection_lives_on() {
     let mut m = machine("me");
     ready(&mut m, 0);

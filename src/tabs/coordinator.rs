@@ -358,6 +358,15 @@ impl Coordinator {
                 }
                 vec![Effect::Emit { name, payload }]
             }
+            // The lock is exclusive, so only a leader that has since handed over posted
+            // this: its last relays can arrive after this tab won the lock (the browser
+            // does not order the two). They are still its app's events; its connection
+            // state is no longer this tab's.
+            (Role::Leader, TabWire::Event { name, payload })
+                if name != "state" && FORWARDED_EVENTS.contains(&name.as_str()) =>
+            {
+                vec![Effect::Emit { name, payload }]
+            }
             _ => Vec::new(),
         }
     }

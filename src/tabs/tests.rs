@@ -210,6 +210,35 @@ fn a_follower_keeps_the_leaders_state_and_emits_forwarded_events() {
 }
 
 #[test]
+fn a_promoted_follower_still_emits_the_old_leaders_last_relays_but_not_its_state() {
+    let (mut old, mut follower) = pair();
+    let relayed = old.on_event("message", || EventJson::from_text(r#"{"a":1}"#.into()));
+    let stopped = old.stop("disconnected by the app");
+    let state = old.on_event("state", || EventJson::from_text("{}".into()));
+    assert!(state.is_empty(), "an idle tab relays nothing");
+    // The lock grant overtakes the posts made before the release.
+    follower.on_leadership();
+    assert_eq!(follower.role(), Role::Leader);
+    let late = deliver(&relayed, &mut follower, 5);
+    assert_eq!(
+        late,
+        [Effect::Emit {
+            name: "message".into(),
+            payload: EventJson::from_text(r#"{"a":1}"#.into()).unwrap()
+        }]
+    );
+    let state = TabWire::Event {
+        name: "state".into(),
+        payload: EventJson::from_text(r#"{"state":"idle"}"#.into()).unwrap(),
+    };
+    assert!(
+        follower.on_wire(state, 5).is_empty(),
+        "the old leader's state is not this tab's"
+    );
+    assert!(deliver(&stopped, &mut follower, 5).is_empty());
+}
+
+#[test]
 fn f10_logout_releases_the_leader_lock() {
     // Old: logout left the lock held; a new client of the account in that origin became
     // a follower of nobody and never connected.
