@@ -5,8 +5,12 @@
 
 mod support;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use support::*;
 use wasm_bindgen::prelude::{Closure, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -163,13 +167,29 @@ async fn a_leader_that_hands_over_during_a_burst_has_relayed_every_event_first()
     // A leader queues its relays and posts them at the start of a later task (or 256 at a
     // time); a burst keeps the page busy with socket tasks meanwhile. One that
     // disconnects as soon as the last message reaches this code posts what it queued
-    // before it releases the lock, so the promoted follower misses none.
+    // before it releases the lock, so the promoted follower misses none. Only relayed
+    // events are batched: a send the follower relays meanwhile is received and settled
+    // in posts of their own (the format tabs of older builds read).
     const BURST: u32 = 3000;
     let session = session("tabs-burst").await;
     let user_id = get_str(&session, "userId");
     let tabs = tabs(&session, 2).await;
     let leader_at = tabs.iter().position(|t| role(t) == "leader").unwrap();
     let (leader, follower) = (&tabs[leader_at], &tabs[1 - leader_at]);
+    let bob = connected("tabs-burst-b").await;
+    let ours = chat(follower, "direct", &[&bob]).await;
+    let posts = Rc::new(RefCell::new(Vec::<JsValue>::new()));
+    let observer = web_sys::BroadcastChannel::new(&format!("clawchat:{user_id}")).unwrap();
+    let record = {
+        let posts = posts.clone();
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            let text = e.data().as_string().unwrap_or_default();
+            posts
+                .borrow_mut()
+                .push(js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL));
+        })
+    };
+    observer.set_onmessage(Some(record.as_ref().unchecked_ref()));
     let last = format!("burst {}", BURST - 1);
     let last_arrived = js_sys::Promise::new(&mut |resolve, _| {
         let last = last.clone();
@@ -187,6 +207,10 @@ async fn a_leader_that_hands_over_during_a_burst_has_relayed_every_event_first()
     let payload = r#"{"message_id":"msg-burst-{n}","message_mode":"normal","message":{"body":{"fragments":[{"kind":"text","text":"burst {n}"}]},"context":{"mentions":[]}}}"#;
     let frame = downlink("message.send", "cht_burst", "usr_burst_peer", payload);
     inject(&user_id, &frame, BURST, 0).await;
+    let relayed = follower
+        .client
+        .send_text(&ours, "during the burst", JsValue::UNDEFINED);
+    settle(relayed).await.expect("acked through the leader");
     settle(last_arrived)
         .await
         .expect("the leader got the last message");
@@ -196,4 +220,32 @@ async fn a_leader_that_hands_over_during_a_burst_has_relayed_every_event_first()
     })
     .await;
     assert_eq!(follower.texts().last(), Some(&last), "in order");
+    let kind = |message: &JsValue| {
+        js_sys::Object::keys(&message.clone().into())
+            .get(0)
+            .as_string()
+            .unwrap_or_default()
+    };
+    // This page's listeners get each post in their own time: wait for the observer.
+    for control in ["received", "settled"] {
+        wait_until(
+            &format!("the relayed send {control} in a post of its own"),
+            || posts.borrow().iter().any(|p| kind(p) == control),
+        )
+        .await;
+    }
+    observer.close();
+    let batches: Vec<js_sys::Array> = posts
+        .borrow()
+        .iter()
+        .filter(|p| js_sys::Array::is_array(p))
+        .map(|p| p.clone().into())
+        .collect();
+    assert!(!batches.is_empty(), "the burst was relayed in batches");
+    assert!(
+        batches
+            .iter()
+            .all(|b| b.iter().all(|m| kind(&m) == "event")),
+        "a batch holds relayed events only"
+    );
 }
