@@ -23,12 +23,30 @@ pub fn is_message_id(id: &str) -> bool {
         .is_some_and(|ulid| ulid.len() == 26 && Ulid::from_string(ulid).is_ok())
 }
 
+/// How many 128-bit values one read of the platform's source yields: each read crosses
+/// into JS, and a send takes two (its message id and trace id).
+const POOL: usize = 16;
+
 /// 128 bits from the platform's secure random source (Web Crypto in browsers), or
-/// `None` when the platform has none (then no id can be minted safely).
+/// `None` when the platform has none (then no id can be minted safely). Read
+/// [`POOL`] values at a time; each is handed out once.
 pub fn random_u128() -> Option<u128> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).ok()?;
-    Some(u128::from_le_bytes(bytes))
+    thread_local! {
+        static UNUSED: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    UNUSED.with_borrow_mut(|unused| {
+        if unused.is_empty() {
+            let mut bytes = [0u8; 16 * POOL];
+            getrandom::fill(&mut bytes).ok()?;
+            unused.extend(
+                bytes
+                    .chunks_exact(16)
+                    .filter_map(|chunk| chunk.try_into().ok())
+                    .map(u128::from_le_bytes),
+            );
+        }
+        unused.pop()
+    })
 }
 
 #[cfg(test)]
@@ -61,6 +79,13 @@ mod tests {
             message_id(5, random_u128().unwrap()),
             message_id(5, random_u128().unwrap())
         );
+    }
+
+    #[test]
+    fn pooled_random_values_are_never_handed_out_twice() {
+        let drawn: std::collections::HashSet<u128> =
+            (0..5 * POOL).filter_map(|_| random_u128()).collect();
+        assert_eq!(drawn.len(), 5 * POOL, "across several refills");
     }
 
     #[test]
