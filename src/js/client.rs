@@ -25,7 +25,7 @@ use crate::store::message_cache::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, CoordinatorConfig};
 
-use super::convert::{api_error, error, fragments_from_js, to_js, to_js_camel};
+use super::convert::{api_error, error, fragments_from_js, from_js, to_js, to_js_camel};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
 use super::future_to_promise;
@@ -262,10 +262,10 @@ impl ClawChatClient {
         check_keys::<Options>(&options, "")?;
         check_keys::<TimingInput>(&field(&options, "timings"), "timings")?;
         check_keys::<SessionInput>(&field(&options, "session"), "session")?;
-        let options: Options = serde_wasm_bindgen::from_value(options).map_err(|e| {
+        let options: Options = from_js(&options).map_err(|e| {
             error(
                 "validation",
-                &format!("invalid options: {}", redact_quoted(&e.to_string())),
+                &format!("invalid options: {}", redact_quoted(&e)),
             )
         })?;
         let base = BaseUrl::parse(&options.base_url).map_err(|e| api_error(&e))?;
@@ -402,7 +402,7 @@ impl ClawChatClient {
         #[wasm_bindgen(unchecked_param_type = "Fragment[]")] fragments: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SendOptions")] options: JsValue,
     ) -> Promise {
-        match fragments_from_js(fragments) {
+        match fragments_from_js(&fragments) {
             Ok(fragments) => self.send(chat_id, fragments, options),
             Err(e) => Promise::reject(&error(
                 "invalid",
@@ -579,12 +579,12 @@ impl ClawChatClient {
         let options: SendOptions = if options.is_undefined() || options.is_null() {
             SendOptions::default()
         } else {
-            match serde_wasm_bindgen::from_value(options) {
+            match from_js(&options) {
                 Ok(options) => options,
                 Err(e) => {
                     return Promise::reject(&error(
                         "validation",
-                        &format!("invalid send options: {}", redact_quoted(&e.to_string())),
+                        &format!("invalid send options: {}", redact_quoted(&e)),
                     ))
                 }
             }

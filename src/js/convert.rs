@@ -5,6 +5,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::api::{camel_case_json_keys, snake_case_keys, ApiError};
+pub use crate::platform::json::{from_js, to_js};
 use crate::protocol::Fragment;
 use crate::session::SendError;
 use crate::tabs::EventJson;
@@ -81,17 +82,6 @@ extern "C" {
     ) -> JsSendError;
 }
 
-/// A serialisable value as a plain JS object (maps become objects, `None` → `null`).
-///
-/// Built in one step: serialised to JSON text here, parsed by `JSON.parse` there. Building
-/// it property by property across the boundary costs several times more in Chromium.
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|text| js_sys::JSON::parse(&text).ok())
-        .unwrap_or(JsValue::NULL)
-}
-
 /// A value holding wire objects (fragments, `mentions` entries, reply previews) as JS
 /// sees it: like `to_js`, with every key camelCase (`user_id` → `userId`), renamed in the
 /// JSON text before the one `JSON.parse`.
@@ -109,8 +99,8 @@ pub fn parse_json(payload: &EventJson) -> JsValue {
 
 /// Fragments written by JS in camelCase (`{kind: "mention", userId}`), read with the
 /// wire's names; snake_case keys are accepted as they are.
-pub fn fragments_from_js(value: JsValue) -> Result<Vec<Fragment>, serde_wasm_bindgen::Error> {
-    let raw: Vec<serde_json::Value> = serde_wasm_bindgen::from_value(value)?;
+pub fn fragments_from_js(value: &JsValue) -> Result<Vec<Fragment>, String> {
+    let raw: Vec<serde_json::Value> = from_js(value)?;
     Ok(raw
         .into_iter()
         .map(|fragment| Fragment::from_value(snake_case_keys(fragment)))

@@ -12,7 +12,7 @@ use crate::platform::log::{log, Level};
 use crate::protocol::redact_quoted;
 use crate::store::message_cache::{self, Entry, DEFAULT_PAGE, MAX_PAGE};
 
-use super::convert::{api_error, error, to_js_camel};
+use super::convert::{api_error, error, from_js, to_js_camel};
 use super::driver::{self, Shared};
 use super::keys::check_keys;
 use super::rest;
@@ -35,10 +35,10 @@ pub(super) fn options(value: JsValue) -> Result<(Option<String>, usize), JsValue
     let options: HistoryOptions = if value.is_undefined() || value.is_null() {
         HistoryOptions::default()
     } else {
-        serde_wasm_bindgen::from_value(value).map_err(|e| {
+        from_js(&value).map_err(|e| {
             error(
                 "validation",
-                &format!("invalid history options: {}", redact_quoted(&e.to_string())),
+                &format!("invalid history options: {}", redact_quoted(&e)),
             )
         })?
     };

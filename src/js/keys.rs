@@ -1,6 +1,6 @@
-//! Unknown option keys fail fast. serde-wasm-bindgen reads only the fields a struct
-//! declares (so `deny_unknown_fields` never fires); the keys are compared here with the
-//! field names serde itself reports for the struct.
+//! Unknown option keys fail fast, each named in the error (a misspelt option is an error,
+//! never a silent default); the keys are compared here with the field names serde itself
+//! reports for the struct.
 
 use js_sys::{Object, Reflect};
 use serde::de::{self, Deserialize, Deserializer, Visitor};

@@ -10,6 +10,7 @@ use web_sys::{
     IdbTransaction, IdbTransactionMode,
 };
 
+use super::json::{from_js, to_js};
 use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
@@ -321,11 +322,7 @@ impl Idb {
                 .map_err(|_| io("cannot read a lease"))?,
         )
         .await?;
-        Ok((
-            tx,
-            store,
-            serde_wasm_bindgen::from_value::<Lease>(current).ok(),
-        ))
+        Ok((tx, store, from_js::<Lease>(&current).ok()))
     }
 
     /// Takes the lease `name` for `owner` until `now + ttl_ms` unless another owner holds
@@ -347,7 +344,7 @@ impl Idb {
             owner: owner.to_owned(),
             expires_at: now + ttl_ms,
         };
-        let row = serde_wasm_bindgen::to_value(&lease).map_err(|_| io("cannot encode a lease"))?;
+        let row = to_js(&lease);
         store.put(&row).map_err(|_| io("cannot write a lease"))?;
         committed(&tx).await.map(|_| true)
     }

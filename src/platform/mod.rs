@@ -5,6 +5,7 @@
 pub mod coordination;
 pub mod fetch;
 pub mod idb;
+pub mod json;
 pub mod log;
 pub mod message_store;
 pub mod outbox_store;

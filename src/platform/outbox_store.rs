@@ -4,11 +4,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::Serialize;
 use serde_json::Value;
-use wasm_bindgen::JsValue;
 
 use super::idb::{Idb, Write, OUTBOX};
+use super::json::{from_js, to_js};
 use super::token_store::TokenStore;
 use crate::session::OutboxRow;
 use crate::store::{outbox_memory, StoreError};
@@ -67,15 +66,10 @@ impl OutboxStore {
                 Ok(())
             }
             OutboxStore::IndexedDb(cell) => {
-                let serializer = serde_wasm_bindgen::Serializer::json_compatible();
                 let writes: Vec<Write> = writes
                     .iter()
                     .map(|write| match write {
-                        RowWrite::Put(row) => Write::Put(
-                            stored(account_key, row)
-                                .serialize(&serializer)
-                                .unwrap_or(JsValue::NULL),
-                        ),
+                        RowWrite::Put(row) => Write::Put(to_js(&stored(account_key, row))),
                         RowWrite::Remove(id) => Write::Delete(
                             js_sys::Array::of2(&account_key.into(), &id.into()).into(),
                         ),
@@ -99,7 +93,7 @@ impl OutboxStore {
                 .rows_with_prefix(OUTBOX, &[account_key])
                 .await?
                 .into_iter()
-                .map(|row| serde_wasm_bindgen::from_value::<Value>(row).unwrap_or(Value::Null))
+                .map(|row| from_js::<Value>(&row).unwrap_or(Value::Null))
                 .collect()),
         }
     }

@@ -5,12 +5,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::idb::{Idb, SESSIONS};
+use super::json::{from_js, to_js};
 use crate::protocol::redact_quoted;
 use crate::store::{memory, StoreError, StoredSession};
 
@@ -26,14 +26,12 @@ pub enum TokenStore {
 }
 
 fn to_row(session: &StoredSession) -> JsValue {
-    session
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
+    to_js(session)
 }
 
 fn from_row(row: JsValue) -> Result<StoredSession, StoreError> {
-    serde_wasm_bindgen::from_value::<StoredSession>(row)
-        .map_err(|e| StoreError::Malformed(redact_quoted(&e.to_string())))?
+    from_js::<StoredSession>(&row)
+        .map_err(|e| StoreError::Malformed(redact_quoted(&e)))?
         .validate()
 }
 

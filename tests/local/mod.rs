@@ -16,7 +16,6 @@ use clawchat_wasm::protocol::ids;
 use clawchat_wasm::store::{StoreError, StoredSession};
 use clawchat_wasm::tabs::TabWire;
 use js_sys::Reflect;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -86,8 +85,8 @@ pub async fn malformed_indexeddb_rows_are_typed_errors() {
     let blank = unique("blank");
     let row = serde_json::json!({"account_key": blank, "user_id": "u", "access_token": " ",
         "refresh_token": "", "device_id": "d", "activated_at": 0});
-    let row = row.serialize(&serde_wasm_bindgen::Serializer::json_compatible());
-    idb.put(SESSIONS, &row.unwrap()).await.expect("written");
+    let row = clawchat_wasm::platform::json::to_js(&row);
+    idb.put(SESSIONS, &row).await.expect("written");
     let wrong = unique("wrong");
     let row = js_sys::JSON::parse(&format!(r#"{{"account_key":"{wrong}","user_id":7}}"#));
     idb.put(SESSIONS, &row.unwrap()).await.expect("written");
