@@ -9,7 +9,7 @@
 // The pages load the SDK from /pkg/: the npm package scripts/package.sh builds, as an app
 // would, or the directory CLAWCHAT_BENCH_PACKAGE names (to compare two builds).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -197,7 +197,51 @@ async function lazyCompiles(side) {
   const readyAt = await page.evaluate(() => window.readyAt);
   await page.close();
   const lazy = events.filter((e) => e.name === "wasm.CompileLazy");
-  return { functions: lazy.length, ms: lazy.reduce((sum, e) => sum + (e.dur ?? 0), 0) / 1000, readyAt };
+  const bytes = lazy.reduce((sum, e) => sum + (side.sizes?.get(e.args?.func_index) ?? 0), 0);
+  return { functions: lazy.length, bytes, ms: lazy.reduce((sum, e) => sum + (e.dur ?? 0), 0) / 1000, readyAt };
+}
+
+/**
+ * The body size in bytes of each function of the wasm module `bytes`, by function index
+ * (imported functions first, without a body): read from its import and code sections.
+ */
+function functionSizes(bytes) {
+  let at = 8; // magic and version
+  const leb = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  const name = () => { const length = leb(); at += length; };
+  let imported = 0;
+  const sizes = new Map();
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const end = leb() + at;
+    if (id === 2) { // imports: module, name, then a kind and its description
+      for (let count = leb(); count > 0; count--) {
+        name(); name();
+        const limits = () => { const flags = bytes[at++]; leb(); if (flags & 1) leb(); };
+        const kind = bytes[at++];
+        if (kind === 0) { leb(); imported++; } // a function: its type
+        else if (kind === 1) { at++; limits(); } // a table: element type, limits
+        else if (kind === 2) limits(); // a memory
+        else if (kind === 3) at += 2; // a global: value type, mutability
+        else if (kind === 4) { at++; leb(); } // a tag: attribute, type
+      }
+    } else if (id === 10) { // code: one body per defined function
+      for (let count = leb(), index = imported; count > 0; count--, index++) {
+        const size = leb();
+        sizes.set(index, size);
+        at += size;
+      }
+    }
+    at = end;
+  }
+  return sizes;
 }
 
 /** The median step and time of each mark (its first occurrence) over the loads' marks. */
@@ -299,11 +343,13 @@ const benches = {
     const { sides, load } = await coldSides({ browser, server, emulator, kinds: ["sdk"] });
     await load("sdk"); // fills the HTTP cache: not counted
     const loads = [];
-    for (let i = 0; i < COLD_LOADS; i++) loads.push(await lazyCompiles(sides.sdk));
+    const sizes = functionSizes(readFileSync(join(PACKAGE, "clawchat_wasm_bg.wasm")));
+    for (let i = 0; i < COLD_LOADS; i++) loads.push(await lazyCompiles({ ...sides.sdk, sizes }));
     await sides.sdk.context.close();
     const functions = median(loads.map((l) => l.functions));
+    const kb = fmt(median(loads.map((l) => l.bytes)) / 1024, 1);
     const ms = fmt(median(loads.map((l) => l.ms)), 1);
-    console.log(`${"wasm functions compiled lazily before ready".padEnd(48)} ${functions} functions, ${ms} ms compiling (SDK; V8 trace, median of ${COLD_LOADS} loads)`);
+    console.log(`${"wasm functions compiled lazily before ready".padEnd(48)} ${functions} functions, ${kb} KB of code, ${ms} ms compiling (SDK; V8 trace, median of ${COLD_LOADS} loads)`);
   },
 
   async "code-cache"({ server, emulator }) {

@@ -134,6 +134,9 @@ impl Event {
     }
 
     fn from_parts(name: &str, payload: &str) -> Result<Event, ProtocolError> {
+        // One function per payload type, not all inlined into one: the browser compiles
+        // each on its first call, so start-up compiles only the handshake's.
+        #[inline(never)]
         fn typed<T: serde::de::DeserializeOwned>(
             name: &str,
             payload: &str,
@@ -242,7 +245,9 @@ impl Frame {
         }
     }
 
-    /// Written straight from the typed payload: no `Value` tree, no copies.
+    /// Written straight from the typed payload: no `Value` tree, no copies. One function
+    /// per payload type (see `Event::from_parts`).
+    #[inline(never)]
     fn encode_with<P: Serialize>(&self, payload: &P, downlink: bool) -> String {
         let wire = WireFrame {
             version: PROTOCOL_VERSION,
