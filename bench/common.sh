@@ -7,7 +7,7 @@ ensure_npm() {
   [[ -x node_modules/.bin/wasm-opt && -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund >&2
 }
 
-# The npm package as shipped (scripts/package.sh: release build, wasm-opt -Oz, the glue
+# The npm package as shipped (scripts/package.sh: release build, wasm-opt (wasm-pack.toml), the glue
 # bundled into one minified module), in PACKAGE; the benches load and measure it as an
 # app would.
 PACKAGE="target/npm/clawchat-wasm"
