@@ -87,10 +87,11 @@ struct Options {
     /// Messages kept per chat in the local message cache.
     #[serde(default)]
     cache_size: Option<f64>,
-    /// Read by [`storage_choice`] (it may be an object with methods).
+    /// Read by [`storage_choice`] (it may be an object with methods); here for the key
+    /// check only ([`without_app_objects`]).
     #[serde(default, rename = "storage")]
     _storage: IgnoredAny,
-    /// Read before deserializing (a class).
+    /// Read before deserializing (a class); here for the key check only.
     #[serde(default, rename = "transport")]
     _transport: IgnoredAny,
 }
@@ -183,6 +184,16 @@ fn session_config(t: &TimingInput, ws_url: String) -> SessionConfig {
 
 /// The store the options name; by default IndexedDB where it exists, else memory with a
 /// warning said at `connect()`.
+/// The options without `storage` and `transport`: the app's own objects (a store with
+/// methods, a class), read on their own and possibly no JSON at all (a cycle).
+fn without_app_objects(options: &JsValue) -> JsValue {
+    let plain = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+    for key in ["storage", "transport"] {
+        let _ = Reflect::delete_property(&plain, &key.into());
+    }
+    plain.into()
+}
+
 fn storage_choice(options: &JsValue) -> Result<(TokenStore, Option<String>), JsValue> {
     let storage = Reflect::get(options, &"storage".into()).unwrap_or(JsValue::UNDEFINED);
     if storage.is_undefined() || storage.is_null() {
@@ -262,7 +273,7 @@ impl ClawChatClient {
         check_keys::<Options>(&options, "")?;
         check_keys::<TimingInput>(&field(&options, "timings"), "timings")?;
         check_keys::<SessionInput>(&field(&options, "session"), "session")?;
-        let options: Options = from_js(&options).map_err(|e| {
+        let options: Options = from_js(&without_app_objects(&options)).map_err(|e| {
             error(
                 "validation",
                 &format!("invalid options: {}", redact_quoted(&e)),

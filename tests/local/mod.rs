@@ -250,6 +250,18 @@ pub fn invalid_options_throw_clawchat_errors() {
     }
 }
 
+/// `storage` and `transport` are the app's own objects, taken as they are: one that is not
+/// JSON (it holds itself) is no invalid option.
+pub fn the_apps_objects_in_the_options_need_not_be_json() {
+    let with_cycle = options(r#"{"baseUrl":"http://h","accountKey":"a"}"#);
+    let storage = js_sys::Object::new();
+    Reflect::set(&storage, &"self".into(), &storage).unwrap();
+    Reflect::set(&with_cycle, &"storage".into(), &storage).unwrap();
+    if let Err(err) = ClawChatClient::new(with_cycle) {
+        panic!("refused: {}", message(&err));
+    }
+}
+
 fn message(err: &JsValue) -> String {
     err.unchecked_ref::<js_sys::Error>().message().into()
 }
@@ -497,7 +509,8 @@ macro_rules! all_local_checks {
     () => {
         local::local_checks!(
             sync: ids_come_from_web_crypto, invalid_options_throw_clawchat_errors,
-            unknown_option_keys_are_named_and_values_never_echoed;
+            unknown_option_keys_are_named_and_values_never_echoed,
+            the_apps_objects_in_the_options_need_not_be_json;
             async: indexeddb_store_round_trips_between_instances,
             on_checks_its_arguments_and_unsubscribes_idempotently,
             send_options_are_optional_and_checked,
