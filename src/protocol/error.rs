@@ -69,17 +69,23 @@ pub(crate) fn safe_detail(err: &serde_json::Error) -> String {
 }
 
 /// `text` with every `"…"` and `` `…` `` quoted part replaced by `"…"`: serde's error
-/// messages quote the offending value that way, and a value may be a token.
+/// messages quote the offending value that way, and a value may be a token. A string
+/// is quoted as Rust's `Debug` writes it, so `\"` and `\\` stay inside its quote; an
+/// unclosed quote hides the rest.
 pub fn redact_quoted(text: &str) -> String {
     let mut out = String::new();
     let mut open_quote = None;
-    for c in text.chars() {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
         match (open_quote, c) {
             (None, '"' | '`') => {
                 out.push_str("\"…\"");
                 open_quote = Some(c);
             }
             (None, _) => out.push(c),
+            (Some('"'), '\\') => {
+                chars.next();
+            }
             (Some(q), _) if c == q => open_quote = None,
             (Some(_), _) => {}
         }
@@ -97,6 +103,15 @@ mod tests {
         let detail = safe_detail(&err);
         assert!(!detail.contains("secret-token"), "{detail}");
         assert!(detail.contains("invalid type"), "{detail}");
+    }
+
+    #[test]
+    fn a_quoted_string_with_escaped_quotes_is_hidden_whole() {
+        let json = r#""{\"accessToken\":\"eyJSECRET\",\"refreshToken\":\"rt_SECRET2\\\\\"}""#;
+        let err = serde_json::from_str::<u32>(json).unwrap_err();
+        let detail = safe_detail(&err);
+        assert!(!detail.contains("SECRET"), "{detail}");
+        assert!(detail.starts_with("invalid type: string \"…\", expected"), "{detail}");
     }
 
     #[test]
