@@ -360,11 +360,10 @@ impl Coordinator {
             }
             // The lock is exclusive, so only a leader that has since handed over posted
             // this: its last relays can arrive after this tab won the lock (the browser
-            // does not order the two). They are still its app's events; its connection
-            // state is no longer this tab's.
-            (Role::Leader, TabWire::Event { name, payload })
-                if name != "state" && FORWARDED_EVENTS.contains(&name.as_str()) =>
-            {
+            // does not order the two). Its messages are kept (the driver dedupes them
+            // against this tab's own connection); the rest told of its connection, or
+            // of sends this tab re-wrote and settles itself, and would come twice.
+            (Role::Leader, TabWire::Event { name, payload }) if name == "message" => {
                 vec![Effect::Emit { name, payload }]
             }
             _ => Vec::new(),

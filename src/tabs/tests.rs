@@ -210,7 +210,7 @@ fn a_follower_keeps_the_leaders_state_and_emits_forwarded_events() {
 }
 
 #[test]
-fn a_promoted_follower_still_emits_the_old_leaders_last_relays_but_not_its_state() {
+fn a_promoted_follower_still_emits_the_old_leaders_last_messages_and_nothing_else() {
     let (mut old, mut follower) = pair();
     let relayed = old.on_event("message", || EventJson::from_text(r#"{"a":1}"#.into()));
     let stopped = old.stop("disconnected by the app");
@@ -227,14 +227,18 @@ fn a_promoted_follower_still_emits_the_old_leaders_last_relays_but_not_its_state
             payload: EventJson::from_text(r#"{"a":1}"#.into()).unwrap()
         }]
     );
-    let state = TabWire::Event {
-        name: "state".into(),
-        payload: EventJson::from_text(r#"{"state":"idle"}"#.into()).unwrap(),
-    };
-    assert!(
-        follower.on_wire(state, 5).is_empty(),
-        "the old leader's state is not this tab's"
-    );
+    for (name, why) in [
+        ("state", "the old leader's connection is not this tab's"),
+        ("sent", "this tab re-wrote the relayed sends and settles them itself"),
+        ("failed", "likewise"),
+        ("stream", "this tab's own socket streams from now on"),
+    ] {
+        let late = TabWire::Event {
+            name: name.into(),
+            payload: EventJson::from_text("{}".into()).unwrap(),
+        };
+        assert!(follower.on_wire(late, 5).is_empty(), "{name}: {why}");
+    }
     assert!(deliver(&stopped, &mut follower, 5).is_empty());
 }
 
