@@ -182,8 +182,6 @@ fn session_config(t: &TimingInput, ws_url: String) -> SessionConfig {
     }
 }
 
-/// The store the options name; by default IndexedDB where it exists, else memory with a
-/// warning said at `connect()`.
 /// The options without `storage` and `transport`: the app's own objects (a store with
 /// methods, a class), read on their own and possibly no JSON at all (a cycle).
 fn without_app_objects(options: &JsValue) -> JsValue {
@@ -194,6 +192,8 @@ fn without_app_objects(options: &JsValue) -> JsValue {
     plain.into()
 }
 
+/// The store the options name; by default IndexedDB where it exists, else memory with a
+/// warning said at `connect()`.
 fn storage_choice(options: &JsValue) -> Result<(TokenStore, Option<String>), JsValue> {
     let storage = Reflect::get(options, &"storage".into()).unwrap_or(JsValue::UNDEFINED);
     if storage.is_undefined() || storage.is_null() {

@@ -4,6 +4,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
 
 /// A serialisable value as a plain JS object (maps become objects, `None` → `null`).
@@ -18,12 +19,20 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
 }
 
 /// A JS value read as `T` from its JSON text: functions and `undefined` properties drop
-/// out, and a non-finite number reads as `null`, as in JSON. The error says what did not
-/// fit (it may quote the value: redact it before showing it).
+/// out, as in JSON. NaN and the infinities, which JSON would turn into `null` (a silent
+/// default), are refused, like cycles and BigInts. Own enumerable properties only: a
+/// value is read as the plain object it is meant to be. The error says what did not fit
+/// (it may quote the value: redact it before showing it).
 pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(value)
+    let finite_only = Closure::<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
+        |_key: JsValue, value: JsValue| match value.as_f64() {
+            Some(number) if !number.is_finite() => Err(JsValue::NULL),
+            _ => Ok(value),
+        },
+    );
+    let text = js_sys::JSON::stringify_with_replacer(value, finite_only.as_ref())
         .ok()
         .and_then(|text| text.as_string())
-        .ok_or("not a JSON value")?;
+        .ok_or("not a JSON value (a cycle, a BigInt, NaN or an infinity)")?;
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }

@@ -111,7 +111,10 @@ mod tests {
         let err = serde_json::from_str::<u32>(json).unwrap_err();
         let detail = safe_detail(&err);
         assert!(!detail.contains("SECRET"), "{detail}");
-        assert!(detail.starts_with("invalid type: string \"…\", expected"), "{detail}");
+        assert!(
+            detail.starts_with("invalid type: string \"…\", expected"),
+            "{detail}"
+        );
     }
 
     #[test]

@@ -229,7 +229,10 @@ fn a_promoted_follower_still_emits_the_old_leaders_last_messages_and_nothing_els
     );
     for (name, why) in [
         ("state", "the old leader's connection is not this tab's"),
-        ("sent", "this tab re-wrote the relayed sends and settles them itself"),
+        (
+            "sent",
+            "this tab re-wrote the relayed sends and settles them itself",
+        ),
         ("failed", "likewise"),
         ("stream", "this tab's own socket streams from now on"),
     ] {

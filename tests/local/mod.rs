@@ -248,6 +248,15 @@ pub fn invalid_options_throw_clawchat_errors() {
         assert!(err.has_type::<js_sys::Error>(), "{json}");
         assert_eq!(kind(&err).as_deref(), Some("validation"), "{json}");
     }
+    // Numbers JSON cannot hold are refused, not read as `null` (a silent default).
+    for (key, bad) in [("cacheSize", f64::INFINITY), ("cacheSize", f64::NAN)] {
+        let with_bad = options(r#"{"baseUrl":"http://h","accountKey":"a"}"#);
+        Reflect::set(&with_bad, &key.into(), &bad.into()).unwrap();
+        let Err(err) = ClawChatClient::new(with_bad) else {
+            panic!("accepted {key}: {bad}")
+        };
+        assert_eq!(kind(&err).as_deref(), Some("validation"), "{key}: {bad}");
+    }
 }
 
 /// `storage` and `transport` are the app's own objects, taken as they are: one that is not
