@@ -151,6 +151,7 @@ enum Op {
     },
     LeaderGrant {
         tab: usize,
+        request: u64,
     },
     Read {
         tab: usize,
@@ -191,7 +192,7 @@ impl Op {
     fn tab(&self) -> usize {
         match self {
             Op::LockGrant { tab, .. }
-            | Op::LeaderGrant { tab }
+            | Op::LeaderGrant { tab, .. }
             | Op::Read { tab, .. }
             | Op::ServerReceive { tab, .. }
             | Op::Answer { tab, .. }
@@ -233,7 +234,7 @@ struct World {
     lock: Option<(usize, u64)>,
     lock_queue: VecDeque<(usize, u64)>,
     leader: Option<usize>,
-    leader_queue: VecDeque<usize>,
+    leader_queue: VecDeque<(usize, u64)>,
     in_flight: Vec<(usize, u64, String)>,
     verdicts: HashMap<String, usize>,
     sends: HashMap<String, (usize, u32)>,
@@ -377,12 +378,12 @@ impl World {
 
     fn grant_leader(&mut self) {
         while self.leader.is_none() {
-            let Some(tab) = self.leader_queue.pop_front() else {
+            let Some((tab, request)) = self.leader_queue.pop_front() else {
                 return;
             };
             if self.live(tab) {
                 self.leader = Some(tab);
-                self.ops.push(Op::LeaderGrant { tab });
+                self.ops.push(Op::LeaderGrant { tab, request });
             }
         }
     }
@@ -525,12 +526,12 @@ impl World {
         for effect in effects {
             match effect {
                 TabEffect::Post(message) => self.post(tab, message),
-                TabEffect::RequestLeadership => {
-                    self.leader_queue.push_back(tab);
+                TabEffect::RequestLeadership { request } => {
+                    self.leader_queue.push_back((tab, request));
                     self.grant_leader();
                 }
                 TabEffect::ReleaseLeadership => {
-                    self.leader_queue.retain(|t| *t != tab);
+                    self.leader_queue.retain(|(t, _)| *t != tab);
                     if self.leader == Some(tab) {
                         self.leader = None;
                         self.grant_leader();
@@ -586,8 +587,8 @@ impl World {
             Op::LockGrant { flow, granted, .. } => {
                 self.tabs[tab].rotation.on_lock(flow, granted, now)
             }
-            Op::LeaderGrant { .. } => {
-                let effects = self.tabs[tab].coordinator.on_leadership();
+            Op::LeaderGrant { request, .. } => {
+                let effects = self.tabs[tab].coordinator.on_leadership(request);
                 return self.tab_effects(tab, effects);
             }
             Op::Read { flow, purpose, .. } => {
@@ -890,7 +891,7 @@ impl World {
             self.lock = None;
             self.grant_lock();
         }
-        self.leader_queue.retain(|t| *t != tab);
+        self.leader_queue.retain(|(t, _)| *t != tab);
         if self.leader == Some(tab) {
             self.leader = None;
             self.grant_leader();

@@ -1189,11 +1189,11 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             }
             Vec::new()
         }
-        TabEffect::RequestLeadership => {
+        TabEffect::RequestLeadership { request } => {
             let weak = Rc::downgrade(shared);
             let name = format!("clawchat-leader:{}", d.account_key);
             d.leader_lock = LockHold::request(&name, move || {
-                with(&weak, |s| drive_tabs(s, |t, _| t.on_leadership()))
+                with(&weak, |s| drive_tabs(s, |t, _| t.on_leadership(request)))
             });
             Vec::new()
         }

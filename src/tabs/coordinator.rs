@@ -50,8 +50,12 @@ impl Default for CoordinatorConfig {
 pub enum Effect {
     /// Post to the other tabs of the account.
     Post(TabWire),
-    /// Request the leader lock; call [`Coordinator::on_leadership`] once granted.
-    RequestLeadership,
+    /// Request the leader lock; call [`Coordinator::on_leadership`] with `request` once
+    /// granted.
+    RequestLeadership {
+        /// Which request this is (a grant of an earlier one is stale).
+        request: u64,
+    },
     /// Release (or stop waiting for) the leader lock.
     ReleaseLeadership,
     /// The role changed: tell the app.
@@ -119,6 +123,9 @@ pub struct Coordinator {
     /// Leader: which follower each relayed send came from (message id, tab id).
     remote: Vec<(String, String)>,
     leader_state: Option<EventJson>,
+    /// The last leader lock request: a grant of an earlier one (given up by a
+    /// `disconnect()` before it came) is ignored.
+    request: u64,
 }
 
 fn failure(send: &RelayedSend, kind: SendErrorKind, reason: &str) -> SendError {
@@ -143,6 +150,7 @@ impl Coordinator {
             relayed: Vec::new(),
             remote: Vec::new(),
             leader_state: None,
+            request: 0,
         }
     }
 
@@ -177,17 +185,25 @@ impl Coordinator {
             return vec![Effect::Role(Role::Solo), Effect::Lead { solo: true }];
         }
         self.role = Role::Follower;
+        self.request = self.request.wrapping_add(1);
         vec![
             Effect::Role(Role::Follower),
             Effect::Post(TabWire::Hello {
                 tab: self.tab.clone(),
             }),
-            Effect::RequestLeadership,
+            Effect::RequestLeadership {
+                request: self.request,
+            },
         ]
     }
 
-    /// The leader lock was granted: this tab leads and writes what it had relayed.
-    pub fn on_leadership(&mut self) -> Vec<Effect> {
+    /// The leader lock of `request` was granted: this tab leads and writes what it had
+    /// relayed. The grant of a request given up since is stale: that hold is being
+    /// released already, and releasing now would drop the current request instead.
+    pub fn on_leadership(&mut self, request: u64) -> Vec<Effect> {
+        if request != self.request {
+            return Vec::new();
+        }
         if self.role != Role::Follower {
             return vec![Effect::ReleaseLeadership];
         }

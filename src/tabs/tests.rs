@@ -40,11 +40,27 @@ fn deliver(effects: &[Effect], to: &mut Coordinator, now: i64) -> Vec<Effect> {
         .collect()
 }
 
+/// The leader lock request among `effects`.
+fn requested(effects: &[Effect]) -> u64 {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::RequestLeadership { request } => Some(*request),
+            _ => None,
+        })
+        .expect("asks for the leader lock")
+}
+
+/// Starts `tab` and grants it the leader lock it asked for.
+fn start_leading(tab: &mut Coordinator) -> Vec<Effect> {
+    let request = requested(&tab.start(true));
+    tab.on_leadership(request)
+}
+
 fn pair() -> (Coordinator, Coordinator) {
     let mut leader = Coordinator::new("L".into(), CoordinatorConfig::default());
     let mut follower = Coordinator::new("F".into(), CoordinatorConfig::default());
-    leader.start(true);
-    leader.on_leadership();
+    start_leading(&mut leader);
     let hello = follower.start(true);
     deliver(&hello, &mut leader, 0);
     (leader, follower)
@@ -113,8 +129,7 @@ fn hand_over_re_sends_pending_relays_to_the_new_leader_and_a_promoted_follower_w
         "the old leader no longer answers for it"
     );
     let mut next = Coordinator::new("N".into(), CoordinatorConfig::default());
-    next.start(true);
-    let leading = next.on_leadership();
+    let leading = start_leading(&mut next);
     let resent = deliver(&leading, &mut follower, 10);
     assert!(posts(&resent).contains(&TabWire::Send {
         from: "F".into(),
@@ -124,10 +139,10 @@ fn hand_over_re_sends_pending_relays_to_the_new_leader_and_a_promoted_follower_w
     assert!(out.contains(&Effect::WriteLocal(send("m1"))));
     // The follower itself promoted: its own pending relays are written locally.
     let mut alone = Coordinator::new("A".into(), CoordinatorConfig::default());
-    alone.start(true);
+    let request = requested(&alone.start(true));
     alone.send(send("m2"), 0);
     assert!(alone
-        .on_leadership()
+        .on_leadership(request)
         .contains(&Effect::WriteLocal(send("m2"))));
     assert_eq!(alone.unsettled(), 0);
 }
@@ -150,8 +165,7 @@ fn a_send_relayed_twice_is_written_once() {
 #[test]
 fn events_are_forwarded_only_while_a_follower_listens() {
     let mut leader = Coordinator::new("L".into(), CoordinatorConfig::default());
-    leader.start(true);
-    leader.on_leadership();
+    start_leading(&mut leader);
     assert!(
         leader
             .on_event("message", || EventJson::from_text("{}".into()))
@@ -216,8 +230,9 @@ fn a_promoted_follower_still_emits_the_old_leaders_last_messages_and_nothing_els
     let stopped = old.stop("disconnected by the app");
     let state = old.on_event("state", || EventJson::from_text("{}".into()));
     assert!(state.is_empty(), "an idle tab relays nothing");
-    // The lock grant overtakes the posts made before the release.
-    follower.on_leadership();
+    // The lock grant overtakes the posts made before the release (the follower's first
+    // request, made in `pair`).
+    follower.on_leadership(1);
     assert_eq!(follower.role(), Role::Leader);
     let late = deliver(&relayed, &mut follower, 5);
     assert_eq!(
@@ -246,12 +261,30 @@ fn a_promoted_follower_still_emits_the_old_leaders_last_messages_and_nothing_els
 }
 
 #[test]
+fn a_grant_of_a_lock_request_given_up_since_is_ignored() {
+    // disconnect() then connect() before the first grant came: that hold is released
+    // already; leading on it would make a second leader, and releasing would drop the
+    // new request.
+    let mut tab = Coordinator::new("T".into(), CoordinatorConfig::default());
+    let first = requested(&tab.start(true));
+    assert!(tab
+        .stop("disconnected by the app")
+        .contains(&Effect::ReleaseLeadership));
+    let second = requested(&tab.start(true));
+    assert!(tab.on_leadership(first).is_empty());
+    assert_eq!(tab.role(), Role::Follower);
+    assert!(tab
+        .on_leadership(second)
+        .contains(&Effect::Lead { solo: false }));
+    assert_eq!(tab.role(), Role::Leader);
+}
+
+#[test]
 fn f10_logout_releases_the_leader_lock() {
     // Old: logout left the lock held; a new client of the account in that origin became
     // a follower of nobody and never connected.
     let mut leader = Coordinator::new("L".into(), CoordinatorConfig::default());
-    leader.start(true);
-    leader.on_leadership();
+    start_leading(&mut leader);
     let out = leader.stop("logged out");
     assert!(out.contains(&Effect::ReleaseLeadership));
     assert_eq!(leader.role(), Role::Idle);
