@@ -325,6 +325,16 @@ impl World {
         self.tabs[tab].alive
     }
 
+    /// Live and not frozen: its code runs.
+    fn running(&self, tab: usize) -> bool {
+        self.live(tab) && !self.tabs[tab].frozen
+    }
+
+    /// Live and taking part in the account's connection (not idle: started, not stopped).
+    fn takes_part(&self, tab: usize) -> bool {
+        self.live(tab) && self.tabs[tab].coordinator.role() != Role::Idle
+    }
+
     fn spawn(&mut self) -> Result<(), Violation> {
         let id = self.tabs.len();
         let skew = if self.rng.chance(50) {
@@ -752,9 +762,7 @@ impl World {
     }
 
     fn running_tab(&mut self) -> Option<usize> {
-        let running: Vec<usize> = (0..self.tabs.len())
-            .filter(|t| self.live(*t) && !self.tabs[*t].frozen)
-            .collect();
+        let running: Vec<usize> = (0..self.tabs.len()).filter(|t| self.running(*t)).collect();
         (!running.is_empty()).then(|| running[self.rng.below(running.len() as u64) as usize])
     }
 
@@ -817,10 +825,7 @@ impl World {
             }
             82..=84 => self.relay_inbound()?,
             85..=88 => {
-                if let Some(tab) = self
-                    .leader
-                    .filter(|t| self.live(*t) && !self.tabs[*t].frozen)
-                {
+                if let Some(tab) = self.leader.filter(|t| self.running(*t)) {
                     if let Some(id) = self.tabs[tab].outbox.first().cloned() {
                         self.ops.push(Op::Complete {
                             tab,
@@ -862,10 +867,7 @@ impl World {
 
     /// The leader's connection delivers an inbound message: it relays it to the tabs.
     fn relay_inbound(&mut self) -> Result<(), Violation> {
-        let Some(leader) = self
-            .leader
-            .filter(|t| self.live(*t) && !self.tabs[*t].frozen)
-        else {
+        let Some(leader) = self.leader.filter(|t| self.running(*t)) else {
             return Ok(());
         };
         let text = format!(r#"{{"messageId":"in-{}"}}"#, self.relays.len());
@@ -874,9 +876,7 @@ impl World {
             .on_event("message", || EventJson::from_text(text.clone()));
         if !effects.is_empty() {
             let audience = (0..self.tabs.len())
-                .filter(|t| {
-                    *t != leader && self.live(*t) && self.tabs[*t].coordinator.role() != Role::Idle
-                })
+                .filter(|t| *t != leader && self.takes_part(*t))
                 .collect();
             self.note(|| format!("tab {leader} relays {text}"));
             self.relays.push((text, audience));
@@ -974,9 +974,7 @@ impl World {
             }
         }
         for (text, audience) in &self.relays {
-            let taking_part =
-                |t: &&usize| self.live(**t) && self.tabs[**t].coordinator.role() != Role::Idle;
-            for &tab in audience.iter().filter(taking_part) {
+            for &tab in audience.iter().filter(|t| self.takes_part(**t)) {
                 let times = self.tabs[tab].emitted.iter().filter(|e| *e == text).count();
                 if times != 1 {
                     return Err(format!(
