@@ -6,6 +6,7 @@
 //! - [`protocol`]: the WebSocket protocol v2 — frames, events, payloads, ids.
 //! - [`api`]: the REST envelope, error kinds, refresh classification, requests.
 //! - [`auth`]: access-token claims.
+//! - [`json`]: the hand-written JSON codec (reader, writer, per-type impls).
 //! - [`tabs`]: the tab coordinator (leader/follower, relayed sends) and its wire.
 //! - [`session`]: the connection machine, outbox, inbound filter and stream assembly.
 //! - `platform` and `js` (wasm32 only): the browser shell and the JavaScript API.
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod json;
 pub mod protocol;
 pub mod session;
 pub mod store;

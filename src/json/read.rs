@@ -1,0 +1,453 @@
+//! The pull reader: one value at a time, strings borrowed from the text unless they hold
+//! escapes.
+
+use std::borrow::Cow;
+
+use super::{JsonError, MAX_DEPTH};
+
+/// Reads a value of type `Self` at the reader's position, consuming exactly that value.
+pub trait FromJson<'a>: Sized {
+    /// Reads one value.
+    fn read(reader: &mut Reader<'a>) -> Result<Self, JsonError>;
+}
+
+/// `text` read as one `T`, with nothing but whitespace after it.
+pub fn from_str<'a, T: FromJson<'a>>(text: &'a str) -> Result<T, JsonError> {
+    let mut reader = Reader::new(text);
+    let value = T::read(&mut reader)?;
+    reader.finish()?;
+    Ok(value)
+}
+
+/// The JSON type of the next value, as [`Reader::peek`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+/// A cursor over JSON text. Each read consumes one value or fails with the offset where
+/// the text stopped fitting; after a failure the reader is not used again.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    text: &'a str,
+    pos: usize,
+    depth: u32,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Reader {
+            text,
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    /// Checks that only whitespace is left.
+    pub fn finish(&mut self) -> Result<(), JsonError> {
+        match self.next_byte() {
+            None => Ok(()),
+            Some(_) => Err(JsonError::Trailing { at: self.pos }),
+        }
+    }
+
+    /// Reads one `T`.
+    pub fn read<T: FromJson<'a>>(&mut self) -> Result<T, JsonError> {
+        T::read(self)
+    }
+
+    /// The type of the next value, without consuming it.
+    pub fn peek(&mut self) -> Result<Kind, JsonError> {
+        match self.next_byte() {
+            Some(b'n') => Ok(Kind::Null),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'"') => Ok(Kind::String),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// Consumes a `null` if one is next; says whether it did.
+    pub fn null(&mut self) -> Result<bool, JsonError> {
+        if self.peek()? != Kind::Null {
+            return Ok(false);
+        }
+        self.literal("null")?;
+        Ok(true)
+    }
+
+    /// Reads an object, calling `field` with each key; `field` must consume the value
+    /// (read it or [`Reader::skip`] it). A repeated key is passed again.
+    pub fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, &str) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
+        self.open(b'{', "an object")?;
+        if self.next_byte() == Some(b'}') {
+            self.advance();
+            return self.close();
+        }
+        loop {
+            if self.next_byte() != Some(b'"') {
+                return Err(self.syntax());
+            }
+            let key = self.string()?;
+            if self.next_byte() != Some(b':') {
+                return Err(self.syntax());
+            }
+            self.advance();
+            field(self, &key)?;
+            match self.next_byte() {
+                Some(b',') => self.advance(),
+                Some(b'}') => {
+                    self.advance();
+                    return self.close();
+                }
+                _ => return Err(self.syntax()),
+            }
+        }
+    }
+
+    /// Reads an array, calling `item` for each element; `item` must consume it.
+    pub fn array(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
+        self.open(b'[', "an array")?;
+        if self.next_byte() == Some(b']') {
+            self.advance();
+            return self.close();
+        }
+        loop {
+            item(self)?;
+            match self.next_byte() {
+                Some(b',') => self.advance(),
+                Some(b']') => {
+                    self.advance();
+                    return self.close();
+                }
+                _ => return Err(self.syntax()),
+            }
+        }
+    }
+
+    /// Reads a string: borrowed from the text, or unescaped into a new one.
+    pub fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        self.expect(b'"', "a string")?;
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        loop {
+            match bytes.get(self.pos) {
+                Some(b'"') => {
+                    let text = self.text.get(start..self.pos).ok_or(self.syntax())?;
+                    self.advance();
+                    return Ok(Cow::Borrowed(text));
+                }
+                Some(b'\\') => return self.escaped_string(start),
+                Some(0..=0x1f) | None => return Err(self.syntax()),
+                Some(_) => self.advance(),
+            }
+        }
+    }
+
+    /// Reads a number's text (checked against JSON's grammar), for the number readers.
+    pub fn number_text(&mut self) -> Result<&'a str, JsonError> {
+        if self.peek()? != Kind::Number {
+            return Err(self.type_error("a number"));
+        }
+        let start = self.pos;
+        self.eat(b'-');
+        if !self.eat(b'0') && self.digits() == 0 {
+            return Err(self.syntax());
+        }
+        if self.eat(b'.') && self.digits() == 0 {
+            return Err(self.syntax());
+        }
+        if self.eat(b'e') || self.eat(b'E') {
+            let _ = self.eat(b'+') || self.eat(b'-');
+            if self.digits() == 0 {
+                return Err(self.syntax());
+            }
+        }
+        self.text.get(start..self.pos).ok_or(self.syntax())
+    }
+
+    /// Reads `true` or `false`.
+    pub fn bool(&mut self) -> Result<bool, JsonError> {
+        match self.next_byte() {
+            Some(b't') => self.literal("true").map(|()| true),
+            Some(b'f') => self.literal("false").map(|()| false),
+            _ => Err(self.type_error("a boolean")),
+        }
+    }
+
+    /// Consumes the next value whatever it is (checking it is JSON).
+    pub fn skip(&mut self) -> Result<(), JsonError> {
+        match self.peek()? {
+            Kind::Null => self.literal("null"),
+            Kind::Bool => self.bool().map(drop),
+            Kind::Number => self.number_text().map(drop),
+            Kind::String => self.string().map(drop),
+            Kind::Array => self.array(Reader::skip),
+            Kind::Object => self.object(|reader, _| reader.skip()),
+        }
+    }
+
+    /// Consumes the next value and returns its text as written (without the whitespace
+    /// around it).
+    pub fn raw(&mut self) -> Result<&'a str, JsonError> {
+        self.next_byte();
+        let start = self.pos;
+        self.skip()?;
+        self.text.get(start..self.pos).ok_or(self.syntax())
+    }
+
+    /// The byte offset of the next value (after whitespace), for errors.
+    pub fn offset(&mut self) -> usize {
+        self.next_byte();
+        self.pos
+    }
+
+    /// A [`JsonError::Type`] at the next value.
+    pub fn type_error(&mut self, expected: &'static str) -> JsonError {
+        JsonError::Type {
+            expected,
+            at: self.offset(),
+        }
+    }
+
+    /// Skips whitespace and returns the next byte without consuming it.
+    fn next_byte(&mut self) -> Option<u8> {
+        let bytes = self.text.as_bytes();
+        while let Some(&byte) = bytes.get(self.pos) {
+            if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(byte);
+            }
+            self.advance();
+        }
+        None
+    }
+
+    fn advance(&mut self) {
+        self.pos = self.pos.saturating_add(1);
+    }
+
+    fn syntax(&self) -> JsonError {
+        JsonError::Syntax { at: self.pos }
+    }
+
+    /// Consumes `byte` if it is next (no whitespace skipped: inside numbers).
+    fn eat(&mut self, byte: u8) -> bool {
+        if self.text.as_bytes().get(self.pos) == Some(&byte) {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes ASCII digits; returns how many.
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.text.as_bytes().get(self.pos), Some(b'0'..=b'9')) {
+            self.advance();
+        }
+        self.pos.saturating_sub(start)
+    }
+
+    /// Consumes the next value's first byte if it is `open`, else a type error.
+    fn expect(&mut self, open: u8, expected: &'static str) -> Result<(), JsonError> {
+        match self.next_byte() {
+            Some(byte) if byte == open => {
+                self.advance();
+                Ok(())
+            }
+            Some(b'n' | b't' | b'f' | b'"' | b'[' | b'{' | b'-' | b'0'..=b'9') => {
+                Err(self.type_error(expected))
+            }
+            _ => Err(self.syntax()),
+        }
+    }
+
+    fn open(&mut self, open: u8, expected: &'static str) -> Result<(), JsonError> {
+        self.expect(open, expected)?;
+        if self.depth >= MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        self.depth = self.depth.saturating_add(1);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), JsonError> {
+        self.depth = self.depth.saturating_sub(1);
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &str) -> Result<(), JsonError> {
+        let end = self.pos.saturating_add(word.len());
+        if self.text.get(self.pos..end) != Some(word) {
+            return Err(self.syntax());
+        }
+        self.pos = end;
+        Ok(())
+    }
+
+    /// The rest of a string from `start` (just after its opening quote) that holds at
+    /// least one escape.
+    fn escaped_string(&mut self, start: usize) -> Result<Cow<'a, str>, JsonError> {
+        let mut out = String::from(self.text.get(start..self.pos).ok_or(self.syntax())?);
+        loop {
+            let rest = self.text.get(self.pos..).ok_or(self.syntax())?;
+            let plain = rest
+                .bytes()
+                .position(|b| b == b'"' || b == b'\\' || b < 0x20)
+                .ok_or(self.syntax())?;
+            out.push_str(rest.get(..plain).ok_or(self.syntax())?);
+            self.pos = self.pos.saturating_add(plain);
+            match self.text.as_bytes().get(self.pos) {
+                Some(b'"') => {
+                    self.advance();
+                    return Ok(Cow::Owned(out));
+                }
+                Some(b'\\') => {
+                    self.advance();
+                    out.push(self.escape()?);
+                }
+                _ => return Err(self.syntax()),
+            }
+        }
+    }
+
+    /// One escape after its backslash.
+    fn escape(&mut self) -> Result<char, JsonError> {
+        let byte = *self.text.as_bytes().get(self.pos).ok_or(self.syntax())?;
+        self.advance();
+        Ok(match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => return self.unicode_escape(),
+            _ => return Err(self.syntax()),
+        })
+    }
+
+    /// `\uXXXX` (its `u` consumed), with a following low surrogate when it is a high one.
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if !(self.eat(b'\\') && self.eat(b'u')) {
+                    return Err(self.syntax());
+                }
+                let low = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return Err(self.syntax());
+                }
+                // Twenty bits from the pair, above the basic plane: at most 0x10FFFF.
+                0x10000_u32.wrapping_add(((first & 0x3FF) << 10) | (low & 0x3FF))
+            }
+            0xDC00..=0xDFFF => return Err(self.syntax()),
+            other => other,
+        };
+        char::from_u32(code).ok_or(self.syntax())
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let end = self.pos.saturating_add(4);
+        let digits = self.text.get(self.pos..end).ok_or(self.syntax())?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(self.syntax());
+        }
+        let value = u32::from_str_radix(digits, 16).map_err(|_| self.syntax())?;
+        self.pos = end;
+        Ok(value)
+    }
+}
+
+impl<'a> FromJson<'a> for Cow<'a, str> {
+    fn read(reader: &mut Reader<'a>) -> Result<Self, JsonError> {
+        reader.string()
+    }
+}
+
+impl FromJson<'_> for String {
+    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+        reader.string().map(Cow::into_owned)
+    }
+}
+
+impl FromJson<'_> for bool {
+    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+        reader.bool()
+    }
+}
+
+/// An integer field: JSON integers only (`1.0` and `1e3` are refused, as serde_json does).
+fn integer<T: std::str::FromStr>(reader: &mut Reader<'_>) -> Result<T, JsonError> {
+    let at = reader.offset();
+    let text = reader.number_text()?;
+    text.parse().map_err(|_| JsonError::Number { at })
+}
+
+macro_rules! integers {
+    ($($t:ty),*) => {$(
+        impl FromJson<'_> for $t {
+            fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+                integer(reader)
+            }
+        }
+    )*};
+}
+integers!(i64, u64, u32, u16, u8);
+
+impl FromJson<'_> for f64 {
+    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let at = reader.offset();
+        let text = reader.number_text()?;
+        match text.parse::<f64>() {
+            Ok(number) if number.is_finite() => Ok(number),
+            _ => Err(JsonError::Number { at }),
+        }
+    }
+}
+
+/// `null` is `None`.
+impl<'a, T: FromJson<'a>> FromJson<'a> for Option<T> {
+    fn read(reader: &mut Reader<'a>) -> Result<Self, JsonError> {
+        if reader.null()? {
+            Ok(None)
+        } else {
+            T::read(reader).map(Some)
+        }
+    }
+}
+
+impl<'a, T: FromJson<'a>> FromJson<'a> for Vec<T> {
+    fn read(reader: &mut Reader<'a>) -> Result<Self, JsonError> {
+        let mut items = Vec::new();
+        reader.array(|reader| {
+            items.push(T::read(reader)?);
+            Ok(())
+        })?;
+        Ok(items)
+    }
+}

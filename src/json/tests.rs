@@ -1,0 +1,265 @@
+//! The codec against serde_json as the oracle: the same texts accepted and refused, the
+//! same strings read, the same text written.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::*;
+
+/// Whether our reader takes `text` as one JSON value.
+fn accepts(text: &str) -> bool {
+    let mut reader = Reader::new(text);
+    reader.skip().and_then(|()| reader.finish()).is_ok()
+}
+
+const DOCUMENTS: &[&str] = &[
+    r#"{"a":1,"b":[true,false,null],"c":{"d":"e"},"f":-0.5e-3,"g":""}"#,
+    r#"  [ 1 , 2.0 , -3E+2 , "x\"y\\z\/\b\f\n\r\t\u00e9\ud83d\ude00" ]  "#,
+    r#""\u0000""#,
+    "0",
+    "-0",
+    "123456789012345678901234567890",
+    "{}",
+    "[]",
+    "[[[[]]]]",
+    r#"{"":{"":[{}]}}"#,
+    "\"caf\u{e9} \u{1f642}\"",
+];
+
+const NOT_JSON: &[&str] = &[
+    "",
+    " ",
+    "{",
+    "}",
+    "[1,]",
+    "[,1]",
+    r#"{"a":1,}"#,
+    r#"{"a" 1}"#,
+    r#"{a:1}"#,
+    "01",
+    "1.",
+    ".5",
+    "1e",
+    "+1",
+    "-",
+    "tru",
+    "nul",
+    "truex",
+    r#""abc"#,
+    "\"a\u{1}b\"",
+    r#""\x""#,
+    r#""\u12""#,
+    r#""\ud83d""#,
+    r#""\ude00""#,
+    r#""\ud83d\u0041""#,
+    "[1] [2]",
+    "{\"a\":1}}",
+    "NaN",
+    "Infinity",
+];
+
+#[test]
+fn accepts_what_serde_json_accepts() {
+    for text in DOCUMENTS {
+        assert!(valid_json(text), "{text}");
+        assert!(accepts(text), "{text}");
+    }
+    for text in NOT_JSON {
+        assert!(!valid_json(text), "{text}");
+        assert!(!accepts(text), "{text}");
+    }
+}
+
+/// Whether serde_json's reading says the text is JSON: a number beyond f64's range is
+/// (ours skips it like any number; only an `f64` field refuses it), and
+/// serde_json's own skip (`IgnoredAny`) decides those.
+fn valid_json(text: &str) -> bool {
+    match serde_json::from_str::<Value>(text) {
+        Ok(_) => true,
+        Err(err) if err.to_string().starts_with("number out of range") => {
+            serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so the mutation test needs no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_documents_are_judged_like_serde_json() {
+    let alphabet: Vec<char> = "{}[],:\"\\ 0123456789.-+eEtrufalsn/bu\u{e9}\u{1}"
+        .chars()
+        .collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 0..60_000 {
+        let mut text: Vec<char> = DOCUMENTS[round % DOCUMENTS.len()].chars().collect();
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(text.len() + 1);
+            match rng.below(3) {
+                0 if at < text.len() => {
+                    text.remove(at);
+                }
+                1 if at < text.len() => text[at] = alphabet[rng.below(alphabet.len())],
+                _ => text.insert(at, alphabet[rng.below(alphabet.len())]),
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let expected = serde_json::from_str::<Value>(&text);
+        assert_eq!(accepts(&text), valid_json(&text), "{text:?}");
+        if let (Ok(Value::String(expected)), Ok(ours)) = (&expected, from_str::<String>(&text)) {
+            assert_eq!(&ours, expected, "{text:?}");
+        }
+    }
+}
+
+#[test]
+fn escapes_read_as_serde_json_reads_them() {
+    for text in [
+        r#""\ud83d\ude00 \udbff\udfff \ud800\udc00 \u00e9\u0000\/""#,
+        r#""a\"b\\c\bd\fe\nf\rg\th""#,
+    ] {
+        let expected: String = serde_json::from_str(text).unwrap();
+        assert_eq!(from_str::<String>(text).unwrap(), expected);
+    }
+}
+
+#[test]
+fn strings_borrow_unless_escaped() {
+    let mut reader = Reader::new(r#"["plain","esc\"aped"]"#);
+    let mut read = Vec::new();
+    reader
+        .array(|reader| {
+            read.push(reader.string()?);
+            Ok(())
+        })
+        .unwrap();
+    assert!(matches!(read[0], Cow::Borrowed("plain")));
+    assert!(matches!(&read[1], Cow::Owned(s) if s == "esc\"aped"));
+}
+
+#[test]
+fn nesting_is_bounded() {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    assert_eq!(from_str::<Vec<Value2>>(&deep), Err(JsonError::TooDeep));
+    let mut reader = Reader::new(&deep);
+    assert_eq!(reader.skip(), Err(JsonError::TooDeep));
+    let fine = format!("{}{}", "[".repeat(128), "]".repeat(128));
+    assert!(accepts(&fine));
+}
+
+/// Any value, skipped: for the depth test through `FromJson`.
+#[derive(Debug, PartialEq)]
+struct Value2;
+
+impl FromJson<'_> for Value2 {
+    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+        reader.skip().map(|()| Value2)
+    }
+}
+
+#[test]
+fn numbers_fit_their_type_or_fail() {
+    assert_eq!(from_str::<i64>("-9223372036854775808"), Ok(i64::MIN));
+    assert_eq!(from_str::<u64>("18446744073709551615"), Ok(u64::MAX));
+    assert_eq!(from_str::<u8>("255"), Ok(255));
+    assert_eq!(from_str::<u8>("256"), Err(JsonError::Number { at: 0 }));
+    assert_eq!(from_str::<u64>("-1"), Err(JsonError::Number { at: 0 }));
+    assert_eq!(from_str::<i64>(" 1.5"), Err(JsonError::Number { at: 1 }));
+    assert_eq!(from_str::<i64>("1e3"), Err(JsonError::Number { at: 0 }));
+    assert_eq!(from_str::<f64>("1e3"), Ok(1000.0));
+    assert_eq!(from_str::<f64>("1e999"), Err(JsonError::Number { at: 0 }));
+    assert_eq!(
+        from_str::<i64>("\"1\""),
+        Err(JsonError::Type {
+            expected: "a number",
+            at: 0
+        })
+    );
+}
+
+#[test]
+fn objects_pass_each_key_and_need_the_value_consumed() {
+    let mut seen = Vec::new();
+    let mut reader = Reader::new(r#"{"a":1,"b\n":{"c":[2]},"a":3}"#);
+    reader
+        .object(|reader, key| {
+            seen.push(key.to_owned());
+            reader.skip()
+        })
+        .unwrap();
+    assert_eq!(seen, ["a", "b\n", "a"]);
+    // A field callback that leaves its value unread makes the object malformed.
+    let mut reader = Reader::new(r#"{"a":1}"#);
+    assert!(reader.object(|_, _| Ok(())).is_err());
+}
+
+#[test]
+fn raw_is_the_value_as_written() {
+    let mut reader = Reader::new(r#"{"p": {"x" : [1, "2"]} , "q":null}"#);
+    let mut raw = Vec::new();
+    reader
+        .object(|reader, _| {
+            raw.push(reader.raw()?);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(raw, [r#"{"x" : [1, "2"]}"#, "null"]);
+}
+
+#[test]
+fn errors_never_quote_the_text() {
+    let secret = "eyJhbGciOiJIUzI1NiJ9.secret";
+    for text in [
+        format!(r#"{{"token":"{secret}"#),
+        format!(r#"{{"token":"{secret}","n":x}}"#),
+    ] {
+        let err = from_str::<Vec<String>>(&text).unwrap_err().to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
+}
+
+#[test]
+fn writes_what_serde_json_writes() {
+    let every_byte: String = (0u8..0x80).map(char::from).collect();
+    for text in [
+        "",
+        "plain",
+        every_byte.as_str(),
+        "caf\u{e9} \u{1f642} \u{2028}",
+    ] {
+        assert_eq!(to_string(text), serde_json::to_string(text).unwrap());
+    }
+    for number in [0i64, 7, -7, 10, 1_000_000, i64::MIN, i64::MAX] {
+        assert_eq!(to_string(&number), number.to_string());
+    }
+    assert_eq!(to_string(&u64::MAX), u64::MAX.to_string());
+
+    let mut writer = Writer::default();
+    let mut object = writer.object();
+    object
+        .field("a", "x")
+        .field("b", &vec![Some(1u32), None])
+        .field_some("c", &None::<bool>)
+        .field_some("d", &Some(true));
+    object.key("e").raw(r#"{"f":[]}"#);
+    object.end();
+    assert_eq!(
+        writer.finish(),
+        r#"{"a":"x","b":[1,null],"d":true,"e":{"f":[]}}"#
+    );
+}

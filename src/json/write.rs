@@ -1,0 +1,228 @@
+//! The writer: compact JSON text, byte for byte what `serde_json::to_string` writes for
+//! the same shape (so rows stored by older builds and new ones look alike).
+
+/// Writes `self` as one JSON value.
+pub trait ToJson {
+    /// Appends the value to `writer`.
+    fn write(&self, writer: &mut Writer);
+}
+
+/// `value` as compact JSON text.
+pub fn to_string<T: ToJson + ?Sized>(value: &T) -> String {
+    let mut writer = Writer::default();
+    value.write(&mut writer);
+    writer.finish()
+}
+
+/// Appends JSON values to a string.
+#[derive(Debug, Default)]
+pub struct Writer {
+    out: String,
+}
+
+impl Writer {
+    /// The text written.
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    /// Writes `null`.
+    pub fn null(&mut self) {
+        self.out.push_str("null");
+    }
+
+    /// Writes `true` or `false`.
+    pub fn bool(&mut self, value: bool) {
+        self.out.push_str(if value { "true" } else { "false" });
+    }
+
+    /// Writes an unsigned integer.
+    pub fn u64(&mut self, mut value: u64) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start = start.saturating_sub(1);
+            if let Some(slot) = digits.get_mut(start) {
+                // The remainder is below 10: the cast keeps it, the `|` adds it to `0`.
+                *slot = b'0' | (value % 10) as u8;
+            }
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        for &digit in digits.get(start..).unwrap_or_default() {
+            self.out.push(char::from(digit));
+        }
+    }
+
+    /// Writes a signed integer.
+    pub fn i64(&mut self, value: i64) {
+        if value < 0 {
+            self.out.push('-');
+        }
+        self.u64(value.unsigned_abs());
+    }
+
+    /// Writes a string, escaped as JSON requires (`"`, `\` and control characters).
+    pub fn string(&mut self, value: &str) {
+        self.out.push('"');
+        let mut plain = 0;
+        for (at, byte) in value.bytes().enumerate() {
+            let escape = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.out.push_str(value.get(plain..at).unwrap_or_default());
+            if escape.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.out.push_str("\\u00");
+                for nibble in [byte >> 4, byte & 0xf] {
+                    self.out
+                        .push(char::from(*HEX.get(usize::from(nibble)).unwrap_or(&b'0')));
+                }
+            } else {
+                self.out.push_str(escape);
+            }
+            plain = at.saturating_add(1);
+        }
+        self.out.push_str(value.get(plain..).unwrap_or_default());
+        self.out.push('"');
+    }
+
+    /// Writes text that is already one JSON value.
+    pub fn raw(&mut self, json: &str) {
+        self.out.push_str(json);
+    }
+
+    /// Starts an object; write its fields, then [`ObjectWriter::end`] it.
+    pub fn object(&mut self) -> ObjectWriter<'_> {
+        self.out.push('{');
+        ObjectWriter {
+            writer: self,
+            first: true,
+        }
+    }
+
+    /// Writes an array of `items`.
+    pub fn array<'i, T: ToJson + 'i>(&mut self, items: impl IntoIterator<Item = &'i T>) {
+        self.out.push('[');
+        for (index, item) in items.into_iter().enumerate() {
+            if index > 0 {
+                self.out.push(',');
+            }
+            item.write(self);
+        }
+        self.out.push(']');
+    }
+}
+
+/// An object being written: one call per field, then [`ObjectWriter::end`].
+#[must_use = "an object is closed by `end()`"]
+#[derive(Debug)]
+pub struct ObjectWriter<'w> {
+    writer: &'w mut Writer,
+    first: bool,
+}
+
+impl ObjectWriter<'_> {
+    /// Writes `"key":` and returns the writer for its value, which the caller writes next.
+    pub fn key(&mut self, key: &str) -> &mut Writer {
+        if !self.first {
+            self.writer.out.push(',');
+        }
+        self.first = false;
+        self.writer.string(key);
+        self.writer.out.push(':');
+        self.writer
+    }
+
+    /// Writes `"key":value`.
+    pub fn field<T: ToJson + ?Sized>(&mut self, key: &str, value: &T) -> &mut Self {
+        value.write(self.key(key));
+        self
+    }
+
+    /// Writes `"key":value` when `value` is `Some`; nothing when it is `None`.
+    pub fn field_some<T: ToJson>(&mut self, key: &str, value: &Option<T>) -> &mut Self {
+        if let Some(value) = value {
+            self.field(key, value);
+        }
+        self
+    }
+
+    /// Closes the object.
+    pub fn end(self) {
+        self.writer.out.push('}');
+    }
+}
+
+impl ToJson for str {
+    fn write(&self, writer: &mut Writer) {
+        writer.string(self);
+    }
+}
+
+impl ToJson for String {
+    fn write(&self, writer: &mut Writer) {
+        writer.string(self);
+    }
+}
+
+impl ToJson for bool {
+    fn write(&self, writer: &mut Writer) {
+        writer.bool(*self);
+    }
+}
+
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl ToJson for $t {
+            fn write(&self, writer: &mut Writer) {
+                writer.u64(u64::from(*self));
+            }
+        }
+    )*};
+}
+unsigned!(u64, u32, u16, u8);
+
+impl ToJson for i64 {
+    fn write(&self, writer: &mut Writer) {
+        writer.i64(*self);
+    }
+}
+
+/// `None` is `null`.
+impl<T: ToJson> ToJson for Option<T> {
+    fn write(&self, writer: &mut Writer) {
+        match self {
+            Some(value) => value.write(writer),
+            None => writer.null(),
+        }
+    }
+}
+
+impl<T: ToJson> ToJson for [T] {
+    fn write(&self, writer: &mut Writer) {
+        writer.array(self);
+    }
+}
+
+impl<T: ToJson> ToJson for Vec<T> {
+    fn write(&self, writer: &mut Writer) {
+        writer.array(self);
+    }
+}
+
+impl<T: ToJson + ?Sized> ToJson for &T {
+    fn write(&self, writer: &mut Writer) {
+        (**self).write(writer);
+    }
+}
