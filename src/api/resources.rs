@@ -6,6 +6,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::json::camel_case;
+
 /// `value` with every object key, at any depth, in snake_case (`userId` → `user_id`):
 /// the wire's names for what JS wrote in camelCase; the values themselves are kept. The
 /// depth is bounded by the JSON parser's recursion limit.
@@ -67,24 +69,6 @@ pub fn camel_case_json_keys(json: &str) -> Cow<'_, str> {
     }
     out.push_str(&json[copied..]);
     Cow::Owned(out)
-}
-
-/// `snake_case` → `snakeCase` (ASCII letters only change case); a leading underscore is
-/// kept.
-fn camel_case(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    let mut upper = false;
-    for c in key.chars() {
-        if c == '_' && !out.is_empty() {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

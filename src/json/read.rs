@@ -451,3 +451,32 @@ impl<'a, T: FromJson<'a>> FromJson<'a> for Vec<T> {
         Ok(items)
     }
 }
+
+/// Any JSON value; numbers as serde_json reads them (beyond f64's range: an error).
+impl FromJson<'_> for serde_json::Value {
+    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+        use serde_json::{Map, Value};
+        Ok(match reader.peek()? {
+            Kind::Null => {
+                reader.literal("null")?;
+                Value::Null
+            }
+            Kind::Bool => Value::Bool(reader.bool()?),
+            Kind::Number => {
+                let at = reader.offset();
+                let text = reader.number_text()?;
+                Value::Number(text.parse().map_err(|_| JsonError::Number { at })?)
+            }
+            Kind::String => Value::String(reader.read()?),
+            Kind::Array => Value::Array(reader.read()?),
+            Kind::Object => {
+                let mut map = Map::new();
+                reader.object(|reader, key| {
+                    map.insert(key.to_owned(), reader.read()?);
+                    Ok(())
+                })?;
+                Value::Object(map)
+            }
+        })
+    }
+}

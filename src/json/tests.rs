@@ -263,3 +263,25 @@ fn writes_what_serde_json_writes() {
         r#"{"a":"x","b":[1,null],"d":true,"e":{"f":[]}}"#
     );
 }
+
+#[test]
+fn values_round_trip_as_serde_json_reads_and_writes_them() {
+    for text in DOCUMENTS {
+        let expected: Value = serde_json::from_str(text).unwrap();
+        let ours: Value = from_str(text).unwrap();
+        assert_eq!(ours, expected, "{text}");
+        assert_eq!(to_string(&ours), serde_json::to_string(&expected).unwrap());
+    }
+    // Beyond f64: refused by a `Value`, as by serde_json, though `skip` takes it.
+    assert!(from_str::<Value>("1e999").is_err());
+}
+
+#[test]
+fn a_camel_case_writer_renames_keys_only() {
+    let value: Value =
+        serde_json::from_str(r#"{"user_id":"a_b","_x":[{"nick_name":1}],"ok":true}"#).unwrap();
+    assert_eq!(
+        to_string_camel(&value),
+        r#"{"_x":[{"nickName":1}],"ok":true,"userId":"a_b"}"#
+    );
+}

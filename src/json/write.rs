@@ -14,13 +14,32 @@ pub fn to_string<T: ToJson + ?Sized>(value: &T) -> String {
     writer.finish()
 }
 
+/// `value` as compact JSON text with every object key in camelCase (see
+/// [`Writer::camel_case`]).
+pub fn to_string_camel<T: ToJson + ?Sized>(value: &T) -> String {
+    let mut writer = Writer::camel_case();
+    value.write(&mut writer);
+    writer.finish()
+}
+
 /// Appends JSON values to a string.
 #[derive(Debug, Default)]
 pub struct Writer {
     out: String,
+    camel: bool,
 }
 
 impl Writer {
+    /// A writer that renames every key it writes from snake_case to camelCase
+    /// (`user_id` → `userId`): the JS API's names for the wire's objects, from one
+    /// [`ToJson`] per type. Text passed to [`Writer::raw`] is written as it is.
+    pub fn camel_case() -> Self {
+        Writer {
+            out: String::new(),
+            camel: true,
+        }
+    }
+
     /// The text written.
     pub fn finish(self) -> String {
         self.out
@@ -139,7 +158,11 @@ impl ObjectWriter<'_> {
             self.writer.out.push(',');
         }
         self.first = false;
-        self.writer.string(key);
+        if self.writer.camel && key.contains('_') {
+            self.writer.string(&camel_case(key));
+        } else {
+            self.writer.string(key);
+        }
         self.writer.out.push(':');
         self.writer
     }
@@ -224,5 +247,43 @@ impl<T: ToJson> ToJson for Vec<T> {
 impl<T: ToJson + ?Sized> ToJson for &T {
     fn write(&self, writer: &mut Writer) {
         (**self).write(writer);
+    }
+}
+
+/// `snake_case` → `snakeCase` (ASCII letters only change case); a leading underscore is
+/// kept.
+pub fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' && !out.is_empty() {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl ToJson for serde_json::Value {
+    fn write(&self, writer: &mut Writer) {
+        use serde_json::Value;
+        match self {
+            Value::Null => writer.null(),
+            Value::Bool(value) => writer.bool(*value),
+            Value::Number(number) => writer.raw(&number.to_string()),
+            Value::String(text) => writer.string(text),
+            Value::Array(items) => writer.array(items),
+            Value::Object(map) => {
+                let mut object = writer.object();
+                for (key, value) in map {
+                    object.field(key, value);
+                }
+                object.end();
+            }
+        }
     }
 }

@@ -7,6 +7,8 @@ use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
 
+use crate::json::{self, FromJson, ToJson};
+
 /// A serialisable value as a plain JS object (maps become objects, `None` → `null`).
 ///
 /// Built in one step: serialised to JSON text here, parsed by `JSON.parse` there. Building
@@ -24,15 +26,42 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
 /// value is read as the plain object it is meant to be. The error says what did not fit
 /// (it may quote the value: redact it before showing it).
 pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    let text = json_text(value)?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// A [`ToJson`] value as a plain JS object, built in one `JSON.parse` of its text.
+pub fn write_js<T: ToJson + ?Sized>(value: &T) -> JsValue {
+    parse(&json::to_string(value))
+}
+
+/// Like [`write_js`], with every key in camelCase: a value holding wire objects
+/// (fragments, mentions, reply previews) as JS sees it.
+pub fn write_js_camel<T: ToJson + ?Sized>(value: &T) -> JsValue {
+    parse(&json::to_string_camel(value))
+}
+
+/// A JS value read as a [`FromJson`] `T` from its JSON text, as [`from_js`] reads it. The
+/// error says where the value did not fit, never what it held.
+pub fn read_js<T: for<'a> FromJson<'a>>(value: &JsValue) -> Result<T, String> {
+    let text = json_text(value)?;
+    json::from_str(&text).map_err(|e| e.to_string())
+}
+
+fn parse(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).unwrap_or(JsValue::NULL)
+}
+
+/// A JS value's JSON text: own enumerable properties, no NaN or infinities.
+fn json_text(value: &JsValue) -> Result<String, &'static str> {
     let finite_only = Closure::<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
         |_key: JsValue, value: JsValue| match value.as_f64() {
             Some(number) if !number.is_finite() => Err(JsValue::NULL),
             _ => Ok(value),
         },
     );
-    let text = js_sys::JSON::stringify_with_replacer(value, finite_only.as_ref())
+    js_sys::JSON::stringify_with_replacer(value, finite_only.as_ref())
         .ok()
         .and_then(|text| text.as_string())
-        .ok_or("not a JSON value (a cycle, a BigInt, NaN or an infinity)")?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+        .ok_or("not a JSON value (a cycle, a BigInt, NaN or an infinity)")
 }
