@@ -1,8 +1,8 @@
 //! Typing indicators (PROTOCOL.md §4): the sender re-sends `is_typing: true` every
 //! 3–4 s while the user types; the receiver expires an indicator 6 s after its last
-//! refresh. Both sides are bounded maps driven by `now` (monotonic ms).
-
-use std::collections::HashMap;
+//! refresh. Both sides are bounded lists (at most [`MAX_TYPING_ENTRIES`], searched
+//! linearly: smaller code than a hash map, and their order is the order of arrival)
+//! driven by `now` (monotonic ms).
 
 use super::inbound::{Origin, TypingUpdate};
 
@@ -30,8 +30,9 @@ impl Default for TypingTimings {
 /// Most chats we track our own typing in, and most peers' indicators kept (**ours**).
 pub const MAX_TYPING_ENTRIES: usize = 256;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Typist {
+    chat: String,
     last_input: i64,
     last_sent: i64,
 }
@@ -40,7 +41,7 @@ struct Typist {
 #[derive(Debug, Default)]
 pub struct TypingSender {
     timings: TypingTimings,
-    chats: HashMap<String, Typist>,
+    chats: Vec<Typist>,
 }
 
 impl TypingSender {
@@ -48,17 +49,18 @@ impl TypingSender {
     pub fn new(timings: TypingTimings) -> Self {
         TypingSender {
             timings,
-            chats: HashMap::new(),
+            chats: Vec::new(),
         }
     }
 
     /// The user typed (`true`) or stopped (`false`) in `chat`; returns what to send now.
     pub fn input(&mut self, chat: &str, typing: bool, now: i64) -> Option<bool> {
+        let at = self.chats.iter().position(|t| t.chat == chat);
         if !typing {
-            return self.chats.remove(chat).map(|_| false);
+            return at.map(|at| self.chats.remove(at)).map(|_| false);
         }
         let refresh = self.timings.refresh_ms;
-        if let Some(t) = self.chats.get_mut(chat) {
+        if let Some(t) = at.and_then(|at| self.chats.get_mut(at)) {
             t.last_input = now;
             return (now - t.last_sent >= refresh).then(|| {
                 t.last_sent = now;
@@ -68,11 +70,11 @@ impl TypingSender {
         if self.chats.len() >= MAX_TYPING_ENTRIES {
             return None;
         }
-        let typist = Typist {
+        self.chats.push(Typist {
+            chat: chat.to_owned(),
             last_input: now,
             last_sent: now,
-        };
-        self.chats.insert(chat.to_owned(), typist);
+        });
         Some(true)
     }
 
@@ -80,19 +82,17 @@ impl TypingSender {
     pub fn on_tick(&mut self, now: i64) -> Vec<(String, bool)> {
         let t = self.timings;
         let mut out = Vec::new();
-        self.chats.retain(|chat, typist| {
+        self.chats.retain_mut(|typist| {
             if now - typist.last_input >= t.idle_ms {
-                out.push((chat.clone(), false));
+                out.push((typist.chat.clone(), false));
                 return false;
             }
             if now - typist.last_sent >= t.refresh_ms {
                 typist.last_sent = now;
-                out.push((chat.clone(), true));
+                out.push((typist.chat.clone(), true));
             }
             true
         });
-        // Chats are unique: an unstable sort gives the same order, with less code.
-        out.sort_unstable();
         out
     }
 
@@ -106,7 +106,8 @@ impl TypingSender {
 #[derive(Debug, Default)]
 pub struct TypingBoard {
     timings: TypingTimings,
-    typing: HashMap<(String, String), (Origin, i64)>,
+    /// Each shown indicator (unique by chat and sender) and when it expires.
+    typing: Vec<(Origin, i64)>,
 }
 
 impl TypingBoard {
@@ -114,36 +115,35 @@ impl TypingBoard {
     pub fn new(timings: TypingTimings) -> Self {
         TypingBoard {
             timings,
-            typing: HashMap::new(),
+            typing: Vec::new(),
         }
     }
 
     /// A peer's `typing.update`; returns the change to deliver, if any (a refresh of an
     /// indicator already shown is not a change).
     pub fn update(&mut self, update: TypingUpdate, now: i64) -> Option<TypingUpdate> {
-        let key = (
-            update.origin.chat_id.clone(),
-            update.origin.sender_id.clone(),
-        );
+        let at = self.typing.iter().position(|(shown, _)| {
+            shown.chat_id == update.origin.chat_id && shown.sender_id == update.origin.sender_id
+        });
         if !update.is_typing {
-            return self.typing.remove(&key).map(|_| update);
+            return at.map(|at| self.typing.remove(at)).map(|_| update);
         }
         let expires = now.saturating_add(self.timings.expiry_ms);
-        if let Some(entry) = self.typing.get_mut(&key) {
+        if let Some(entry) = at.and_then(|at| self.typing.get_mut(at)) {
             entry.1 = expires;
             return None;
         }
         if self.typing.len() >= MAX_TYPING_ENTRIES {
             return None;
         }
-        self.typing.insert(key, (update.origin.clone(), expires));
+        self.typing.push((update.origin.clone(), expires));
         Some(update)
     }
 
     /// Indicators whose refresh is overdue, ended.
     pub fn on_tick(&mut self, now: i64) -> Vec<TypingUpdate> {
         let mut ended = Vec::new();
-        self.typing.retain(|_, (origin, expires)| {
+        self.typing.retain(|(origin, expires)| {
             if now >= *expires {
                 ended.push(TypingUpdate {
                     origin: origin.clone(),
@@ -152,10 +152,6 @@ impl TypingBoard {
                 return false;
             }
             true
-        });
-        // (chat, sender) pairs are unique: the unstable sort's order is the same.
-        ended.sort_unstable_by(|a, b| {
-            (&a.origin.chat_id, &a.origin.sender_id).cmp(&(&b.origin.chat_id, &b.origin.sender_id))
         });
         ended
     }
