@@ -181,7 +181,17 @@ pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
             }
         }
     }
-    unique.sort_unstable_by(|a, b| a.position().cmp(&b.position()));
+    let mut order: Vec<(i64, &str)> = unique.iter().map(Entry::position).collect();
+    sort_oldest_first(&mut order);
+    let order: Vec<usize> = order
+        .iter()
+        .filter_map(|(_, id)| at.get(*id).copied())
+        .collect();
+    let mut slots: Vec<Option<Entry>> = unique.into_iter().map(Some).collect();
+    let mut unique: Vec<Entry> = order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect();
     if unique
         .iter()
         .any(|e| e.0.origin.chat_type == ChatType::Group)
@@ -202,10 +212,21 @@ pub fn trim_threshold(capacity: usize) -> usize {
 
 /// The message ids to delete so that a chat keeps its newest `capacity`: `rows` are
 /// `(sentAt, messageId)` as stored, in any order (a row without a time sorts oldest).
-pub fn excess(mut rows: Vec<(i64, String)>, capacity: usize) -> Vec<String> {
+pub fn excess(rows: Vec<(i64, String)>, capacity: usize) -> Vec<String> {
     let over = rows.len().saturating_sub(capacity);
-    rows.sort_unstable();
-    rows.into_iter().take(over).map(|(_, id)| id).collect()
+    let mut keys: Vec<(i64, &str)> = rows.iter().map(|(at, id)| (*at, id.as_str())).collect();
+    sort_oldest_first(&mut keys);
+    keys.into_iter()
+        .take(over)
+        .map(|(_, id)| id.to_owned())
+        .collect()
+}
+
+/// Sorts `(time, id)` keys oldest first (ties by id). Every sort of the cache goes
+/// through this one function, so the module carries one instance of the sort (each
+/// instance is about 2.5 KB of wasm).
+pub fn sort_oldest_first(keys: &mut [(i64, &str)]) {
+    keys.sort_unstable();
 }
 
 /// The most chats cached per account (a server can open any number of chats): past it,
@@ -221,9 +242,10 @@ pub fn excess_chats(rows: Vec<(String, i64, String)>, max_chats: usize) -> Vec<(
         *slot = (*slot).max(*at);
     }
     let mut chats: Vec<(i64, &str)> = newest.into_iter().map(|(chat, at)| (at, chat)).collect();
-    chats.sort_unstable_by(|a, b| b.cmp(a));
+    sort_oldest_first(&mut chats);
     let forgotten: HashSet<String> = chats
         .into_iter()
+        .rev()
         .skip(max_chats)
         .map(|(_, chat)| chat.to_owned())
         .collect();

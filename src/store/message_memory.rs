@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::message_cache::{excess, trim_threshold, Entry, MAX_CHATS};
+use super::message_cache::{excess, sort_oldest_first, trim_threshold, Entry, MAX_CHATS};
 
 /// Messages of one chat by message id, and when the chat was last written (a count of
 /// `put`s, not a time).
@@ -65,17 +65,25 @@ pub fn put(account_key: &str, entries: Vec<Entry>, capacity: usize) {
 
 /// Drops the chats of `account_key` written least recently past [`MAX_CHATS`].
 fn forget_oldest_chats(chats: &mut HashMap<(String, String), Chat>, account_key: &str) {
-    let mut mine: Vec<(u64, String)> = chats
+    let mut mine: Vec<(i64, &str)> = chats
         .iter()
         .filter(|((account, _), _)| account == account_key)
-        .map(|((_, chat_id), chat)| (chat.written, chat_id.clone()))
+        .map(|((_, chat_id), chat)| {
+            let written = i64::try_from(chat.written).unwrap_or(i64::MAX);
+            (written, chat_id.as_str())
+        })
         .collect();
     if mine.len() <= MAX_CHATS {
         return;
     }
-    mine.sort_unstable();
+    sort_oldest_first(&mut mine);
     let surplus = mine.len() - MAX_CHATS;
-    for (_, chat_id) in mine.into_iter().take(surplus) {
+    let forgotten: Vec<String> = mine
+        .into_iter()
+        .take(surplus)
+        .map(|(_, chat_id)| chat_id.to_owned())
+        .collect();
+    for chat_id in forgotten {
         chats.remove(&(account_key.to_owned(), chat_id));
     }
 }
