@@ -1132,7 +1132,7 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             announce,
             report,
         } => {
-            let value = to_js(&report);
+            let value = write_js(&report);
             let mut work: Vec<Work> = tickets
                 .iter()
                 .filter_map(|t| d.waiters.remove(t))
