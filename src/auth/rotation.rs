@@ -23,9 +23,8 @@
 //!   refreshed first, and the request deadline bounds even that;
 //! - the lock (a lease without Web Locks) is renewed while held and outlives the request.
 
-use serde::Serialize;
-
 use crate::api::RefreshResult;
+use crate::json::{ToJson, Writer};
 use crate::store::{StoreError, StoredSession};
 
 use super::schedule::{jitter_from_fraction, TokenTimes};
@@ -65,8 +64,7 @@ impl Trigger {
 }
 
 /// What a refresh came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// This tab rotated the pair.
     Success,
@@ -80,8 +78,9 @@ pub enum Outcome {
     Skipped,
 }
 
-/// What a refresh request came to, as the app sees it (never a token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What a refresh request came to, as the app sees it (never a token):
+/// `{"outcome":"transient","trigger":"wake","reason":"…"}` (`reason` null on success).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshReport {
     /// The outcome.
     pub outcome: Outcome,
@@ -103,6 +102,29 @@ impl RefreshReport {
     /// True when the client now holds a fresh pair.
     pub fn succeeded(&self) -> bool {
         matches!(self.outcome, Outcome::Success | Outcome::Adopted)
+    }
+}
+
+impl Outcome {
+    /// Its name, as the report shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Adopted => "adopted",
+            Outcome::Transient => "transient",
+            Outcome::Permanent => "permanent",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+impl ToJson for RefreshReport {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("outcome", self.outcome.as_str())
+            .field("trigger", self.trigger)
+            .field("reason", &self.reason);
+        o.end();
     }
 }
 

@@ -25,7 +25,7 @@ use crate::store::message_cache::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, CoordinatorConfig};
 
-use super::convert::{api_error, error, fragments_from_js, from_js, to_js, to_js_camel};
+use super::convert::{api_error, error, fragments_from_js, from_js, to_js_camel};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
 use super::future_to_promise;
@@ -435,7 +435,7 @@ impl ClawChatClient {
     /// This tab's part: `leader` owns the socket, a `follower` relays through the leader.
     #[wasm_bindgen(getter, unchecked_return_type = "TabRole")]
     pub fn role(&self) -> JsValue {
-        to_js(&self.shared.borrow().tabs.role())
+        self.shared.borrow().tabs.role().as_str().into()
     }
 
     /// Registers a handler; returns a function that unregisters it (calling it again

@@ -127,9 +127,8 @@ pub fn api_error(failure: &ApiError) -> JsValue {
 /// A failed send as a `SendError` with `kind`, `code`, `reason`, `messageId`, `chatId`,
 /// `traceId`.
 pub fn send_error(failure: &SendError) -> JsValue {
-    let kind = to_js(&failure.kind).as_string().unwrap_or_default();
     JsSendError::new(
-        &kind,
+        failure.kind.as_str(),
         &format!("send failed: {}", failure.reason),
         failure.code.as_deref(),
         &failure.reason,

@@ -9,7 +9,6 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Promise};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::AbortController;
@@ -21,6 +20,7 @@ use crate::platform::coordination::{
     TabChannel,
 };
 use crate::platform::fetch::{self, Body};
+use crate::platform::json::{write_js, write_js_camel};
 use crate::platform::log::{log, Level};
 use crate::platform::message_store::{CacheWrite, Loaded, MessageStore};
 use crate::platform::outbox_store::{OutboxStore, RowWrite};
@@ -29,7 +29,8 @@ use crate::platform::token_store::TokenStore;
 use crate::platform::{now, now_ms, page_visible, Listener};
 use crate::protocol::ids;
 use crate::session::{
-    Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError, SystemEntropy, Wake,
+    stored_message_id, Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError,
+    SystemEntropy, Wake,
 };
 use crate::store::message_cache::{self, Entry};
 use crate::store::StoredSession;
@@ -432,7 +433,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             Vec::new()
         }
         Action::State(state) => {
-            let value = to_js(&state);
+            let value = write_js(&state);
             log(
                 d.level,
                 Level::Info,
@@ -449,7 +450,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             queue_row_job(shared, &mut d, RowJob::Write(RowWrite::Remove(message_id)));
             Vec::new()
         }
-        Action::Unconfirmed(note) => vec![Work::Emit("unconfirmed", to_js(&note))],
+        Action::Unconfirmed(note) => vec![Work::Emit("unconfirmed", write_js(&note))],
         Action::ReplayDone { timed_out } => {
             log(
                 d.level,
@@ -465,8 +466,8 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             }
             // Every tab (and a page rebuilt after a reload) hears how each send ended.
             let told = match &completion.outcome {
-                Ok(accepted) => Work::Emit("sent", to_js(accepted)),
-                Err(failure) => Work::Emit("failed", to_js(failure)),
+                Ok(accepted) => Work::Emit("sent", write_js(accepted)),
+                Err(failure) => Work::Emit("failed", write_js(failure)),
             };
             let mut work = tab(d
                 .tabs
@@ -495,7 +496,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
                 Level::Warn,
                 &format!("{}: {}", err.kind, err.message),
             );
-            vec![Work::Emit("error", to_js(&err))]
+            vec![Work::Emit("error", write_js(&err))]
         }
         Action::TokenRejected => {
             log(
@@ -672,7 +673,7 @@ fn rows_done(
     writes: &[RowWrite],
     written: Result<(), crate::store::StoreError>,
     reads: Vec<RowJob>,
-    loaded: Result<Vec<Value>, crate::store::StoreError>,
+    loaded: Result<Vec<String>, crate::store::StoreError>,
 ) -> Vec<Work> {
     let mut work = Vec::new();
     if let Err(err) = written {
@@ -695,16 +696,12 @@ fn rows_done(
         Vec::new()
     });
     let mut rows = Vec::new();
-    for value in loaded {
-        let message_id = value
-            .get("messageId")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        match OutboxRow::parse(value) {
+    for text in loaded {
+        match OutboxRow::parse(&text) {
             Ok(row) => rows.push(row),
             Err(err) => {
                 work.push(warn(format!("{err}: row dropped")));
-                if let Some(id) = message_id {
+                if let Some(id) = stored_message_id(&text) {
                     // This runs inside the worker's round: its next round takes it.
                     d.row_jobs.push(RowJob::Write(RowWrite::Remove(id)));
                 }
@@ -723,7 +720,7 @@ fn rows_done(
                     }
                 }
                 let views: Vec<_> = listed.iter().map(OutboxRow::pending_send).collect();
-                work.push(Work::Call(resolve, to_js_camel(&views)));
+                work.push(Work::Call(resolve, write_js_camel(&views)));
             }
             RowJob::Write(_) => {}
         }
@@ -1135,7 +1132,7 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             announce,
             report,
         } => {
-            let value = to_js(&report);
+            let value = write_js(&report);
             let mut work: Vec<Work> = tickets
                 .iter()
                 .filter_map(|t| d.waiters.remove(t))
@@ -1207,7 +1204,10 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             }
             rot(d.rotation.set_in_charge(false, now))
         }
-        TabEffect::Role(role) => vec![Work::Emit("role", object(&[("role", to_js(&role))]))],
+        TabEffect::Role(role) => vec![Work::Emit(
+            "role",
+            object(&[("role", role.as_str().into())]),
+        )],
         TabEffect::Lead { solo } => {
             if solo {
                 let suffix = ids::trace_id(0, SystemEntropy.next_u128())[20..].to_ascii_lowercase();
@@ -1247,7 +1247,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
                 return Vec::new();
             };
             match outcome {
-                Ok(accepted) => vec![Work::Call(resolve, to_js(&accepted))],
+                Ok(accepted) => vec![Work::Call(resolve, write_js(&accepted))],
                 Err(failure) => {
                     let note = format!("send {} failed: {}", failure.message_id, failure.reason);
                     log(d.level, Level::Info, &note);
@@ -1270,10 +1270,10 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
                 .collect()
         }
         TabEffect::AnnounceState => {
-            if let (Some(channel), Some(payload)) = (&d.channel, EventJson::of(d.machine.state())) {
+            if let Some(channel) = &d.channel {
                 channel.post(&TabWire::Event {
                     name: "state".into(),
-                    payload,
+                    payload: EventJson::of(d.machine.state()),
                 });
             }
             Vec::new()
@@ -1471,6 +1471,6 @@ pub(super) fn state(shared: &Shared) -> JsValue {
     match (d.tabs.role(), d.tabs.leader_state()) {
         (Role::Follower, Some(state)) => parse_json(state),
         (Role::Follower, None) => object(&[("state", "connecting".into()), ("attempt", 0.into())]),
-        _ => to_js(d.machine.state()),
+        _ => write_js(d.machine.state()),
     }
 }

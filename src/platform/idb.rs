@@ -10,7 +10,6 @@ use web_sys::{
     IdbTransaction, IdbTransactionMode,
 };
 
-use super::json::{from_js, to_js};
 use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
@@ -297,12 +296,38 @@ async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreErr
     Ok(())
 }
 
-/// A lease row: who holds `name` until when.
-#[derive(serde::Serialize, serde::Deserialize)]
+/// A lease row: who holds `name` until when (epoch ms). Stored as the plain object
+/// `{name, owner, expires_at}`, built and read property by property: its time is a JS
+/// number, kept exactly.
 struct Lease {
     name: String,
     owner: String,
     expires_at: f64,
+}
+
+impl Lease {
+    /// The row as stored.
+    fn to_row(&self) -> JsValue {
+        let row = js_sys::Object::new();
+        for (key, value) in [
+            ("name", JsValue::from(self.name.as_str())),
+            ("owner", self.owner.as_str().into()),
+            ("expires_at", self.expires_at.into()),
+        ] {
+            let _ = js_sys::Reflect::set(&row, &key.into(), &value);
+        }
+        row.into()
+    }
+
+    /// A stored row, if it is one (every field there with its type).
+    fn from_row(row: &JsValue) -> Option<Lease> {
+        let get = |key: &str| js_sys::Reflect::get(row, &key.into()).ok();
+        Some(Lease {
+            name: get("name")?.as_string()?,
+            owner: get("owner")?.as_string()?,
+            expires_at: get("expires_at")?.as_f64()?,
+        })
+    }
 }
 
 impl Idb {
@@ -322,7 +347,7 @@ impl Idb {
                 .map_err(|_| io("cannot read a lease"))?,
         )
         .await?;
-        Ok((tx, store, from_js::<Lease>(&current).ok()))
+        Ok((tx, store, Lease::from_row(&current)))
     }
 
     /// Takes the lease `name` for `owner` until `now + ttl_ms` unless another owner holds
@@ -344,7 +369,7 @@ impl Idb {
             owner: owner.to_owned(),
             expires_at: now + ttl_ms,
         };
-        let row = to_js(&lease);
+        let row = lease.to_row();
         store.put(&row).map_err(|_| io("cannot write a lease"))?;
         committed(&tx).await.map(|_| true)
     }

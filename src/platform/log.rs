@@ -2,7 +2,10 @@
 
 use serde::Deserialize;
 
-/// How much the client logs.
+use crate::json::{FromJson, JsonError, Reader};
+
+/// How much the client logs. (`Deserialize` stays while the client's options are read
+/// with serde; they move to [`FromJson`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
@@ -17,6 +20,39 @@ pub enum Level {
     Error,
     /// Nothing.
     Silent,
+}
+
+impl Level {
+    /// Every level, least severe first.
+    pub const ALL: [Level; 5] = [
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Silent,
+    ];
+
+    /// Its name, as the `logLevel` option spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Silent => "silent",
+        }
+    }
+}
+
+/// The `logLevel` option's value.
+impl FromJson<'_> for Level {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let name = r.string()?;
+        Level::ALL
+            .into_iter()
+            .find(|level| level.as_str() == name)
+            .ok_or(JsonError::Variant { field: "logLevel" })
+    }
 }
 
 /// Writes `message` to the console if `level` is at least `threshold`.

@@ -4,12 +4,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::Value;
-
 use super::idb::{Idb, Write, OUTBOX};
-use super::json::{from_js, to_js};
+use super::json::{read_js, write_js};
 use super::token_store::TokenStore;
-use crate::session::OutboxRow;
+use crate::json::{self, FromJson, JsonError, Reader};
+use crate::session::{OutboxRow, StoredRow};
 use crate::store::{outbox_memory, StoreError};
 
 /// One change to the stored outbox.
@@ -30,13 +29,13 @@ pub enum OutboxStore {
     Memory,
 }
 
-/// A stored row: the row and its account key (the store's key is both ids).
-fn stored(account_key: &str, row: &OutboxRow) -> Value {
-    let mut value = serde_json::to_value(row).unwrap_or(Value::Null);
-    if let Value::Object(fields) = &mut value {
-        fields.insert("accountKey".into(), account_key.into());
+/// A stored row's JSON text as read back, for [`OutboxRow::parse`].
+struct RowText(String);
+
+impl FromJson<'_> for RowText {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        r.raw().map(|text| RowText(text.to_owned()))
     }
-    value
 }
 
 impl OutboxStore {
@@ -58,7 +57,7 @@ impl OutboxStore {
                         RowWrite::Put(row) => outbox_memory::put(
                             account_key,
                             &row.message_id,
-                            stored(account_key, row),
+                            json::to_string(&StoredRow { account_key, row }),
                         ),
                         RowWrite::Remove(id) => outbox_memory::remove(account_key, id),
                     }
@@ -69,7 +68,7 @@ impl OutboxStore {
                 let writes: Vec<Write> = writes
                     .iter()
                     .map(|write| match write {
-                        RowWrite::Put(row) => Write::Put(to_js(&stored(account_key, row))),
+                        RowWrite::Put(row) => Write::Put(write_js(&StoredRow { account_key, row })),
                         RowWrite::Remove(id) => Write::Delete(
                             js_sys::Array::of2(&account_key.into(), &id.into()).into(),
                         ),
@@ -83,9 +82,9 @@ impl OutboxStore {
         }
     }
 
-    /// Every stored row of `account_key`, oldest first, unvalidated (parse each with
-    /// [`OutboxRow::parse`]).
-    pub async fn load(&self, account_key: &str) -> Result<Vec<Value>, StoreError> {
+    /// Every stored row of `account_key` as JSON text, oldest first, unvalidated (parse
+    /// each with [`OutboxRow::parse`]).
+    pub async fn load(&self, account_key: &str) -> Result<Vec<String>, StoreError> {
         match self {
             OutboxStore::Memory => Ok(outbox_memory::rows(account_key)),
             OutboxStore::IndexedDb(cell) => Ok(TokenStore::idb(cell)
@@ -93,7 +92,7 @@ impl OutboxStore {
                 .rows_with_prefix(OUTBOX, &[account_key])
                 .await?
                 .into_iter()
-                .map(|row| from_js::<Value>(&row).unwrap_or(Value::Null))
+                .map(|row| read_js::<RowText>(&row).map_or_else(|_| "null".into(), |t| t.0))
                 .collect()),
         }
     }

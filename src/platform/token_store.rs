@@ -10,8 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::idb::{Idb, SESSIONS};
-use super::json::{from_js, to_js};
-use crate::protocol::redact_quoted;
+use super::json::{read_js, write_js};
 use crate::store::{memory, StoreError, StoredSession};
 
 /// A token store.
@@ -26,12 +25,12 @@ pub enum TokenStore {
 }
 
 fn to_row(session: &StoredSession) -> JsValue {
-    to_js(session)
+    write_js(session)
 }
 
 fn from_row(row: JsValue) -> Result<StoredSession, StoreError> {
-    from_js::<StoredSession>(&row)
-        .map_err(|e| StoreError::Malformed(redact_quoted(&e)))?
+    read_js::<StoredSession>(&row)
+        .map_err(StoreError::Malformed)?
         .validate()
 }
 

@@ -2,9 +2,9 @@
 //! and routing of frames to the outbox and the inbound filter. Pure: every input carries
 //! [`Now`] (monotonic and wall clock), outputs are [`Action`]s for the platform shell.
 
-use serde::Serialize;
 use serde_json::json;
 
+use crate::json::{ToJson, Writer};
 use crate::protocol::{
     decode, ids, Capabilities, Connect, Event, Fragment, Frame, HandshakeFailure, MessageBody,
     MessageContent, MessageContext, MessagePayload, ReplyContext, Typing, CLOSE_SESSION_TAKEN_OVER,
@@ -88,13 +88,8 @@ pub struct SessionConfig {
     pub backoff: Backoff,
 }
 
-/// The connection state the app sees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(
-    tag = "state",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+/// The connection state the app sees: `{"state":"reconnecting","attempt":1,"delayMs":500}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnState {
     /// Never connected.
     Idle,
@@ -121,12 +116,52 @@ pub enum ConnState {
 }
 
 /// Something the machine reports to the app as an `error` event. Never holds a token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientError {
     /// A stable machine-readable kind.
     pub kind: &'static str,
     /// Human-readable detail.
     pub message: String,
+}
+
+impl ConnState {
+    /// Its name, the object's `state`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConnState::Idle => "idle",
+            ConnState::Connecting { .. } => "connecting",
+            ConnState::Handshaking => "handshaking",
+            ConnState::Ready => "ready",
+            ConnState::Reconnecting { .. } => "reconnecting",
+            ConnState::Closed => "closed",
+            ConnState::LoggedOut => "logged_out",
+        }
+    }
+}
+
+impl ToJson for ConnState {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("state", self.name());
+        match self {
+            ConnState::Connecting { attempt } => {
+                o.field("attempt", attempt);
+            }
+            ConnState::Reconnecting { attempt, delay_ms } => {
+                o.field("attempt", attempt).field("delayMs", delay_ms);
+            }
+            _ => {}
+        }
+        o.end();
+    }
+}
+
+impl ToJson for ClientError {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("kind", self.kind).field("message", &self.message);
+        o.end();
+    }
 }
 
 /// What the shell must do.

@@ -22,6 +22,7 @@ pub use connection::{
     Action, ClientError, ConnState, Connection, Outgoing, SessionConfig, Timings, Wake,
 };
 pub use inbound::{Delivery, InboundMessage, Origin, ReplyInfo, TypingUpdate};
+pub use outbox::{stored_message_id, StoredRow};
 pub use outbox::{
     Accepted, Completion, OutboxLimits, OutboxRow, PendingSend, QueuedSend, RowError, RowStatus,
     SendError, SendErrorKind, SendStatus, Unconfirmed,

@@ -5,14 +5,16 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::protocol::{decode, ids, safe_detail, send_codes, Ack, Event, Fragment, SendFailure};
+use crate::json;
+use crate::protocol::{decode, ids, send_codes, Ack, Event, Fragment, SendFailure};
 
 use super::clock::Now;
 
 use super::dedupe::Recent;
+
+mod codec;
+
+pub use codec::{stored_message_id, StoredRow};
 
 /// Bounds of the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +92,7 @@ impl QueuedSend {
 }
 
 /// The stored status of a send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
     /// Not known to have reached the server.
     Queued,
@@ -101,8 +102,7 @@ pub enum RowStatus {
 
 /// A queued send as stored (IndexedDB or memory): plain serialisable data, restored with
 /// [`OutboxRow::parse`] after a reload or by the tab that becomes leader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     /// `msg-<ULID>` (the store's key).
     pub message_id: String,
@@ -160,11 +160,10 @@ impl fmt::Display for RowError {
 impl std::error::Error for RowError {}
 
 impl OutboxRow {
-    /// Reads and validates a stored row: every field checked, the frame decoded and
-    /// matched against the row. A corrupt row is an error, never a panic.
-    pub fn parse(value: Value) -> Result<OutboxRow, RowError> {
-        let row: OutboxRow =
-            serde_json::from_value(value).map_err(|e| RowError::Shape(safe_detail(&e)))?;
+    /// Reads and validates a stored row (its JSON text): every field checked, the frame
+    /// decoded and matched against the row. A corrupt row is an error, never a panic.
+    pub fn parse(text: &str) -> Result<OutboxRow, RowError> {
+        let row: OutboxRow = json::from_str(text).map_err(|e| RowError::Shape(e.to_string()))?;
         if !ids::is_message_id(&row.message_id) {
             return Err(RowError::MessageId);
         }
@@ -193,8 +192,7 @@ impl OutboxRow {
 
 /// A queued send as the app sees it (`pending()`): where it goes, what it says, where
 /// it stands. Built from a stored row, so any tab (or a reloaded page) can list it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingSend {
     /// The message id.
     pub message_id: String,
@@ -241,8 +239,7 @@ impl OutboxRow {
 }
 
 /// Why a send failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendErrorKind {
     /// The server answered `message.error`.
     Rejected,
@@ -264,8 +261,7 @@ pub enum SendErrorKind {
 }
 
 /// A failed send, with everything the app needs to explain it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendError {
     /// The class of failure.
     pub kind: SendErrorKind,
@@ -282,8 +278,7 @@ pub struct SendError {
 }
 
 /// A send the server accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     /// The message id.
     pub message_id: String,
@@ -306,8 +301,7 @@ pub const MAX_CLOSED_CHATS: usize = 256;
 
 /// A send that may or may not have been delivered: still queued, written again on the
 /// next connection with the same id (the server coalesces a duplicate).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unconfirmed {
     /// The message id.
     pub message_id: String,
@@ -627,7 +621,14 @@ impl Outbox {
 mod tests {
     use super::*;
     use crate::protocol::{Fragment, Frame, MessageBody, MessageContent, MessagePayload};
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    use crate::json::ToJson;
+
+    /// `value`'s JSON as a `serde_json::Value`, to edit in tests.
+    fn to_value<T: ToJson>(value: &T) -> Value {
+        serde_json::from_str(&json::to_string(value)).unwrap()
+    }
 
     fn id(n: u128) -> String {
         ids::message_id(1_700_000_000_000, n)
@@ -891,10 +892,10 @@ mod tests {
     fn rows_round_trip_and_restore_with_their_wall_clock_age() {
         let original = send(1, "c", 0);
         let row = original.row();
-        let value = serde_json::to_value(&row).unwrap();
+        let value = to_value(&row);
         assert_eq!(value["messageId"], json!(id(1)));
         assert_eq!(value["status"], json!("queued"));
-        let parsed = OutboxRow::parse(value).unwrap();
+        let parsed = OutboxRow::parse(&value.to_string()).unwrap();
         assert_eq!(parsed, row);
 
         let limits = OutboxLimits {
@@ -932,7 +933,7 @@ mod tests {
             (row.created_at, RowStatus::Queued)
         );
         assert_eq!(view.reply_to, None);
-        let value = serde_json::to_value(&view).unwrap();
+        let value = to_value(&view);
         assert_eq!(value["status"], json!("queued"));
         assert_eq!(value["fragments"][0]["text"], json!("secret words"));
         let broken = OutboxRow {
@@ -956,7 +957,7 @@ mod tests {
 
     #[test]
     fn corrupt_rows_are_typed_errors_never_panics() {
-        let good = serde_json::to_value(send(1, "c", 0).row()).unwrap();
+        let good = to_value(&send(1, "c", 0).row());
         let with = |key: &str, v: Value| {
             let mut row = good.clone();
             row[key] = v;
@@ -980,7 +981,7 @@ mod tests {
             (with("traceId", json!("t-other")), "trace_id"),
         ];
         for (value, expect) in cases {
-            let err = OutboxRow::parse(value.clone()).unwrap_err();
+            let err = OutboxRow::parse(&value.to_string()).unwrap_err();
             assert!(err.to_string().contains(expect), "{value}: {err}");
             assert!(
                 !err.to_string().contains("secret"),
@@ -991,12 +992,12 @@ mod tests {
 
     #[test]
     fn every_truncated_or_retyped_row_is_an_error() {
-        let good = serde_json::to_value(send(1, "c", 0).row()).unwrap();
+        let good = to_value(&send(1, "c", 0).row());
         let frame = good["frame"].as_str().unwrap().to_owned();
         for cut in (0..frame.len()).filter(|c| frame.is_char_boundary(*c)) {
             let mut row = good.clone();
             row["frame"] = json!(&frame[..cut]);
-            assert!(OutboxRow::parse(row).is_err(), "{cut}");
+            assert!(OutboxRow::parse(&row.to_string()).is_err(), "{cut}");
         }
         let odd = [
             json!(null),
@@ -1018,9 +1019,12 @@ mod tests {
             for value in &odd {
                 let mut row = good.clone();
                 row[key] = value.clone();
-                assert!(OutboxRow::parse(row).is_err(), "{key} = {value}");
+                assert!(
+                    OutboxRow::parse(&row.to_string()).is_err(),
+                    "{key} = {value}"
+                );
             }
         }
-        assert!(OutboxRow::parse(good).is_ok());
+        assert!(OutboxRow::parse(&good.to_string()).is_ok());
     }
 }

@@ -826,7 +826,7 @@ fn a_send_is_persisted_before_it_is_first_written_and_removed_when_it_ends() {
     );
     assert!(m.on_row_saved(&id, at(1_600)).is_empty(), "once");
     assert_eq!(
-        OutboxRow::parse(serde_json::to_value(row).unwrap()).as_ref(),
+        OutboxRow::parse(&crate::json::to_string(row)).as_ref(),
         Ok(row)
     );
     let done = m.on_text(&ack_for(&id), at(2_000));
@@ -860,12 +860,12 @@ fn stored_rows_are_restored_with_their_ids_and_sent_once_ready() {
     let Action::PersistRow(row) = &actions[0] else {
         panic!()
     };
-    let stored = serde_json::to_value(row).unwrap();
+    let stored = crate::json::to_string(row);
 
     // A new page, an hour of monotonic time later, 2 min of wall time later.
     let mut m = machine("me");
     let now = Now::new(5, WALL0 + 120_000);
-    let parsed = OutboxRow::parse(stored).unwrap();
+    let parsed = OutboxRow::parse(&stored).unwrap();
     let (skipped, actions) = m.restore(vec![parsed.clone()], now);
     assert!(skipped.is_empty() && actions.is_empty(), "not ready yet");
     let (skipped, _) = m.restore(vec![parsed], now);

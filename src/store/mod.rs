@@ -8,12 +8,12 @@ pub mod outbox_memory;
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::api::TokenPair;
+use crate::json::{self, FromJson, JsonError, Reader, ToJson, Writer};
 
-/// One account's credentials as stored. `Debug` never shows the tokens.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One account's credentials as stored (IndexedDB, or the app's storage object), its
+/// keys snake_case. `Debug` never shows the tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredSession {
     /// The key of the row (the account).
     pub account_key: String,
@@ -28,9 +28,53 @@ pub struct StoredSession {
     /// When the session was activated (ms); the fallback for expiry.
     pub activated_at: i64,
     /// When this pair was last rotated (ms, the rotating tab's clock; 0 if never): the
-    /// per-account refresh floor, shared by every tab through the row.
-    #[serde(default)]
+    /// per-account refresh floor, shared by every tab through the row. Absent (or
+    /// `null`) in rows of builds before it: 0.
     pub refreshed_at: i64,
+}
+
+impl FromJson<'_> for StoredSession {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let (mut account_key, mut user_id, mut access_token) = (None, None, None);
+        let (mut refresh_token, mut device_id, mut activated_at) = (None, None, None);
+        let mut refreshed_at = None;
+        r.object(|r, key| {
+            match key {
+                "account_key" => account_key = Some(r.read()?),
+                "user_id" => user_id = Some(r.read()?),
+                "access_token" => access_token = Some(r.read()?),
+                "refresh_token" => refresh_token = Some(r.read()?),
+                "device_id" => device_id = Some(r.read()?),
+                "activated_at" => activated_at = Some(r.read()?),
+                "refreshed_at" => refreshed_at = r.read()?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(StoredSession {
+            account_key: json::required(account_key, "account_key")?,
+            user_id: json::required(user_id, "user_id")?,
+            access_token: json::required(access_token, "access_token")?,
+            refresh_token: json::required(refresh_token, "refresh_token")?,
+            device_id: json::required(device_id, "device_id")?,
+            activated_at: json::required(activated_at, "activated_at")?,
+            refreshed_at: refreshed_at.unwrap_or_default(),
+        })
+    }
+}
+
+impl ToJson for StoredSession {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("account_key", &self.account_key)
+            .field("user_id", &self.user_id)
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("device_id", &self.device_id)
+            .field("activated_at", &self.activated_at)
+            .field("refreshed_at", &self.refreshed_at);
+        o.end();
+    }
 }
 
 impl fmt::Debug for StoredSession {
@@ -153,7 +197,30 @@ mod tests {
             matches!(blank.validate(), Err(StoreError::Malformed(m)) if m.contains("device_id"))
         );
         for row in ["{}", r#"{"account_key":1}"#, "[]", "null"] {
-            assert!(serde_json::from_str::<StoredSession>(row).is_err(), "{row}");
+            assert!(json::from_str::<StoredSession>(row).is_err(), "{row}");
         }
+    }
+
+    /// What serde's derive wrote (the build before), and rows of older builds.
+    #[test]
+    fn rows_are_written_as_before_and_older_rows_read() {
+        let text = r#"{"account_key":"ann","user_id":"u1","access_token":"secret-access","refresh_token":"secret-refresh","device_id":"d1","activated_at":5,"refreshed_at":0}"#;
+        assert_eq!(json::to_string(&session()), text);
+        assert_eq!(json::from_str(text), Ok(session()));
+        let rotated = StoredSession {
+            refreshed_at: 9,
+            ..session()
+        };
+        assert_eq!(json::from_str(&text.replace(":0}", ":9}")), Ok(rotated));
+        // Before the refresh floor, and `null` there (serde refused it: lenient here,
+        // a session is not lost over it), and keys of a newer build.
+        let older = text.replace(r#","refreshed_at":0"#, "");
+        assert_eq!(json::from_str(&older), Ok(session()));
+        let null = text.replace(":0}", r#":null,"next":{"a":[1]}}"#);
+        assert_eq!(json::from_str(&null), Ok(session()));
+        assert_eq!(
+            json::from_str::<StoredSession>(&text.replace(r#""device_id":"d1","#, "")),
+            Err(JsonError::Missing { field: "device_id" })
+        );
     }
 }

@@ -6,15 +6,14 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::Value;
-
 thread_local! {
-    /// Rows by account key, then by message id (ULID order: oldest first).
-    static ROWS: RefCell<HashMap<String, BTreeMap<String, Value>>> = RefCell::new(HashMap::new());
+    /// Rows' JSON text by account key, then by message id (ULID order: oldest first).
+    static ROWS: RefCell<HashMap<String, BTreeMap<String, String>>> = RefCell::new(HashMap::new());
 }
 
-/// Stores (inserts or replaces) `row` of `account_key` under `message_id`.
-pub fn put(account_key: &str, message_id: &str, row: Value) {
+/// Stores (inserts or replaces) `row` (its JSON text) of `account_key` under
+/// `message_id`.
+pub fn put(account_key: &str, message_id: &str, row: String) {
     ROWS.with(|rows| {
         rows.borrow_mut()
             .entry(account_key.to_owned())
@@ -33,7 +32,7 @@ pub fn remove(account_key: &str, message_id: &str) {
 }
 
 /// Every row of `account_key`, oldest first.
-pub fn rows(account_key: &str) -> Vec<Value> {
+pub fn rows(account_key: &str) -> Vec<String> {
     ROWS.with(|rows| {
         rows.borrow()
             .get(account_key)
@@ -45,19 +44,18 @@ pub fn rows(account_key: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn rows_are_per_account_ordered_by_id_and_replaced_in_place() {
-        put("om-a", "msg-2", json!(2));
-        put("om-a", "msg-1", json!(1));
-        put("om-b", "msg-9", json!(9));
-        put("om-a", "msg-2", json!(22));
-        assert_eq!(rows("om-a"), [json!(1), json!(22)]);
+        put("om-a", "msg-2", "2".into());
+        put("om-a", "msg-1", "1".into());
+        put("om-b", "msg-9", "9".into());
+        put("om-a", "msg-2", "22".into());
+        assert_eq!(rows("om-a"), ["1", "22"]);
         remove("om-a", "msg-1");
         remove("om-none", "msg-1");
-        assert_eq!(rows("om-a"), [json!(22)]);
-        assert_eq!(rows("om-b"), [json!(9)]);
+        assert_eq!(rows("om-a"), ["22"]);
+        assert_eq!(rows("om-b"), ["9"]);
         assert!(rows("om-c").is_empty());
     }
 }

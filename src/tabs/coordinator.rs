@@ -1,8 +1,6 @@
 //! The tab coordinator: this tab's role, relayed sends with deadlines (none hangs),
 //! forwarded events, hand-over. Pure: inputs carry `now`, outputs are [`Effect`]s.
 
-use serde::Serialize;
-
 use crate::session::{Accepted, SendError, SendErrorKind};
 
 use super::{EventJson, RelayedSend, TabWire};
@@ -13,8 +11,7 @@ pub const FORWARDED_EVENTS: [&str; 8] = [
 ];
 
 /// This tab's part in its account's connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Not connecting (before `connect()`, after `disconnect()` or logout).
     Idle,
@@ -24,6 +21,18 @@ pub enum Role {
     Leader,
     /// No Web Locks / BroadcastChannel: connects alone with a sibling device id.
     Solo,
+}
+
+impl Role {
+    /// Its name, as the `role` event shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Idle => "idle",
+            Role::Follower => "follower",
+            Role::Leader => "leader",
+            Role::Solo => "solo",
+        }
+    }
 }
 
 /// Deadlines of relayed sends (ms).

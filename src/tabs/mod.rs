@@ -3,20 +3,19 @@
 //! owns the socket; followers relay sends and typing to it and receive its events back.
 //! Without Web Locks or BroadcastChannel a tab connects alone ("solo").
 
+mod codec;
 mod coordinator;
 #[cfg(test)]
 mod tests;
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-
+use crate::json::{self, ToJson};
 use crate::protocol::{Fragment, ReplyContext};
 use crate::session::{Accepted, SendError};
 
 pub use coordinator::{Coordinator, CoordinatorConfig, Effect, Role, FORWARDED_EVENTS};
 
 /// A follower's send, written by the leader with the same message id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RelayedSend {
     /// The id minted by the follower.
     pub message_id: String,
@@ -29,9 +28,11 @@ pub struct RelayedSend {
 }
 
 /// What the tabs of one account say to each other. Never carries a token: a tab told of
-/// a rotation re-reads the store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// a rotation re-reads the store. On the channel each is a JSON object with one key,
+/// the message's snake_case name (`{"hello":{"tab":"…"}}`), or for [`TabWire::Rotated`]
+/// the bare string `"rotated"`: the shape serde's derive gave it, which tabs of other
+/// builds of the same origin read.
+#[derive(Debug, Clone, PartialEq)]
 pub enum TabWire {
     /// A follower is here (at start, and again to each new leader).
     Hello {
@@ -98,24 +99,26 @@ pub enum TabWire {
 
 /// An event payload as JSON text, carried verbatim from the leader's `JSON.stringify` to
 /// each follower's one `JSON.parse`: relayed without being decoded or re-encoded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EventJson(Box<RawValue>);
+#[derive(Debug, Clone)]
+pub struct EventJson(String);
 
 impl EventJson {
-    /// `text` if it is one JSON value.
+    /// `text` if it is one JSON value (whitespace around it is dropped).
     pub fn from_text(text: String) -> Option<Self> {
-        RawValue::from_string(text).ok().map(EventJson)
+        let mut reader = json::Reader::new(&text);
+        let value = reader.raw().ok()?;
+        reader.finish().ok()?;
+        Some(EventJson(value.to_owned()))
     }
 
-    /// `value` serialised.
-    pub fn of<T: Serialize + ?Sized>(value: &T) -> Option<Self> {
-        serde_json::value::to_raw_value(value).ok().map(EventJson)
+    /// `value` as JSON.
+    pub fn of<T: ToJson + ?Sized>(value: &T) -> Self {
+        EventJson(json::to_string(value))
     }
 
     /// The JSON text.
     pub fn text(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 }
 
@@ -128,12 +131,12 @@ impl PartialEq for EventJson {
 impl TabWire {
     /// The message as the JSON text posted on the channel.
     pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        json::to_string(self)
     }
 
     /// A message read from the channel; `None` for anything that is not one.
     pub fn decode(text: &str) -> Option<TabWire> {
-        serde_json::from_str(text).ok()
+        json::from_str(text).ok()
     }
 
     /// Encoded messages as the text of one post: a single message as it is, several as
@@ -152,10 +155,10 @@ impl TabWire {
         if !text.trim_start().starts_with('[') {
             return TabWire::decode(text).into_iter().collect();
         }
-        serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text)
+        json::from_str::<Vec<codec::Raw<'_>>>(text)
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|message| TabWire::decode(message.get()))
+            .filter_map(|message| TabWire::decode(message.0))
             .collect()
     }
 }

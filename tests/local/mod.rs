@@ -10,7 +10,8 @@ use std::rc::Rc;
 
 use clawchat_wasm::js::{dev, ClawChatClient, ClawChatError, JsApiError, JsSendError};
 use clawchat_wasm::platform::coordination::{LockHold, TabChannel};
-use clawchat_wasm::platform::idb::{Idb, SESSIONS};
+use clawchat_wasm::platform::idb::{Idb, LEASES, SESSIONS};
+use clawchat_wasm::platform::log::Level;
 use clawchat_wasm::platform::token_store::TokenStore;
 use clawchat_wasm::protocol::ids;
 use clawchat_wasm::store::{StoreError, StoredSession};
@@ -195,6 +196,76 @@ pub async fn the_lease_admits_one_owner_until_expiry_or_release() {
     );
     idb.release_lease(&name, "b").await.unwrap();
     assert!(idb.try_lease(&name, "c", 1_000.0, now).await.unwrap());
+}
+
+/// Lease rows keep the shape of the builds before (`{name, owner, expires_at}`): a lease
+/// an older tab wrote holds, and ours reads there.
+pub async fn lease_rows_keep_their_shape_across_builds() {
+    let idb = Idb::open().await.expect("IndexedDB opens");
+    let name = unique("old-lease");
+    let now = js_sys::Date::now();
+    // As the serde derive wrote it: the time a float.
+    let old = format!(
+        r#"{{"name":"{name}","owner":"old","expires_at":{}.0}}"#,
+        now + 1_000.0
+    );
+    idb.put(LEASES, &js_sys::JSON::parse(&old).unwrap())
+        .await
+        .expect("written");
+    assert!(!idb.try_lease(&name, "new", 1_000.0, now).await.unwrap());
+    assert!(idb
+        .try_lease(&name, "new", 1_000.0, now + 1_001.0)
+        .await
+        .unwrap());
+    let row = idb.get(LEASES, &name).await.unwrap().expect("stored");
+    let text = js_sys::JSON::stringify(&row).unwrap().as_string().unwrap();
+    assert_eq!(
+        text,
+        format!(
+            r#"{{"name":"{name}","owner":"new","expires_at":{}}}"#,
+            now + 2_001.0
+        )
+    );
+    idb.release_lease(&name, "new").await.unwrap();
+}
+
+/// Session rows keep the shape of the builds before: one without `refreshed_at` (before
+/// the refresh floor) loads, and ours is the object serde's derive wrote.
+pub async fn session_rows_keep_their_shape_across_builds() {
+    let idb = Idb::open().await.expect("IndexedDB opens");
+    let key = unique("old-session");
+    let old = format!(
+        r#"{{"account_key":"{key}","user_id":"u1","access_token":"a","refresh_token":"r","device_id":"d1","activated_at":1700000000000}}"#
+    );
+    idb.put(SESSIONS, &js_sys::JSON::parse(&old).unwrap())
+        .await
+        .expect("written");
+    let store = TokenStore::indexed_db();
+    let loaded = store.load(&key).await.expect("read").expect("loaded");
+    assert_eq!(
+        (
+            loaded.device_id.as_str(),
+            loaded.activated_at,
+            loaded.refreshed_at
+        ),
+        ("d1", 1_700_000_000_000, 0)
+    );
+    store.save(&loaded).await.expect("saved");
+    let row = idb.get(SESSIONS, &key).await.unwrap().expect("stored");
+    let text = js_sys::JSON::stringify(&row).unwrap().as_string().unwrap();
+    assert_eq!(text, old.replace("}", r#","refreshed_at":0}"#));
+    store.clear(&key).await.expect("cleared");
+}
+
+/// The `logLevel` names read as serde read them.
+pub fn log_levels_read_by_their_names() {
+    for level in Level::ALL {
+        let text = format!("\"{}\"", level.as_str());
+        assert_eq!(clawchat_wasm::json::from_str::<Level>(&text), Ok(level));
+        assert_eq!(serde_json::from_str::<Level>(&text).ok(), Some(level));
+    }
+    assert!(clawchat_wasm::json::from_str::<Level>(r#""Warn""#).is_err());
+    assert!(clawchat_wasm::json::from_str::<Level>("1").is_err());
 }
 
 /// A tab message reaches the other members of the channel, not the sender; what does not
@@ -519,7 +590,7 @@ macro_rules! all_local_checks {
         local::local_checks!(
             sync: ids_come_from_web_crypto, invalid_options_throw_clawchat_errors,
             unknown_option_keys_are_named_and_values_never_echoed,
-            the_apps_objects_in_the_options_need_not_be_json;
+            the_apps_objects_in_the_options_need_not_be_json, log_levels_read_by_their_names;
             async: indexeddb_store_round_trips_between_instances,
             on_checks_its_arguments_and_unsubscribes_idempotently,
             send_options_are_optional_and_checked,
@@ -530,6 +601,8 @@ macro_rules! all_local_checks {
             app_stores_are_called_and_their_failures_typed,
             a_held_web_lock_passes_on_when_dropped,
             the_lease_admits_one_owner_until_expiry_or_release,
+            lease_rows_keep_their_shape_across_builds,
+            session_rows_keep_their_shape_across_builds,
             tab_messages_reach_the_other_tabs_only,
             rest_and_send_failures_are_instances_of_their_classes
         );

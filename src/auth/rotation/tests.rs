@@ -535,3 +535,28 @@ fn a_rest_date_sample_moves_the_proactive_point_to_the_servers_clock() {
     m.on_server_date(0, 10 * MIN); // our clock runs 10 min ahead
     assert_eq!(m.poll_timeout().unwrap(), on_server_clock + 10 * MIN - 500);
 }
+
+/// What serde's derive wrote for the report (the build before).
+#[test]
+fn reports_are_written_as_before() {
+    let names = ["success", "adopted", "transient", "permanent", "skipped"];
+    let outcomes = [
+        Outcome::Success,
+        Outcome::Adopted,
+        Outcome::Transient,
+        Outcome::Permanent,
+        Outcome::Skipped,
+    ];
+    for (outcome, name) in outcomes.into_iter().zip(names) {
+        let report = RefreshReport::new(outcome, Trigger::Manual, None);
+        assert_eq!(
+            crate::json::to_string(&report),
+            format!(r#"{{"outcome":"{name}","trigger":"manual","reason":null}}"#)
+        );
+    }
+    let report = RefreshReport::new(Outcome::Transient, Trigger::Wake, Some("x".into()));
+    assert_eq!(
+        crate::json::to_string(&report),
+        r#"{"outcome":"transient","trigger":"wake","reason":"x"}"#
+    );
+}
