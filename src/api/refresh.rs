@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::envelope::{parse_envelope, status_text};
 use super::request::{BaseUrl, HttpRequest, Method};
+use crate::json::Writer;
 
 /// The refresh endpoint's path.
 pub const REFRESH_PATH: &str = "/v1/auth/refresh";
@@ -101,7 +102,10 @@ pub fn refresh_request(
             message: "missing refresh token".into(),
         });
     }
-    let body = serde_json::json!({ "refresh_token": token }).to_string();
+    let mut body = Writer::default();
+    let mut object = body.object();
+    object.field("refresh_token", token);
+    object.end();
     Ok(HttpRequest {
         method: Method::Post,
         path: REFRESH_PATH.into(),
@@ -110,7 +114,7 @@ pub fn refresh_request(
             ("content-type", "application/json".into()),
             ("x-device-id", device_id.to_owned()),
         ],
-        json_body: Some(body),
+        json_body: Some(body.finish()),
     })
 }
 
@@ -301,5 +305,9 @@ mod tests {
         assert_eq!(req.header("x-device-id"), Some("dev-9"));
         assert_eq!(req.header("content-type"), Some("application/json"));
         assert_eq!(req.json_body.as_deref(), Some(r#"{"refresh_token":"r1"}"#));
+        let odd = "r\"\\\u{1}é";
+        let req = refresh_request(&base, odd, "d").unwrap();
+        let serde_body = serde_json::json!({ "refresh_token": odd }).to_string();
+        assert_eq!(req.json_body, Some(serde_body));
     }
 }
