@@ -18,7 +18,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use read::{from_str, FromJson, Kind, Reader};
+pub use read::{from_str, path_at, FromJson, Kind, Reader};
 pub use write::{camel_case, to_string, to_string_camel, ObjectWriter, ToJson, Writer};
 
 use std::fmt;

@@ -285,3 +285,38 @@ fn a_camel_case_writer_renames_keys_only() {
         r#"{"_x":[{"nickName":1}],"ok":true,"userId":"a_b"}"#
     );
 }
+
+#[test]
+fn path_at_names_the_value_an_error_points_at() {
+    let text = r#"{"a":1,"timings":{"ackTimeoutMs":"x","b":[true,{"c":null}]},"d":[]}"#;
+    let error = |text: &str| -> usize {
+        #[derive(Debug)]
+        struct Deep;
+        impl FromJson<'_> for Deep {
+            fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+                // Wants numbers wherever it finds a scalar.
+                match r.peek()? {
+                    Kind::Object => r.object(|r, _| r.read::<Deep>().map(drop))?,
+                    Kind::Array => r.array(|r| r.read::<Deep>().map(drop))?,
+                    _ => r.read::<f64>().map(drop)?,
+                }
+                Ok(Deep)
+            }
+        }
+        match from_str::<Deep>(text).unwrap_err() {
+            JsonError::Type { at, .. } | JsonError::Number { at } => at,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        path_at(text, error(text)),
+        Some(vec!["timings".to_owned(), "ackTimeoutMs".to_owned()])
+    );
+    let second = r#"{"timings":{"ackTimeoutMs":1,"b":[2,{"c":true}]}}"#;
+    let path = path_at(second, error(second)).unwrap();
+    assert_eq!(path, ["timings", "b", "1", "c"]);
+    assert_eq!(path_at(text, 0), Some(vec![]));
+    assert_eq!(path_at(text, 3), None, "inside a key");
+    assert_eq!(path_at(text, text.len()), None);
+    assert_eq!(path_at("[1,", 3), None, "not JSON");
+}
