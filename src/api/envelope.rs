@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 use super::error::{ApiError, ApiErrorKind};
 use crate::json::{JsonError, Kind, Reader};
@@ -60,10 +60,10 @@ fn envelope_code(r: &mut Reader<'_>) -> Result<Option<i64>, JsonError> {
     if r.peek()? != Kind::Number {
         return r.skip().map(|()| None);
     }
-    let text = r.number_text()?;
-    Ok(text.parse::<i64>().ok().or_else(|| {
-        text.parse::<f64>()
-            .ok()
+    let number: Number = r.read()?;
+    Ok(number.as_i64().or_else(|| {
+        number
+            .as_f64()
             .filter(|f| f.fract() == 0.0 && f.is_finite())
             .map(|f| f as i64)
     }))

@@ -29,7 +29,7 @@ use super::convert::{api_error, error, fragments_from_js, to_js};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
 use super::future_to_promise;
-use super::keys::{check_keys, field, read_options, OptionKeys};
+use super::keys::{check_keys, field, number, read_options, OptionKeys};
 use super::{history, rest};
 
 /// Longest quoted text in a reply preview (**ours**).
@@ -67,7 +67,7 @@ impl FromJson<'_> for SessionInput {
                 "accessToken" => access_token = Some(r.read()?),
                 "refreshToken" => refresh_token = r.read()?,
                 "deviceId" => device_id = r.read()?,
-                "activatedAt" => activated_at = r.read()?,
+                "activatedAt" => activated_at = number(r)?,
                 _ => r.skip()?,
             }
             Ok(())
@@ -184,7 +184,7 @@ impl FromJson<'_> for Options {
                 "session" => options.session = r.read()?,
                 // `null` is the defaults too.
                 "timings" => options.timings = r.read::<Option<_>>()?.unwrap_or_default(),
-                "cacheSize" => options.cache_size = r.read()?,
+                "cacheSize" => options.cache_size = number(r)?,
                 _ => r.skip()?,
             }
             Ok(())

@@ -13,7 +13,7 @@ use crate::store::message_cache::{self, Entry, DEFAULT_PAGE, MAX_PAGE};
 
 use super::convert::{api_error, error, to_js_camel};
 use super::driver::{self, Shared};
-use super::keys::{check_keys, read_options, OptionKeys};
+use super::keys::{check_keys, number, read_options, OptionKeys};
 use super::rest;
 
 /// The options of `history()`.
@@ -35,7 +35,7 @@ impl FromJson<'_> for HistoryOptions {
         r.object(|r, key| {
             match key {
                 "before" => options.before = r.read()?,
-                "limit" => options.limit = r.read()?,
+                "limit" => options.limit = number(r)?,
                 _ => r.skip()?,
             }
             Ok(())

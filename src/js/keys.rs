@@ -3,10 +3,11 @@
 //! is named by its key with what it must be (never quoted).
 
 use js_sys::{Object, Reflect};
+use serde_json::Number;
 use wasm_bindgen::prelude::*;
 
 use super::convert::error;
-use crate::json::{self, FromJson, JsonError};
+use crate::json::{self, FromJson, JsonError, Reader};
 use crate::platform::json::json_text;
 
 /// Longest unknown key repeated in an error (keys are the app's spelling, not its data,
@@ -68,6 +69,12 @@ fn plain(key: &str) -> bool {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$'))
+}
+
+/// An optional number option. Read as a `serde_json::Number`: the float parser the module
+/// already has (core's `f64` parser would add ~14 KB of code and tables).
+pub(super) fn number(r: &mut Reader<'_>) -> Result<Option<f64>, JsonError> {
+    Ok(r.read::<Option<Number>>()?.and_then(|n| n.as_f64()))
 }
 
 /// `value` (an options object, its keys checked) read as `T` through its JSON text, as

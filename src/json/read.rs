@@ -524,3 +524,14 @@ fn path_search(
     }
     Ok(here || found)
 }
+
+/// Any JSON number, as serde_json reads it (an integer as `i64`/`u64`, else `f64`;
+/// beyond f64's range: an error): for fields that take any number, without a second float
+/// parser in the module.
+impl FromJson<'_> for serde_json::Number {
+    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let at = reader.offset();
+        let text = reader.number_text()?;
+        text.parse().map_err(|_| JsonError::Number { at })
+    }
+}

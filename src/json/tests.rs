@@ -320,3 +320,28 @@ fn path_at_names_the_value_an_error_points_at() {
     assert_eq!(path_at(text, text.len()), None);
     assert_eq!(path_at("[1,", 3), None, "not JSON");
 }
+
+#[test]
+fn numbers_read_as_serde_json_numbers() {
+    for text in [
+        "0",
+        "-0",
+        "1.5",
+        "-3e2",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "1e308",
+        "123456789012345678901234567890",
+    ] {
+        let expected: serde_json::Number = serde_json::from_str(text).unwrap();
+        assert_eq!(from_str::<serde_json::Number>(text), Ok(expected), "{text}");
+    }
+    assert_eq!(
+        from_str::<serde_json::Number>(" 1e400"),
+        Err(JsonError::Number { at: 1 })
+    );
+    assert!(matches!(
+        from_str::<serde_json::Number>(r#""1""#),
+        Err(JsonError::Type { .. })
+    ));
+}
