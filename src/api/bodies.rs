@@ -2,9 +2,7 @@
 //! JS API's `Session`, written by the JSON codec (keys in the order serde_json's sorted
 //! maps wrote them, so the texts are as before).
 
-use serde_json::Value;
-
-use crate::json::{ToJson, Writer};
+use crate::json::{Reader, ToJson, Writer};
 
 /// `POST /v1/chats`: a direct chat or a group.
 pub fn create_chat_body(kind: &str, member_ids: &[String], name: &str) -> String {
@@ -42,24 +40,48 @@ pub fn activate_body(code: &str) -> String {
     body.finish()
 }
 
+/// The JS API's name of each field of an account answer's `data`, with the wire's.
+const SESSION_FIELDS: [(&str, &str); 7] = [
+    ("accessToken", "access_token"),
+    ("activatedAt", "activated_at"),
+    ("deviceId", "device_id"),
+    ("nickname", "nickname"),
+    ("refreshToken", "refresh_token"),
+    ("userId", "user_id"),
+    ("websocketUrl", "websocket_url"),
+];
+
 /// An account answer's `data` (sign-in, activation) as the JS API's `Session`: the
-/// wire's fields under camelCase names, each as it is (`null` when absent or when `data`
-/// is no object).
-pub struct AccountSession<'a>(pub &'a Value);
+/// wire's fields under camelCase names, each as written (`null` when absent or when
+/// `data` is no object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSession<'a>([&'a str; 7]);
+
+impl<'a> AccountSession<'a> {
+    /// The session fields of `data` (JSON text).
+    pub fn read(data: &'a str) -> Self {
+        let mut values = ["null"; 7];
+        let read = Reader::new(data).object(|r, key| {
+            match SESSION_FIELDS.iter().position(|(_, wire)| *wire == key) {
+                Some(index) => {
+                    let raw = r.raw()?;
+                    if let Some(slot) = values.get_mut(index) {
+                        *slot = raw;
+                    }
+                    Ok(())
+                }
+                None => r.skip(),
+            }
+        });
+        AccountSession(if read.is_ok() { values } else { ["null"; 7] })
+    }
+}
 
 impl ToJson for AccountSession<'_> {
     fn write(&self, writer: &mut Writer) {
         let mut object = writer.object();
-        for (key, wire) in [
-            ("accessToken", "access_token"),
-            ("activatedAt", "activated_at"),
-            ("deviceId", "device_id"),
-            ("nickname", "nickname"),
-            ("refreshToken", "refresh_token"),
-            ("userId", "user_id"),
-            ("websocketUrl", "websocket_url"),
-        ] {
-            object.field(key, self.0.get(wire).unwrap_or(&Value::Null));
+        for ((key, _), value) in SESSION_FIELDS.iter().zip(self.0) {
+            object.key(key).raw(value);
         }
         object.end();
     }
@@ -69,7 +91,7 @@ impl ToJson for AccountSession<'_> {
 mod tests {
     use super::*;
     use crate::json::to_string;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn bodies_are_what_serde_json_wrote() {
@@ -116,22 +138,24 @@ mod tests {
         let data = json!({"user_id": "u1", "nickname": "ann", "device_id": "d1",
             "access_token": "a", "refresh_token": "r", "websocket_url": "ws://h/ws",
             "activated_at": 1_700_000_000_000_i64, "extra": {"x_y": 1}});
-        let session = to_string(&AccountSession(&data));
+        let text = data.to_string();
+        let session = to_string(&AccountSession::read(&text));
         assert_eq!(
             session,
             r#"{"accessToken":"a","activatedAt":1700000000000,"deviceId":"d1","nickname":"ann","refreshToken":"r","userId":"u1","websocketUrl":"ws://h/ws"}"#
         );
         assert_eq!(session, serde_session(&data));
-        for data in [
-            json!({"user_id": 5, "nickname": {"nick_name": [1.5]}}),
-            json!([1]),
-            Value::Null,
+        for text in [
+            r#"{"user_id": 5, "nickname": {"nick_name": [1.5]}, "user_id": "u\u00e9"}"#,
+            "[1]",
+            "null",
+            "{",
         ] {
-            assert_eq!(
-                to_string(&AccountSession(&data)),
-                serde_session(&data),
-                "{data}"
-            );
+            let ours: Value =
+                serde_json::from_str(&to_string(&AccountSession::read(text))).unwrap();
+            let data = serde_json::from_str(text).unwrap_or(Value::Null);
+            let old: Value = serde_json::from_str(&serde_session(&data)).unwrap();
+            assert_eq!(ours, old, "{text}");
         }
     }
 }

@@ -6,13 +6,12 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::Value;
-
-use super::envelope::{parse_envelope, status_text};
+use super::envelope::{parse_envelope, status_text, text};
 use super::request::{BaseUrl, HttpRequest, Method};
-use crate::json::Writer;
+use crate::json::{Reader, Writer};
 
 /// The refresh endpoint's path.
 pub const REFRESH_PATH: &str = "/v1/auth/refresh";
@@ -118,6 +117,27 @@ pub fn refresh_request(
     })
 }
 
+/// The pair in a rotation's `data`: both tokens non-empty strings, else `None`.
+fn token_pair(data: &str) -> Option<TokenPair> {
+    let (mut access_token, mut refresh_token) = (None, None);
+    let mut reader = Reader::new(data);
+    reader
+        .object(|r, key| {
+            match key {
+                "access_token" => access_token = text(r)?,
+                "refresh_token" => refresh_token = text(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+        .ok()?;
+    let token = |t: Option<Cow<'_, str>>| t.filter(|t| !t.is_empty()).map(Cow::into_owned);
+    Some(TokenPair {
+        access_token: token(access_token)?,
+        refresh_token: token(refresh_token)?,
+    })
+}
+
 /// Classifies a refresh answer per the table in PROTOCOL.md §1.1.
 pub fn classify_refresh(outcome: HttpOutcome<'_>) -> RefreshResult {
     let (status, body) = match outcome {
@@ -142,27 +162,12 @@ pub fn classify_refresh(outcome: HttpOutcome<'_>) -> RefreshResult {
         envelope.msg
     };
     match envelope.code {
-        0 => {
-            let token = |key: &str| {
-                envelope
-                    .data
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            };
-            match (token("access_token"), token("refresh_token")) {
-                (Some(access_token), Some(refresh_token)) => RefreshResult::Success(TokenPair {
-                    access_token,
-                    refresh_token,
-                }),
-                _ => RefreshResult::transient(
-                    Some(200),
-                    Some(0),
-                    "refresh: rotation body incomplete",
-                ),
+        0 => match token_pair(envelope.data) {
+            Some(pair) => RefreshResult::Success(pair),
+            None => {
+                RefreshResult::transient(Some(200), Some(0), "refresh: rotation body incomplete")
             }
-        }
+        },
         CODE_INVALID_REFRESH | CODE_BAD_REQUEST => RefreshResult::Permanent {
             code: envelope.code,
             message,
@@ -235,6 +240,17 @@ mod tests {
             })
         );
         assert!(!format!("{result:?}").contains("a2"));
+        let odd = response(
+            200,
+            r#"{"code":0,"data":{"x":[{}],"access_token":"a","refresh_token":"r\/2\u00e9","access_token":"a3"}}"#,
+        );
+        assert_eq!(
+            odd,
+            RefreshResult::Success(TokenPair {
+                access_token: "a3".into(),
+                refresh_token: "r/2é".into()
+            })
+        );
     }
 
     #[test]
@@ -244,6 +260,8 @@ mod tests {
             r#"{"refresh_token":"r"}"#,
             r#"{"access_token":"","refresh_token":"r"}"#,
             r#"{"access_token":"a","refresh_token":7}"#,
+            r#"[{"access_token":"a","refresh_token":"r"}]"#,
+            r#""a""#,
             "null",
         ] {
             let body = format!(r#"{{"code":0,"data":{data}}}"#);

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::api::{create_chat_body, BaseUrl, Method};
 use crate::auth::{decode_claims, Rotation, RotationConfig, Trigger};
-use crate::json::{self, FromJson, JsonError, Reader};
+use crate::json::{self, FromJson, JsonError, Reader, Reparsed};
 use crate::platform::json::write_js_camel;
 use crate::platform::log::Level;
 use crate::platform::now_ms;
@@ -780,7 +780,7 @@ impl ClawChatClient {
         future_to_promise(async move {
             rest::call(&shared, method, &path, body)
                 .await
-                .map(|data| write_js_camel(&data))
+                .map(|data| write_js_camel(&Reparsed(&data)))
                 .map_err(|e| api_error(&e))
         })
     }

@@ -6,8 +6,8 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::api::{history_path, Method};
-use crate::json::{FromJson, JsonError, Reader};
+use crate::api::{history_items, history_path, Method};
+use crate::json::{self, FromJson, JsonError, Reader};
 use crate::platform::log::{log, Level};
 use crate::store::message_cache::{self, Entry, DEFAULT_PAGE, MAX_PAGE};
 
@@ -98,11 +98,15 @@ pub(super) async fn page(
     let data = rest::call(shared, Method::Get, &path, None)
         .await
         .map_err(|e| api_error(&e))?;
-    let items = data.get("items").and_then(Value::as_array);
     let mut entries = Vec::new();
     let mut refused = 0;
-    for item in items.into_iter().flatten().take(limit) {
-        match Entry::from_history(item, &chat_id, &own_user_id) {
+    for item in history_items(&data).into_iter().take(limit) {
+        let entry = json::from_str::<Value>(item)
+            .map_err(|e| e.to_string())
+            .and_then(|item| {
+                Entry::from_history(&item, &chat_id, &own_user_id).map_err(|e| e.to_string())
+            });
+        match entry {
             Ok(entry) => entries.push(entry),
             Err(err) => {
                 refused += 1;

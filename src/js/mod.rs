@@ -79,7 +79,7 @@ async fn account_request(
         .await
         .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
     let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
-    Ok(write_js(&AccountSession(&data)))
+    Ok(write_js(&AccountSession::read(data)))
 }
 
 /// Development-only calls, exported as the `dev` namespace (`dev.signIn(...)`): they

@@ -345,3 +345,25 @@ fn numbers_read_as_serde_json_numbers() {
         Err(JsonError::Type { .. })
     ));
 }
+
+#[test]
+fn reparsed_text_is_written_again_with_its_keys_renamed_by_a_camel_writer() {
+    for text in DOCUMENTS {
+        let value: Value = serde_json::from_str(text).unwrap();
+        let plain: Value = serde_json::from_str(&to_string(&Reparsed(text))).unwrap();
+        assert_eq!(plain, value, "{text}");
+        let camel: Value = serde_json::from_str(&to_string_camel(&Reparsed(text))).unwrap();
+        assert_eq!(
+            camel,
+            serde_json::from_str::<Value>(&to_string_camel(&value)).unwrap()
+        );
+    }
+    let text = r#" {"user_id" : [ {"nick_name":"a_b"} , 1.50, -0, true, null ] , "x":{} } "#;
+    assert_eq!(
+        to_string_camel(&Reparsed(text)),
+        r#"{"userId":[{"nickName":"a_b"},1.50,-0,true,null],"x":{}}"#
+    );
+    for not_json in ["", "[1,", r#"{"a":1} 2"#] {
+        assert_eq!(to_string(&[Reparsed(not_json)][..]), "[null]", "{not_json}");
+    }
+}
