@@ -194,8 +194,10 @@ impl FromJson<'_> for Options {
     }
 }
 
-/// `logLevel`: `null` or one of the [`Level`] names.
+/// `logLevel`: `null` or one of the [`Level`] names (another string is refused, as
+/// outside its TypeScript type, naming the ones it takes).
 fn log_level(r: &mut Reader<'_>) -> Result<Option<Level>, JsonError> {
+    let at = r.offset();
     let Some(name) = r.read::<Option<Cow<'_, str>>>()? else {
         return Ok(None);
     };
@@ -205,7 +207,12 @@ fn log_level(r: &mut Reader<'_>) -> Result<Option<Level>, JsonError> {
         "warn" => Level::Warn,
         "error" => Level::Error,
         "silent" => Level::Silent,
-        _ => return Err(JsonError::Variant { field: "logLevel" }),
+        _ => {
+            return Err(JsonError::Type {
+                expected: "one of `debug`, `info`, `warn`, `error`, `silent`",
+                at,
+            })
+        }
     }))
 }
 

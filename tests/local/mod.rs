@@ -361,7 +361,11 @@ pub fn wrong_option_types_name_the_option_and_what_it_must_be() {
         ),
         (
             r#"{"baseUrl":"http://h","accountKey":"a","logLevel":"secret"}"#,
-            "invalid options: unknown value for `logLevel`",
+            "invalid options: `logLevel` must be one of `debug`, `info`, `warn`, `error`, `silent`",
+        ),
+        (
+            r#"{"baseUrl":"http://h","accountKey":"a","logLevel":5}"#,
+            "invalid options: `logLevel` must be a string",
         ),
         (
             r#"{"baseUrl":"http://h","accountKey":"a","timings":"secret"}"#,
