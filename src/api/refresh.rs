@@ -6,12 +6,12 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::Value;
-
-use super::envelope::{parse_envelope, status_text};
+use super::envelope::{parse_envelope, status_text, text};
 use super::request::{BaseUrl, HttpRequest, Method};
+use crate::json::{Reader, Writer};
 
 /// The refresh endpoint's path.
 pub const REFRESH_PATH: &str = "/v1/auth/refresh";
@@ -101,7 +101,10 @@ pub fn refresh_request(
             message: "missing refresh token".into(),
         });
     }
-    let body = serde_json::json!({ "refresh_token": token }).to_string();
+    let mut body = Writer::default();
+    let mut object = body.object();
+    object.field("refresh_token", token);
+    object.end();
     Ok(HttpRequest {
         method: Method::Post,
         path: REFRESH_PATH.into(),
@@ -110,7 +113,28 @@ pub fn refresh_request(
             ("content-type", "application/json".into()),
             ("x-device-id", device_id.to_owned()),
         ],
-        json_body: Some(body),
+        json_body: Some(body.finish()),
+    })
+}
+
+/// The pair in a rotation's `data`: both tokens non-empty strings, else `None`.
+fn token_pair(data: &str) -> Option<TokenPair> {
+    let (mut access_token, mut refresh_token) = (None, None);
+    let mut reader = Reader::new(data);
+    reader
+        .object(|r, key| {
+            match key {
+                "access_token" => access_token = text(r)?,
+                "refresh_token" => refresh_token = text(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+        .ok()?;
+    let token = |t: Option<Cow<'_, str>>| t.filter(|t| !t.is_empty()).map(Cow::into_owned);
+    Some(TokenPair {
+        access_token: token(access_token)?,
+        refresh_token: token(refresh_token)?,
     })
 }
 
@@ -138,27 +162,12 @@ pub fn classify_refresh(outcome: HttpOutcome<'_>) -> RefreshResult {
         envelope.msg
     };
     match envelope.code {
-        0 => {
-            let token = |key: &str| {
-                envelope
-                    .data
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            };
-            match (token("access_token"), token("refresh_token")) {
-                (Some(access_token), Some(refresh_token)) => RefreshResult::Success(TokenPair {
-                    access_token,
-                    refresh_token,
-                }),
-                _ => RefreshResult::transient(
-                    Some(200),
-                    Some(0),
-                    "refresh: rotation body incomplete",
-                ),
+        0 => match token_pair(envelope.data) {
+            Some(pair) => RefreshResult::Success(pair),
+            None => {
+                RefreshResult::transient(Some(200), Some(0), "refresh: rotation body incomplete")
             }
-        }
+        },
         CODE_INVALID_REFRESH | CODE_BAD_REQUEST => RefreshResult::Permanent {
             code: envelope.code,
             message,
@@ -231,6 +240,17 @@ mod tests {
             })
         );
         assert!(!format!("{result:?}").contains("a2"));
+        let odd = response(
+            200,
+            r#"{"code":0,"data":{"x":[{}],"access_token":"a","refresh_token":"r\/2\u00e9","access_token":"a3"}}"#,
+        );
+        assert_eq!(
+            odd,
+            RefreshResult::Success(TokenPair {
+                access_token: "a3".into(),
+                refresh_token: "r/2é".into()
+            })
+        );
     }
 
     #[test]
@@ -240,6 +260,8 @@ mod tests {
             r#"{"refresh_token":"r"}"#,
             r#"{"access_token":"","refresh_token":"r"}"#,
             r#"{"access_token":"a","refresh_token":7}"#,
+            r#"[{"access_token":"a","refresh_token":"r"}]"#,
+            r#""a""#,
             "null",
         ] {
             let body = format!(r#"{{"code":0,"data":{data}}}"#);
@@ -301,5 +323,9 @@ mod tests {
         assert_eq!(req.header("x-device-id"), Some("dev-9"));
         assert_eq!(req.header("content-type"), Some("application/json"));
         assert_eq!(req.json_body.as_deref(), Some(r#"{"refresh_token":"r1"}"#));
+        let odd = "r\"\\\u{1}é";
+        let req = refresh_request(&base, odd, "d").unwrap();
+        let serde_body = serde_json::json!({ "refresh_token": odd }).to_string();
+        assert_eq!(req.json_body, Some(serde_body));
     }
 }

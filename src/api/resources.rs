@@ -1,12 +1,14 @@
 //! The JS boundary's one naming convention (camelCase): REST results and wire objects
 //! (fragments, mentions) arrive with snake_case keys (`avatar_url`, `user_id`) and are
-//! handed to JS renamed; objects from JS go back to the wire's snake_case.
+//! handed to JS renamed; objects from JS go back to the wire's snake_case. And the REST
+//! results the client reads itself (uploads, history pages), from their JSON text.
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde_json::{Number, Value};
 
-use crate::json::camel_case;
+use super::envelope::text;
+use crate::json::{camel_case, Kind, Reader};
 
 /// `value` with every object key, at any depth, in snake_case (`userId` → `user_id`):
 /// the wire's names for what JS wrote in camelCase; the values themselves are kept. The
@@ -71,6 +73,64 @@ pub fn camel_case_json_keys(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// What `POST /media/upload` answers in its `data`: each field `None` when absent or of
+/// another type (`size` a non-negative integer).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UploadAnswer {
+    /// Where the file is served (relative to the base URL or absolute).
+    pub url: Option<String>,
+    /// Its media type.
+    pub mime: Option<String>,
+    /// Its size in bytes.
+    pub size: Option<u64>,
+}
+
+impl UploadAnswer {
+    /// The answer in `data` (JSON text); all `None` unless it is an object.
+    pub fn read(data: &str) -> Self {
+        let mut answer = UploadAnswer::default();
+        let read = Reader::new(data).object(|r, key| {
+            match key {
+                "url" => answer.url = text(r)?.map(Cow::into_owned),
+                "mime" => answer.mime = text(r)?.map(Cow::into_owned),
+                "size" => {
+                    answer.size = match r.peek()? {
+                        Kind::Number => r.read::<Number>()?.as_u64(),
+                        _ => r.skip().map(|()| None)?,
+                    }
+                }
+                _ => r.skip()?,
+            }
+            Ok(())
+        });
+        read.map_or_else(|_| UploadAnswer::default(), |()| answer)
+    }
+}
+
+/// The items of a history page's `data` (`{"items": [...]}`), each as its JSON text;
+/// none when `data` or `items` is of another shape.
+pub fn history_items(data: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let read = Reader::new(data).object(|r, key| match (key, r.peek()?) {
+        ("items", Kind::Array) => {
+            items.clear();
+            r.array(|r| {
+                items.push(r.raw()?);
+                Ok(())
+            })
+        }
+        ("items", _) => {
+            items.clear();
+            r.skip()
+        }
+        _ => r.skip(),
+    });
+    if read.is_err() {
+        items.clear();
+    }
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +188,49 @@ mod tests {
             camel_case_json_keys(r#"{"a":"b_c"}"#),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn upload_answers_read_as_serde_json_values_read_them() {
+        let answer = UploadAnswer::read(
+            r#"{"url":"/media/a\u00e9","mime":"image/png","size":12,"extra":[1e400]}"#,
+        );
+        assert_eq!(
+            answer,
+            UploadAnswer {
+                url: Some("/media/aé".into()),
+                mime: Some("image/png".into()),
+                size: Some(12)
+            }
+        );
+        for data in [
+            r#"{"url":5,"mime":null,"size":-1}"#,
+            r#"{"size":1.0}"#,
+            r#"{"size":"12"}"#,
+            r#"[{"url":"/a"}]"#,
+            "null",
+            r#"{"url":"/a""#,
+        ] {
+            assert_eq!(UploadAnswer::read(data), UploadAnswer::default(), "{data}");
+        }
+    }
+
+    #[test]
+    fn history_items_are_the_texts_of_the_items_array() {
+        assert_eq!(
+            history_items(r#"{"cursor":null,"items":[{"a":1}, "x" ,[2]],"more":true}"#),
+            [r#"{"a":1}"#, r#""x""#, "[2]"]
+        );
+        assert_eq!(history_items(r#"{"items":[1],"items":[2]}"#), ["2"]);
+        for data in [
+            r#"{"items":{}}"#,
+            r#"{"items":[1],"items":null}"#,
+            "[[1]]",
+            "null",
+            r#"{"items":[1"#,
+        ] {
+            assert!(history_items(data).is_empty(), "{data}");
+        }
     }
 
     #[test]

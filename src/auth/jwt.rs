@@ -3,7 +3,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::Value;
+
+use serde_json::Number;
+
+use crate::json::{self, FromJson, JsonError, Kind, Reader};
 
 /// The largest token this module will look into (**ours**; real JWTs are far smaller).
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -44,41 +47,49 @@ pub fn decode_claims(token: &str) -> Option<Claims> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    // An object only (a derived struct would also accept an array).
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
     // Text, not bytes: the one `&str` JSON reader the rest of the client uses (a second,
     // byte-slice reader would add its own copy of the parser to the module).
     let text = std::str::from_utf8(&bytes).ok()?;
-    let raw: RawClaims = serde_json::from_str(text).ok()?;
-    Some(Claims {
-        exp: raw.exp.as_ref().and_then(epoch_seconds),
-        iat: raw.iat.as_ref().and_then(epoch_seconds),
-        did: raw.did.as_ref().and_then(Value::as_str).map(str::to_owned),
-    })
+    json::from_str(text).ok()
 }
 
-/// The payload object, only the claims we read kept (each of any JSON type; the rest
-/// skipped without being built).
-#[derive(serde::Deserialize)]
-struct RawClaims {
-    #[serde(default)]
-    exp: Option<Value>,
-    #[serde(default)]
-    iat: Option<Value>,
-    #[serde(default)]
-    did: Option<Value>,
+/// The payload object: only the claims we read are kept, each `None` when of another
+/// type (the rest is skipped without being built). A repeated claim: the last one counts
+/// (RFC 7519 §4 allows that or refusing the token).
+impl FromJson<'_> for Claims {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let mut claims = Claims::default();
+        r.object(|r, key| {
+            match key {
+                "exp" => claims.exp = epoch_seconds(r)?,
+                "iat" => claims.iat = epoch_seconds(r)?,
+                "did" => {
+                    claims.did = match r.peek()? {
+                        Kind::String => Some(r.read()?),
+                        _ => r.skip().map(|()| None)?,
+                    }
+                }
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(claims)
+    }
 }
 
-/// A finite JSON number as whole epoch seconds (fractions truncated).
-fn epoch_seconds(value: &Value) -> Option<i64> {
-    value.as_i64().or_else(|| {
-        value
+/// A JSON number as whole epoch seconds: an integer as it is (any `i64`), another number
+/// truncated when within ±10^15 s; `None` for anything else.
+fn epoch_seconds(r: &mut Reader<'_>) -> Result<Option<i64>, JsonError> {
+    if r.peek()? != Kind::Number {
+        return r.skip().map(|()| None);
+    }
+    let number: Number = r.read()?;
+    Ok(number.as_i64().or_else(|| {
+        number
             .as_f64()
             .filter(|f| f.is_finite() && f.abs() < 1e15)
             .map(|f| f as i64)
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -123,6 +134,21 @@ mod tests {
     }
 
     #[test]
+    fn the_last_of_a_repeated_claim_counts_and_other_claims_are_skipped() {
+        let claims = decode_claims(&jwt(
+            r#"{"exp":1,"sub":{"a":[1,{"b":null}]},"exp":2,"did":"a","did":["b"]}"#,
+        ))
+        .unwrap();
+        assert_eq!((claims.exp, claims.did), (Some(2), None));
+        let big = decode_claims(&jwt(r#"{"exp":100000000000000000,"iat":-1.5e3}"#)).unwrap();
+        assert_eq!(
+            (big.exp, big.iat),
+            (Some(100_000_000_000_000_000), Some(-1500))
+        );
+        assert_eq!(big.exp_ms(), None, "beyond i64 milliseconds");
+    }
+
+    #[test]
     fn anything_odd_is_none() {
         let oversized = jwt(&format!(r#"{{"exp":1,"x":"{}"}}"#, "a".repeat(20_000)));
         for token in [
@@ -135,6 +161,9 @@ mod tests {
             jwt("not json"),
             jwt("[1,2]"),
             jwt("42"),
+            jwt(r#"{"exp":1"#),
+            jwt(r#"{"exp":1} x"#),
+            jwt(r#"{"exp":1e400,"iat":5}"#),
             oversized,
         ] {
             assert_eq!(decode_claims(&token), None, "{token:.40}");

@@ -5,13 +5,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
-use serde::de::IgnoredAny;
-use serde::Deserialize;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use crate::api::{BaseUrl, Method};
+use crate::api::{create_chat_body, BaseUrl, Method};
 use crate::auth::{decode_claims, Rotation, RotationConfig, Trigger};
+use crate::json::{self, FromJson, JsonError, Reader, Reparsed};
+use crate::platform::json::write_js_camel;
 use crate::platform::log::Level;
 use crate::platform::now_ms;
 use crate::platform::token_store::TokenStore;
@@ -25,11 +24,11 @@ use crate::store::message_cache::{DEFAULT_CAPACITY, MAX_CAPACITY};
 use crate::store::StoredSession;
 use crate::tabs::{Coordinator, CoordinatorConfig};
 
-use super::convert::{api_error, error, fragments_from_js, from_js, to_js_camel};
+use super::convert::{api_error, error, fragments_from_js};
 use super::driver::{self, Driver, Shared};
 use super::events::EVENTS;
 use super::future_to_promise;
-use super::keys::{check_keys, field};
+use super::keys::{check_keys, field, number, read_options, OptionKeys};
 use super::{history, rest};
 
 /// Longest quoted text in a reply preview (**ours**).
@@ -37,25 +36,52 @@ const REPLY_PREVIEW_CHARS: usize = 200;
 
 /// A session as `dev.signIn` / `activate` return it (`nickname` and `websocketUrl` are
 /// accepted and not used: the options' `websocketUrl` decides).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct SessionInput {
     user_id: String,
     access_token: String,
-    #[serde(default)]
     refresh_token: Option<String>,
-    #[serde(default)]
     device_id: Option<String>,
-    #[serde(default)]
     activated_at: Option<f64>,
-    #[serde(default, rename = "nickname")]
-    _nickname: IgnoredAny,
-    #[serde(default, rename = "websocketUrl")]
-    _websocket_url: IgnoredAny,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+impl OptionKeys for SessionInput {
+    const KEYS: &'static [&'static str] = &[
+        "userId",
+        "accessToken",
+        "refreshToken",
+        "deviceId",
+        "activatedAt",
+        "nickname",
+        "websocketUrl",
+    ];
+}
+
+impl FromJson<'_> for SessionInput {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let (mut user_id, mut access_token) = (None, None);
+        let (mut refresh_token, mut device_id, mut activated_at) = (None, None, None);
+        r.object(|r, key| {
+            match key {
+                "userId" => user_id = Some(r.read()?),
+                "accessToken" => access_token = Some(r.read()?),
+                "refreshToken" => refresh_token = r.read()?,
+                "deviceId" => device_id = r.read()?,
+                "activatedAt" => activated_at = number(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(SessionInput {
+            user_id: json::required(user_id, "session.userId")?,
+            access_token: json::required(access_token, "session.accessToken")?,
+            refresh_token,
+            device_id,
+            activated_at,
+        })
+    }
+}
+
+#[derive(Default)]
 struct TimingInput {
     handshake_timeout_ms: Option<i64>,
     ack_timeout_ms: Option<i64>,
@@ -68,51 +94,157 @@ struct TimingInput {
     refresh_floor_ms: Option<i64>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+impl OptionKeys for TimingInput {
+    const KEYS: &'static [&'static str] = &[
+        "handshakeTimeoutMs",
+        "ackTimeoutMs",
+        "pingIntervalMs",
+        "deadAfterMs",
+        "streamStallMs",
+        "maxQueueAgeMs",
+        "backoffInitialMs",
+        "backoffCapMs",
+        "refreshFloorMs",
+    ];
+}
+
+impl FromJson<'_> for TimingInput {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let mut t = TimingInput::default();
+        r.object(|r, key| {
+            match key {
+                "handshakeTimeoutMs" => t.handshake_timeout_ms = r.read()?,
+                "ackTimeoutMs" => t.ack_timeout_ms = r.read()?,
+                "pingIntervalMs" => t.ping_interval_ms = r.read()?,
+                "deadAfterMs" => t.dead_after_ms = r.read()?,
+                "streamStallMs" => t.stream_stall_ms = r.read()?,
+                "maxQueueAgeMs" => t.max_queue_age_ms = r.read()?,
+                "backoffInitialMs" => t.backoff_initial_ms = r.read()?,
+                "backoffCapMs" => t.backoff_cap_ms = r.read()?,
+                "refreshFloorMs" => t.refresh_floor_ms = r.read()?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(t)
+    }
+}
+
 struct Options {
     base_url: String,
-    #[serde(default)]
     websocket_url: Option<String>,
-    #[serde(default)]
     device_id: Option<String>,
-    #[serde(default)]
     account_key: Option<String>,
-    #[serde(default)]
     log_level: Option<Level>,
-    #[serde(default)]
     session: Option<SessionInput>,
-    #[serde(default)]
     timings: TimingInput,
     /// Messages kept per chat in the local message cache.
-    #[serde(default)]
     cache_size: Option<f64>,
-    /// Read by [`storage_choice`] (it may be an object with methods); here for the key
-    /// check only ([`without_app_objects`]).
-    #[serde(default, rename = "storage")]
-    _storage: IgnoredAny,
-    /// Read before deserializing (a class); here for the key check only.
-    #[serde(default, rename = "transport")]
-    _transport: IgnoredAny,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+impl OptionKeys for Options {
+    /// `storage` (it may be an object with methods) is read by [`storage_choice`] and
+    /// `transport` (a class) before the rest: both are taken out of the options read
+    /// as JSON ([`without_app_objects`]).
+    const KEYS: &'static [&'static str] = &[
+        "baseUrl",
+        "websocketUrl",
+        "deviceId",
+        "accountKey",
+        "logLevel",
+        "session",
+        "timings",
+        "cacheSize",
+        "storage",
+        "transport",
+    ];
+}
+
+impl FromJson<'_> for Options {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let mut base_url = None;
+        let mut options = Options {
+            base_url: String::new(),
+            websocket_url: None,
+            device_id: None,
+            account_key: None,
+            log_level: None,
+            session: None,
+            timings: TimingInput::default(),
+            cache_size: None,
+        };
+        r.object(|r, key| {
+            match key {
+                "baseUrl" => base_url = Some(r.read()?),
+                "websocketUrl" => options.websocket_url = r.read()?,
+                "deviceId" => options.device_id = r.read()?,
+                "accountKey" => options.account_key = r.read()?,
+                "logLevel" => options.log_level = r.read()?,
+                "session" => options.session = r.read()?,
+                // `null` is the defaults too.
+                "timings" => options.timings = r.read::<Option<_>>()?.unwrap_or_default(),
+                "cacheSize" => options.cache_size = number(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        options.base_url = json::required(base_url, "baseUrl")?;
+        Ok(options)
+    }
+}
+
+/// The message a send replies to; its `fragments` (for the quote) are read on their own
+/// with [`fragments_from_js`], as a send's are.
 struct ReplyTarget {
     message_id: String,
-    #[serde(default)]
     nick_name: String,
-    #[serde(default)]
-    fragments: Vec<Fragment>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+impl OptionKeys for ReplyTarget {
+    const KEYS: &'static [&'static str] = &["messageId", "nickName", "fragments"];
+}
+
+impl FromJson<'_> for ReplyTarget {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let (mut message_id, mut nick_name) = (None, String::new());
+        r.object(|r, key| {
+            match key {
+                "messageId" => message_id = Some(r.read()?),
+                "nickName" => nick_name = r.read()?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(ReplyTarget {
+            message_id: json::required(message_id, "replyTo.messageId")?,
+            nick_name,
+        })
+    }
+}
+
+#[derive(Default)]
 struct SendOptions {
-    #[serde(default)]
     reply_to: Option<ReplyTarget>,
-    #[serde(default)]
     message_id: Option<String>,
+}
+
+impl OptionKeys for SendOptions {
+    const KEYS: &'static [&'static str] = &["replyTo", "messageId"];
+}
+
+impl FromJson<'_> for SendOptions {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let mut options = SendOptions::default();
+        r.object(|r, key| {
+            match key {
+                "replyTo" => options.reply_to = r.read()?,
+                "messageId" => options.message_id = r.read()?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(options)
+    }
 }
 
 fn websocket_url_for(base: &BaseUrl) -> String {
@@ -229,9 +361,9 @@ fn cache_capacity(size: Option<f64>) -> Result<usize, JsValue> {
     }
 }
 
-/// The reply preview: the quoted text only, trimmed.
-fn reply_context(target: ReplyTarget) -> ReplyContext {
-    let quote: String = crate::session::inbound::plain_text(&target.fragments)
+/// The reply preview: the quoted text only (of the target's `fragments`), trimmed.
+fn reply_context(target: ReplyTarget, fragments: &[Fragment]) -> ReplyContext {
+    let quote: String = crate::session::inbound::plain_text(fragments)
         .chars()
         .take(REPLY_PREVIEW_CHARS)
         .collect();
@@ -243,6 +375,23 @@ fn reply_context(target: ReplyTarget) -> ReplyContext {
             fragments: vec![Fragment::text(quote)],
         },
     }
+}
+
+/// The `fragments` of a reply target (none when absent), read as a send's are.
+fn reply_fragments(target: &JsValue) -> Result<Vec<Fragment>, JsValue> {
+    let fragments = field(target, "fragments");
+    if fragments.is_undefined() || fragments.is_null() {
+        return Ok(Vec::new());
+    }
+    fragments_from_js(&fragments).map_err(|e| {
+        error(
+            "validation",
+            &format!(
+                "invalid send options: `replyTo.fragments`: {}",
+                redact_quoted(&e)
+            ),
+        )
+    })
 }
 
 /// A ClawChat client: one account's connection, sends, inbound events and tokens.
@@ -273,12 +422,7 @@ impl ClawChatClient {
         check_keys::<Options>(&options, "")?;
         check_keys::<TimingInput>(&field(&options, "timings"), "timings")?;
         check_keys::<SessionInput>(&field(&options, "session"), "session")?;
-        let options: Options = from_js(&without_app_objects(&options)).map_err(|e| {
-            error(
-                "validation",
-                &format!("invalid options: {}", redact_quoted(&e)),
-            )
-        })?;
+        let options: Options = read_options(&without_app_objects(&options), "options")?;
         let base = BaseUrl::parse(&options.base_url).map_err(|e| api_error(&e))?;
         let ws_url = options
             .websocket_url
@@ -567,7 +711,7 @@ impl ClawChatClient {
         #[wasm_bindgen(js_name = memberIds)] member_ids: Vec<String>,
         name: Option<String>,
     ) -> Promise {
-        let body = serde_json::json!({"type": kind, "member_ids": member_ids, "name": name.unwrap_or_default()});
+        let body = create_chat_body(kind, &member_ids, &name.unwrap_or_default());
         self.rest_promise(Method::Post, "/v1/chats".into(), Some(body))
     }
 
@@ -587,23 +731,25 @@ impl ClawChatClient {
         if let Err(err) = checked {
             return Promise::reject(&err);
         }
-        let options: SendOptions = if options.is_undefined() || options.is_null() {
+        let read: SendOptions = if options.is_undefined() || options.is_null() {
             SendOptions::default()
         } else {
-            match from_js(&options) {
-                Ok(options) => options,
-                Err(e) => {
-                    return Promise::reject(&error(
-                        "validation",
-                        &format!("invalid send options: {}", redact_quoted(&e)),
-                    ))
-                }
+            match read_options(&options, "send options") {
+                Ok(read) => read,
+                Err(err) => return Promise::reject(&err),
             }
+        };
+        let reply = match read.reply_to {
+            None => None,
+            Some(target) => match reply_fragments(&field(&options, "replyTo")) {
+                Ok(fragments) => Some(reply_context(target, &fragments)),
+                Err(err) => return Promise::reject(&err),
+            },
         };
         let outgoing = Outgoing {
             fragments,
-            reply: options.reply_to.map(reply_context),
-            message_id: options.message_id,
+            reply,
+            message_id: read.message_id,
         };
         let mut slots = None;
         let promise = Promise::new(&mut |resolve, reject| slots = Some((resolve, reject)));
@@ -613,12 +759,12 @@ impl ClawChatClient {
         promise
     }
 
-    fn rest_promise(&self, method: Method, path: String, body: Option<Value>) -> Promise {
+    fn rest_promise(&self, method: Method, path: String, body: Option<String>) -> Promise {
         let shared = self.shared.clone();
         future_to_promise(async move {
-            rest::call(&shared, method, &path, body.map(|b| b.to_string()))
+            rest::call(&shared, method, &path, body)
                 .await
-                .map(|data| to_js_camel(&data))
+                .map(|data| write_js_camel(&Reparsed(&data)))
                 .map_err(|e| api_error(&e))
         })
     }

@@ -2,31 +2,46 @@
 //! the cache has nothing older, fills from the server's history route and stores what
 //! came back.
 
-use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::api::{history_path, Method};
+use crate::api::{history_items, history_path, Method};
+use crate::json::{self, FromJson, JsonError, Reader};
 use crate::platform::log::{log, Level};
-use crate::protocol::redact_quoted;
 use crate::store::message_cache::{self, Entry, DEFAULT_PAGE, MAX_PAGE};
 
-use super::convert::{api_error, error, from_js, to_js_camel};
+use super::convert::{api_error, error, to_js_camel};
 use super::driver::{self, Shared};
-use super::keys::check_keys;
+use super::keys::{check_keys, number, read_options, OptionKeys};
 use super::rest;
 
 /// The options of `history()`.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Default)]
 pub(super) struct HistoryOptions {
     /// Messages older than this one (the newest without it).
-    #[serde(default)]
     before: Option<String>,
     /// Messages per page (1..=100, default 50).
-    #[serde(default)]
     limit: Option<f64>,
+}
+
+impl OptionKeys for HistoryOptions {
+    const KEYS: &'static [&'static str] = &["before", "limit"];
+}
+
+impl FromJson<'_> for HistoryOptions {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let mut options = HistoryOptions::default();
+        r.object(|r, key| {
+            match key {
+                "before" => options.before = r.read()?,
+                "limit" => options.limit = number(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(options)
+    }
 }
 
 /// The options, checked: unknown keys, types and the `limit` range.
@@ -35,12 +50,7 @@ pub(super) fn options(value: JsValue) -> Result<(Option<String>, usize), JsValue
     let options: HistoryOptions = if value.is_undefined() || value.is_null() {
         HistoryOptions::default()
     } else {
-        from_js(&value).map_err(|e| {
-            error(
-                "validation",
-                &format!("invalid history options: {}", redact_quoted(&e)),
-            )
-        })?
+        read_options(&value, "history options")?
     };
     let limit = match options.limit {
         None => DEFAULT_PAGE,
@@ -88,11 +98,15 @@ pub(super) async fn page(
     let data = rest::call(shared, Method::Get, &path, None)
         .await
         .map_err(|e| api_error(&e))?;
-    let items = data.get("items").and_then(Value::as_array);
     let mut entries = Vec::new();
     let mut refused = 0;
-    for item in items.into_iter().flatten().take(limit) {
-        match Entry::from_history(item, &chat_id, &own_user_id) {
+    for item in history_items(&data).into_iter().take(limit) {
+        let entry = json::from_str::<Value>(item)
+            .map_err(|e| e.to_string())
+            .and_then(|item| {
+                Entry::from_history(&item, &chat_id, &own_user_id).map_err(|e| e.to_string())
+            });
+        match entry {
             Ok(entry) => entries.push(entry),
             Err(err) => {
                 refused += 1;

@@ -1,16 +1,24 @@
-//! Unknown option keys fail fast, each named in the error (a misspelt option is an error,
-//! never a silent default); the keys are compared here with the field names serde itself
-//! reports for the struct.
+//! Options objects from the app: unknown keys fail fast, each named in the error (a
+//! misspelt option is an error, never a silent default), and a value of the wrong type
+//! is named by its key with what it must be (never quoted).
 
 use js_sys::{Object, Reflect};
-use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde_json::Number;
 use wasm_bindgen::prelude::*;
 
 use super::convert::error;
+use crate::json::{self, FromJson, JsonError, Reader};
+use crate::platform::json::json_text;
 
 /// Longest unknown key repeated in an error (keys are the app's spelling, not its data,
 /// but an odd one is not repeated at all).
 const MAX_KEY_CHARS: usize = 64;
+
+/// An options object the app passes: the keys it takes.
+pub(super) trait OptionKeys {
+    /// Its keys as the app spells them, in the order an error lists them.
+    const KEYS: &'static [&'static str];
+}
 
 /// `value[key]` (undefined when absent or `value` is not an object).
 pub(super) fn field(value: &JsValue, key: &str) -> JsValue {
@@ -22,13 +30,10 @@ pub(super) fn field(value: &JsValue, key: &str) -> JsValue {
 }
 
 /// Fails with a `validation` error naming the first key of `value` that `T` does not
-/// declare (`prefix` says where, e.g. `timings`). Anything but an object passes: its
-/// type is for the deserializer to judge.
-pub(super) fn check_keys<'de, T: Deserialize<'de>>(
-    value: &JsValue,
-    prefix: &str,
-) -> Result<(), JsValue> {
-    check_known(value, prefix, field_names::<T>())
+/// take (`prefix` says where, e.g. `timings`). Anything but an object passes: its type
+/// is for [`read_options`] to judge.
+pub(super) fn check_keys<T: OptionKeys>(value: &JsValue, prefix: &str) -> Result<(), JsValue> {
+    check_known(value, prefix, T::KEYS)
 }
 
 /// [`check_keys`] once for every `T` (only the names differ).
@@ -43,11 +48,7 @@ fn check_known(value: &JsValue, prefix: &str, known: &[&str]) -> Result<(), JsVa
     match unknown {
         None => Ok(()),
         Some(key) => {
-            let plain = key.len() <= MAX_KEY_CHARS
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$'));
-            let named = match (plain, prefix) {
+            let named = match (plain(&key), prefix) {
                 (true, "") => format!("unknown option `{key}`"),
                 (true, _) => format!("unknown option `{prefix}.{key}`"),
                 (false, "") => "an unknown option key".to_owned(),
@@ -62,36 +63,45 @@ fn check_known(value: &JsValue, prefix: &str, known: &[&str]) -> Result<(), JsVa
     }
 }
 
-/// The field names `T` asks a deserializer for (its serde names, renames applied).
-fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
-    let mut names: &'static [&'static str] = &[];
-    // The introspecting deserializer always fails once it has seen the names.
-    let _ = T::deserialize(FieldNames(&mut names));
-    names
+/// Whether a key may be repeated in an error: short, letters, digits, `_` and `$`.
+fn plain(key: &str) -> bool {
+    key.len() <= MAX_KEY_CHARS
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$'))
 }
 
-struct FieldNames<'a>(&'a mut &'static [&'static str]);
+/// An optional number option. Read as a `serde_json::Number`: the float parser the module
+/// already has (core's `f64` parser would add ~14 KB of code and tables).
+pub(super) fn number(r: &mut Reader<'_>) -> Result<Option<f64>, JsonError> {
+    Ok(r.read::<Option<Number>>()?.and_then(|n| n.as_f64()))
+}
 
-impl<'de> Deserializer<'de> for FieldNames<'_> {
-    type Error = de::value::Error;
+/// `value` (an options object, its keys checked) read as `T` through its JSON text, as
+/// `read_js` reads it; else a `validation` error "invalid {what}: …" naming the option
+/// and what it must be.
+pub(super) fn read_options<T: for<'a> FromJson<'a>>(
+    value: &JsValue,
+    what: &str,
+) -> Result<T, JsValue> {
+    let invalid = |why: &str| error("validation", &format!("invalid {what}: {why}"));
+    let text = json_text(value).map_err(invalid)?;
+    json::from_str(&text).map_err(|e| invalid(&explain(&text, &e)))
+}
 
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-        Err(de::Error::custom("not a struct"))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        fields: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Self::Error> {
-        *self.0 = fields;
-        Err(de::Error::custom("field names taken"))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
-        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
-        identifier ignored_any
+/// Which option `err` is about (its path in `text`) and what it must be.
+fn explain(text: &str, err: &JsonError) -> String {
+    let (expected, at) = match *err {
+        JsonError::Type { expected, at } => (expected, at),
+        JsonError::Number { at } => ("a whole number in range", at),
+        _ => return err.to_string(),
+    };
+    let path = json::path_at(text, at).unwrap_or_default();
+    if path.is_empty() {
+        format!("expected {expected}")
+    } else if path.iter().all(|key| plain(key)) {
+        format!("`{}` must be {expected}", path.join("."))
+    } else {
+        format!("an option must be {expected}")
     }
 }

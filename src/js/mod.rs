@@ -10,15 +10,18 @@ mod keys;
 mod rest;
 mod types;
 
-use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::api::{decode_response, ApiError, BaseUrl, HttpRequest, Method};
+use crate::api::{
+    activate_body, decode_response, sign_in_body, AccountSession, ApiError, BaseUrl, HttpRequest,
+    Method,
+};
 use crate::platform::fetch::{self, Body};
+use crate::platform::json::write_js;
 use crate::protocol::ids;
 
 pub use client::ClawChatClient;
-use convert::{api_error, error, to_js};
+use convert::{api_error, error};
 pub use convert::{ClawChatError, JsApiError, JsSendError};
 
 /// Mints a fresh `msg-<ULID>` message id from the clock and Web Crypto.
@@ -58,7 +61,7 @@ async fn account_request(
     base_url: String,
     path: &'static str,
     device_id: Option<String>,
-    body: Value,
+    body: String,
 ) -> Result<JsValue, JsValue> {
     let base = BaseUrl::parse(&base_url).map_err(|e| api_error(&e))?;
     let mut headers = vec![("content-type", "application/json".to_owned())];
@@ -70,22 +73,13 @@ async fn account_request(
         path: path.into(),
         url: base.join(path),
         headers,
-        json_body: Some(body.to_string()),
+        json_body: Some(body),
     };
     let (status, text) = fetch::run(&request, Body::Json)
         .await
         .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
     let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
-    let field = |key: &str| data.get(key).cloned().unwrap_or(Value::Null);
-    Ok(to_js(&json!({
-        "userId": field("user_id"),
-        "nickname": field("nickname"),
-        "deviceId": field("device_id"),
-        "accessToken": field("access_token"),
-        "refreshToken": field("refresh_token"),
-        "websocketUrl": field("websocket_url"),
-        "activatedAt": field("activated_at"),
-    })))
+    Ok(write_js(&AccountSession::read(data)))
 }
 
 /// Development-only calls, exported as the `dev` namespace (`dev.signIn(...)`): they
@@ -101,7 +95,7 @@ pub mod dev {
         #[wasm_bindgen(js_name = deviceId)] device_id: Option<String>,
         #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: Option<u32>,
     ) -> js_sys::Promise {
-        let body = json!({"nickname": nickname, "device_id": device_id, "ttl_secs": ttl_secs});
+        let body = sign_in_body(&nickname, device_id.as_deref(), ttl_secs);
         future_to_promise(account_request(base_url, "/v1/dev/sign-in", None, body))
     }
 }
@@ -113,7 +107,7 @@ pub fn activate(
     code: String,
     #[wasm_bindgen(js_name = deviceId)] device_id: Option<String>,
 ) -> js_sys::Promise {
-    let body = json!({"code": code.trim(), "platform": "web", "type": "user"});
+    let body = activate_body(code.trim());
     future_to_promise(account_request(
         base_url,
         "/v1/agents/connect",

@@ -1,11 +1,10 @@
 //! Authenticated REST calls: a 401/403 refreshes the tokens (through the driver) and the
 //! call is retried once; uploads turn into media fragments.
 
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::api::{decode_response, ApiError, Credentials, HttpRequest, Method};
+use crate::api::{decode_response, ApiError, Credentials, HttpRequest, Method, UploadAnswer};
 use crate::auth::Trigger;
 use crate::platform::fetch::{self, Body};
 use crate::protocol::{Fragment, Media, MediaKind};
@@ -24,14 +23,14 @@ fn authenticated(shared: &Shared, method: Method, path: &str, body: Option<Strin
     HttpRequest::authenticated(&d.base, method, path, &creds, body)
 }
 
-/// An authenticated REST call; on a 401/403 the token is refreshed and the call retried
-/// once with the new one.
+/// An authenticated REST call, resolved with its `data` as JSON text; on a 401/403 the
+/// token is refreshed and the call retried once with the new one.
 pub(super) async fn call(
     shared: &Shared,
     method: Method,
     path: &str,
     body: Option<String>,
-) -> Result<Value, ApiError> {
+) -> Result<String, ApiError> {
     let mut retried = false;
     loop {
         let request = authenticated(shared, method, path, body.clone());
@@ -48,7 +47,7 @@ pub(super) async fn call(
                     return Err(err);
                 }
             }
-            result => return result,
+            result => return result.map(str::to_owned),
         }
     }
 }
@@ -80,7 +79,8 @@ pub(super) async fn upload(
         .await
         .map_err(|m| api_error(&ApiError::transport(m, None, path)))?;
     let data = decode_response(status, &text, path).map_err(|e| api_error(&e))?;
-    let url = data.get("url").and_then(Value::as_str).unwrap_or_default();
+    let answer = UploadAnswer::read(data);
+    let url = answer.url.unwrap_or_default();
     if url.is_empty() {
         return Err(api_error(&ApiError::transport(
             "upload answer has no url",
@@ -89,23 +89,18 @@ pub(super) async fn upload(
         )));
     }
     let base = shared.borrow().base.clone();
-    let mime = data
-        .get("mime")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let mime = answer
+        .mime
         .or_else(|| Some(file.type_()).filter(|t| !t.is_empty()));
     let media = Media {
         kind: media_kind(mime.as_deref().unwrap_or_default()),
         url: if url.starts_with('/') {
-            base.join(url)
+            base.join(&url)
         } else {
-            url.to_owned()
+            url
         },
         name: Some(name),
-        size: data
-            .get("size")
-            .and_then(Value::as_u64)
-            .or(Some(file.size() as u64)),
+        size: answer.size.or(Some(file.size() as u64)),
         mime,
         width: None,
         height: None,

@@ -18,8 +18,8 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use read::{from_str, FromJson, Kind, Reader};
-pub use write::{camel_case, to_string, to_string_camel, ObjectWriter, ToJson, Writer};
+pub use read::{from_str, path_at, FromJson, Kind, Reader};
+pub use write::{camel_case, to_string, to_string_camel, ObjectWriter, Reparsed, ToJson, Writer};
 
 use std::fmt;
 

@@ -480,3 +480,58 @@ impl FromJson<'_> for serde_json::Value {
         })
     }
 }
+
+/// The keys (and array indexes, as decimal text) leading from the root of `text` to the
+/// value that starts at byte `at` (where a [`JsonError::Type`] or [`JsonError::Number`]
+/// points), outermost first: `["timings", "ackTimeoutMs"]`. `None` when no value starts
+/// there. For saying which field was wrong without quoting the text.
+pub fn path_at(text: &str, at: usize) -> Option<Vec<String>> {
+    let mut path = Vec::new();
+    let found = path_search(&mut Reader::new(text), at, &mut path).ok()?;
+    found.then_some(path)
+}
+
+/// Consumes the next value; whether it is or holds the one at `at` (its path then left
+/// on `path`).
+fn path_search(
+    reader: &mut Reader<'_>,
+    at: usize,
+    path: &mut Vec<String>,
+) -> Result<bool, JsonError> {
+    let here = reader.offset() == at;
+    let mut found = false;
+    let mut step = |reader: &mut Reader<'_>, name: String| {
+        if here || found {
+            return reader.skip();
+        }
+        path.push(name);
+        found = path_search(reader, at, path)?;
+        if !found {
+            path.pop();
+        }
+        Ok(())
+    };
+    match reader.peek()? {
+        Kind::Object => reader.object(|reader, key| step(reader, key.to_owned()))?,
+        Kind::Array => {
+            let mut index = 0_usize;
+            reader.array(|reader| {
+                index = index.saturating_add(1);
+                step(reader, index.saturating_sub(1).to_string())
+            })?;
+        }
+        _ => reader.skip()?,
+    }
+    Ok(here || found)
+}
+
+/// Any JSON number, as serde_json reads it (an integer as `i64`/`u64`, else `f64`;
+/// beyond f64's range: an error): for fields that take any number, without a second float
+/// parser in the module.
+impl FromJson<'_> for serde_json::Number {
+    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let at = reader.offset();
+        let text = reader.number_text()?;
+        text.parse().map_err(|_| JsonError::Number { at })
+    }
+}

@@ -285,3 +285,85 @@ fn a_camel_case_writer_renames_keys_only() {
         r#"{"_x":[{"nickName":1}],"ok":true,"userId":"a_b"}"#
     );
 }
+
+#[test]
+fn path_at_names_the_value_an_error_points_at() {
+    let text = r#"{"a":1,"timings":{"ackTimeoutMs":"x","b":[true,{"c":null}]},"d":[]}"#;
+    let error = |text: &str| -> usize {
+        #[derive(Debug)]
+        struct Deep;
+        impl FromJson<'_> for Deep {
+            fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+                // Wants numbers wherever it finds a scalar.
+                match r.peek()? {
+                    Kind::Object => r.object(|r, _| r.read::<Deep>().map(drop))?,
+                    Kind::Array => r.array(|r| r.read::<Deep>().map(drop))?,
+                    _ => r.read::<f64>().map(drop)?,
+                }
+                Ok(Deep)
+            }
+        }
+        match from_str::<Deep>(text).unwrap_err() {
+            JsonError::Type { at, .. } | JsonError::Number { at } => at,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        path_at(text, error(text)),
+        Some(vec!["timings".to_owned(), "ackTimeoutMs".to_owned()])
+    );
+    let second = r#"{"timings":{"ackTimeoutMs":1,"b":[2,{"c":true}]}}"#;
+    let path = path_at(second, error(second)).unwrap();
+    assert_eq!(path, ["timings", "b", "1", "c"]);
+    assert_eq!(path_at(text, 0), Some(vec![]));
+    assert_eq!(path_at(text, 3), None, "inside a key");
+    assert_eq!(path_at(text, text.len()), None);
+    assert_eq!(path_at("[1,", 3), None, "not JSON");
+}
+
+#[test]
+fn numbers_read_as_serde_json_numbers() {
+    for text in [
+        "0",
+        "-0",
+        "1.5",
+        "-3e2",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "1e308",
+        "123456789012345678901234567890",
+    ] {
+        let expected: serde_json::Number = serde_json::from_str(text).unwrap();
+        assert_eq!(from_str::<serde_json::Number>(text), Ok(expected), "{text}");
+    }
+    assert_eq!(
+        from_str::<serde_json::Number>(" 1e400"),
+        Err(JsonError::Number { at: 1 })
+    );
+    assert!(matches!(
+        from_str::<serde_json::Number>(r#""1""#),
+        Err(JsonError::Type { .. })
+    ));
+}
+
+#[test]
+fn reparsed_text_is_written_again_with_its_keys_renamed_by_a_camel_writer() {
+    for text in DOCUMENTS {
+        let value: Value = serde_json::from_str(text).unwrap();
+        let plain: Value = serde_json::from_str(&to_string(&Reparsed(text))).unwrap();
+        assert_eq!(plain, value, "{text}");
+        let camel: Value = serde_json::from_str(&to_string_camel(&Reparsed(text))).unwrap();
+        assert_eq!(
+            camel,
+            serde_json::from_str::<Value>(&to_string_camel(&value)).unwrap()
+        );
+    }
+    let text = r#" {"user_id" : [ {"nick_name":"a_b"} , 1.50, -0, true, null ] , "x":{} } "#;
+    assert_eq!(
+        to_string_camel(&Reparsed(text)),
+        r#"{"userId":[{"nickName":"a_b"},1.50,-0,true,null],"x":{}}"#
+    );
+    for not_json in ["", "[1,", r#"{"a":1} 2"#] {
+        assert_eq!(to_string(&[Reparsed(not_json)][..]), "[null]", "{not_json}");
+    }
+}

@@ -287,3 +287,55 @@ impl ToJson for serde_json::Value {
         }
     }
 }
+
+/// JSON text written again value by value, so that a camelCase writer renames its keys:
+/// strings re-escaped, numbers as written, whitespace dropped. Text that is not one JSON
+/// value is written as `null`.
+#[derive(Debug, Clone, Copy)]
+pub struct Reparsed<'a>(pub &'a str);
+
+impl ToJson for Reparsed<'_> {
+    fn write(&self, writer: &mut Writer) {
+        let mut copy = Writer {
+            out: String::new(),
+            camel: writer.camel,
+        };
+        let mut reader = super::Reader::new(self.0);
+        match copy_value(&mut reader, &mut copy).and_then(|()| reader.finish()) {
+            Ok(()) => writer.out.push_str(&copy.out),
+            Err(_) => writer.null(),
+        }
+    }
+}
+
+/// Reads one value and writes it.
+fn copy_value(reader: &mut super::Reader<'_>, writer: &mut Writer) -> Result<(), super::JsonError> {
+    use super::Kind;
+    match reader.peek()? {
+        Kind::Null => {
+            reader.null()?;
+            writer.null();
+        }
+        Kind::Bool => writer.bool(reader.bool()?),
+        Kind::Number => writer.raw(reader.number_text()?),
+        Kind::String => writer.string(&reader.string()?),
+        Kind::Array => {
+            writer.out.push('[');
+            let mut first = true;
+            reader.array(|reader| {
+                if !first {
+                    writer.out.push(',');
+                }
+                first = false;
+                copy_value(reader, writer)
+            })?;
+            writer.out.push(']');
+        }
+        Kind::Object => {
+            let mut object = writer.object();
+            reader.object(|reader, key| copy_value(reader, object.key(key)))?;
+            object.end();
+        }
+    }
+    Ok(())
+}

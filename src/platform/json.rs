@@ -53,7 +53,7 @@ fn parse(text: &str) -> JsValue {
 }
 
 /// A JS value's JSON text: own enumerable properties, no NaN or infinities.
-fn json_text(value: &JsValue) -> Result<String, &'static str> {
+pub(crate) fn json_text(value: &JsValue) -> Result<String, &'static str> {
     let finite_only = Closure::<dyn FnMut(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
         |_key: JsValue, value: JsValue| match value.as_f64() {
             Some(number) if !number.is_finite() => Err(JsValue::NULL),

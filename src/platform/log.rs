@@ -1,13 +1,9 @@
 //! Console logging with a level. Callers never pass tokens.
 
-use serde::Deserialize;
-
 use crate::json::{FromJson, JsonError, Reader};
 
-/// How much the client logs. (`Deserialize` stays while the client's options are read
-/// with serde; they move to [`FromJson`].)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+/// How much the client logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Level {
     /// Everything.
     Debug,
@@ -44,14 +40,18 @@ impl Level {
     }
 }
 
-/// The `logLevel` option's value.
+/// The `logLevel` option's value: one of the names, else an error that lists them.
 impl FromJson<'_> for Level {
     fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let at = r.offset();
         let name = r.string()?;
         Level::ALL
             .into_iter()
             .find(|level| level.as_str() == name)
-            .ok_or(JsonError::Variant { field: "logLevel" })
+            .ok_or(JsonError::Type {
+                expected: "one of `debug`, `info`, `warn`, `error`, `silent`",
+                at,
+            })
     }
 }
 
