@@ -100,7 +100,7 @@ pub fn parse_json(payload: &EventJson) -> JsValue {
 /// Fragments written by JS in camelCase (`{kind: "mention", userId}`), read with the
 /// wire's names; snake_case keys are accepted as they are.
 pub fn fragments_from_js(value: &JsValue) -> Result<Vec<Fragment>, String> {
-    let raw: Vec<serde_json::Value> = from_js(value)?;
+    let raw: Vec<serde_json::Value> = crate::platform::json::read_js(value)?;
     Ok(raw
         .into_iter()
         .map(|fragment| Fragment::from_value(snake_case_keys(fragment)))

@@ -12,7 +12,7 @@ use crate::platform::log::{log, Level};
 use crate::protocol::redact_quoted;
 use crate::store::message_cache::{self, Entry, DEFAULT_PAGE, MAX_PAGE};
 
-use super::convert::{api_error, error, from_js, to_js_camel};
+use super::convert::{api_error, error, from_js};
 use super::driver::{self, Shared};
 use super::keys::check_keys;
 use super::rest;
@@ -109,7 +109,7 @@ pub(super) async fn page(
     }
     let entries = message_cache::chronological(entries);
     let messages: Vec<_> = entries.iter().map(|entry| &entry.0).collect();
-    let page = to_js_camel(&messages);
+    let page = crate::platform::json::write_js_camel(&messages);
     driver::cache_fetched(shared, entries);
     Ok(page)
 }
