@@ -355,6 +355,22 @@ const ENVELOPE_KEYS: [&str; 9] = [
     "payload",
 ];
 
+/// The index of an envelope key in [`ENVELOPE_KEYS`] (one `match`, not a scan).
+fn envelope_key(key: &str) -> Option<u32> {
+    Some(match key {
+        "version" => 0,
+        "event" => 1,
+        "trace_id" => 2,
+        "emitted_at" => 3,
+        "chat_id" => 4,
+        "to" => 5,
+        "chat_type" => 6,
+        "sender" => 7,
+        "payload" => 8,
+        _ => return None,
+    })
+}
+
 /// The name of a JSON type, for errors that never echo the value.
 fn type_name(kind: Kind) -> &'static str {
     match kind {
@@ -408,24 +424,26 @@ pub fn decode(text: &str) -> Result<Frame, ProtocolError> {
     let mut repeated = None;
     let mut payload_failed = false;
     let read = r.object(|r, key| {
-        let Some(index) = ENVELOPE_KEYS.iter().position(|k| *k == key) else {
+        let Some(index) = envelope_key(key) else {
             return r.skip();
         };
-        let bit = 1u16 << index;
+        let bit = 1u16.checked_shl(index).unwrap_or(0);
         if seen & bit != 0 {
-            repeated = ENVELOPE_KEYS.get(index).copied();
+            repeated = usize::try_from(index)
+                .ok()
+                .and_then(|i| ENVELOPE_KEYS.get(i).copied());
             return r.skip();
         }
         seen |= bit;
-        match key {
-            "version" => version = or_default(r)?,
-            "event" => event = Some(r.string()?),
-            "trace_id" => frame.trace_id = or_default(r)?,
-            "emitted_at" => frame.emitted_at = or_default(r)?,
-            "chat_id" => frame.chat_id = r.read()?,
-            "to" => frame.to = r.read()?,
-            "chat_type" => frame.chat_type = r.read()?,
-            "sender" => frame.sender = r.read()?,
+        match index {
+            0 => version = or_default(r)?,
+            1 => event = Some(r.string()?),
+            2 => frame.trace_id = or_default(r)?,
+            3 => frame.emitted_at = or_default(r)?,
+            4 => frame.chat_id = r.read()?,
+            5 => frame.to = r.read()?,
+            6 => frame.chat_type = r.read()?,
+            7 => frame.sender = r.read()?,
             _ => match &event {
                 Some(name) if version.is_empty() || version == PROTOCOL_VERSION => {
                     frame.event = Event::read(name, r).inspect_err(|_| payload_failed = true)?;
