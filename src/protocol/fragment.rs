@@ -280,12 +280,15 @@ impl FromJson<'_> for Fragment {
         if r.peek()? != Kind::Object {
             return r.read().map(Fragment::Unsupported);
         }
-        // The object's text, read for the known fields and, when they do not make a
-        // fragment (rare), again as the value kept verbatim.
-        let raw = r.raw()?;
-        match json::from_str::<Fields>(raw)?.fragment() {
-            Some(fragment) => Ok(fragment),
-            None => json::from_str(raw).map(Fragment::Unsupported),
+        // Read for the known fields and, when they do not make a fragment (rare), read
+        // again as the value kept verbatim.
+        let mut probe = r.clone();
+        match Fields::read(&mut probe)?.fragment() {
+            Some(fragment) => {
+                *r = probe;
+                Ok(fragment)
+            }
+            None => r.read().map(Fragment::Unsupported),
         }
     }
 }
