@@ -433,7 +433,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             Vec::new()
         }
         Action::State(state) => {
-            let value = to_js(&state);
+            let value = write_js(&state);
             log(
                 d.level,
                 Level::Info,
@@ -496,7 +496,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
                 Level::Warn,
                 &format!("{}: {}", err.kind, err.message),
             );
-            vec![Work::Emit("error", to_js(&err))]
+            vec![Work::Emit("error", write_js(&err))]
         }
         Action::TokenRejected => {
             log(
@@ -1271,7 +1271,8 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
                 .collect()
         }
         TabEffect::AnnounceState => {
-            if let (Some(channel), Some(payload)) = (&d.channel, EventJson::of(d.machine.state())) {
+            let state = EventJson::from_text(crate::json::to_string(d.machine.state()));
+            if let (Some(channel), Some(payload)) = (&d.channel, state) {
                 channel.post(&TabWire::Event {
                     name: "state".into(),
                     payload,
@@ -1472,6 +1473,6 @@ pub(super) fn state(shared: &Shared) -> JsValue {
     match (d.tabs.role(), d.tabs.leader_state()) {
         (Role::Follower, Some(state)) => parse_json(state),
         (Role::Follower, None) => object(&[("state", "connecting".into()), ("attempt", 0.into())]),
-        _ => to_js(d.machine.state()),
+        _ => write_js(d.machine.state()),
     }
 }

@@ -2,8 +2,9 @@
 //! and routing of frames to the outbox and the inbound filter. Pure: every input carries
 //! [`Now`] (monotonic and wall clock), outputs are [`Action`]s for the platform shell.
 
-use serde::Serialize;
 use serde_json::json;
+
+use crate::json::{ToJson, Writer};
 
 use crate::protocol::{
     decode, ids, Capabilities, Connect, Event, Fragment, Frame, HandshakeFailure, MessageBody,
@@ -89,12 +90,7 @@ pub struct SessionConfig {
 }
 
 /// The connection state the app sees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(
-    tag = "state",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnState {
     /// Never connected.
     Idle,
@@ -120,13 +116,49 @@ pub enum ConnState {
     LoggedOut,
 }
 
+/// The `state` event: `{"state": "reconnecting", "attempt": 1, "delayMs": 500}`.
+impl ToJson for ConnState {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        let name = match self {
+            ConnState::Idle => "idle",
+            ConnState::Connecting { .. } => "connecting",
+            ConnState::Handshaking => "handshaking",
+            ConnState::Ready => "ready",
+            ConnState::Reconnecting { .. } => "reconnecting",
+            ConnState::Closed => "closed",
+            ConnState::LoggedOut => "logged_out",
+        };
+        o.field("state", name);
+        match self {
+            ConnState::Connecting { attempt } => {
+                o.field("attempt", attempt);
+            }
+            ConnState::Reconnecting { attempt, delay_ms } => {
+                o.field("attempt", attempt).field("delayMs", delay_ms);
+            }
+            _ => {}
+        }
+        o.end();
+    }
+}
+
 /// Something the machine reports to the app as an `error` event. Never holds a token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientError {
     /// A stable machine-readable kind.
     pub kind: &'static str,
     /// Human-readable detail.
     pub message: String,
+}
+
+/// The `error` event.
+impl ToJson for ClientError {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("kind", self.kind).field("message", &self.message);
+        o.end();
+    }
 }
 
 /// What the shell must do.
