@@ -19,7 +19,7 @@ fn message_ids_minted_from_web_crypto_are_unique_ulids() {
 
 #[wasm_bindgen_test]
 fn frames_round_trip_in_the_browser() {
-    let payload = serde_json::from_str(
+    let payload = clawchat_wasm::json::from_str(
         r#"{"message_id":"msg-01ARZ3NDEKTSV4RRFFQ69G5FAV","message_mode":"normal","message":{"body":{"fragments":[{"kind":"text","text":"héllo"},{"kind":"sticker","id":3}]},"context":{"mentions":[],"reply":null}}}"#,
     )
     .unwrap();

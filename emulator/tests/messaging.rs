@@ -179,7 +179,7 @@ async fn typing_and_streaming_are_relayed_without_acks_or_echo() {
     ));
     assert_eq!(frame.sender.unwrap().id, ann.user_id);
     let stream: StreamPayload =
-        serde_json::from_value(json!({"message_id": "msg-s", "sequence": 1, "fragments": []}))
+        clawchat_wasm::json::from_str(r#"{"message_id": "msg-s", "sequence": 1, "fragments": []}"#)
             .unwrap();
     a.send(&Frame::new(Event::Stream(StreamPhase::Created, stream), "t2", 0).in_chat(&chat))
         .await;

@@ -438,7 +438,7 @@ async fn the_hub_refuses_long_ids_and_oversized_messages_without_echoing_them() 
     assert!(refused(&mut a).await.contains("fragments"));
 
     let typing: StreamPayload =
-        serde_json::from_value(json!({"message_id": "", "fragments": []})).unwrap();
+        clawchat_wasm::json::from_str(r#"{"message_id": "", "fragments": []}"#).unwrap();
     a.send(&Frame::new(Event::Stream(StreamPhase::Created, typing), "t5", 0).in_chat(&chat))
         .await;
     assert_eq!(refused(&mut a).await, "missing message_id");

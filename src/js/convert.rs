@@ -1,11 +1,9 @@
 //! Conversions between Rust values and JS values at the boundary, and the error classes
 //! the API throws and rejects with (exported, so `err instanceof SendError` works).
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::api::{camel_case_json_keys, snake_case_keys, ApiError};
-pub use crate::platform::json::{from_js, to_js};
+use crate::api::{snake_case_keys, ApiError};
 use crate::protocol::Fragment;
 use crate::session::SendError;
 use crate::tabs::EventJson;
@@ -82,16 +80,6 @@ extern "C" {
     ) -> JsSendError;
 }
 
-/// A value holding wire objects (fragments, `mentions` entries, reply previews) as JS
-/// sees it: like `to_js`, with every key camelCase (`user_id` → `userId`), renamed in the
-/// JSON text before the one `JSON.parse`.
-pub fn to_js_camel<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|text| js_sys::JSON::parse(&camel_case_json_keys(&text)).ok())
-        .unwrap_or(JsValue::NULL)
-}
-
 /// An event payload relayed by the leader tab, as the JS value its own handlers got.
 pub fn parse_json(payload: &EventJson) -> JsValue {
     js_sys::JSON::parse(payload.text()).unwrap_or(JsValue::NULL)
@@ -100,7 +88,7 @@ pub fn parse_json(payload: &EventJson) -> JsValue {
 /// Fragments written by JS in camelCase (`{kind: "mention", userId}`), read with the
 /// wire's names; snake_case keys are accepted as they are.
 pub fn fragments_from_js(value: &JsValue) -> Result<Vec<Fragment>, String> {
-    let raw: Vec<serde_json::Value> = from_js(value)?;
+    let raw: Vec<serde_json::Value> = crate::platform::json::read_js(value)?;
     Ok(raw
         .into_iter()
         .map(|fragment| Fragment::from_value(snake_case_keys(fragment)))

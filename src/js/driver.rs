@@ -38,7 +38,7 @@ use crate::tabs::{
     Coordinator, Effect as TabEffect, EventJson, RelayedSend, Role, TabWire, FORWARDED_EVENTS,
 };
 
-use super::convert::{parse_json, send_error, to_js, to_js_camel};
+use super::convert::{parse_json, send_error};
 use super::events::Emitter;
 
 /// How often the connection's tick runs.
@@ -479,14 +479,14 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             use crate::session::Delivery;
             let (event, payload) = match delivery {
                 Delivery::Message(m) => {
-                    let payload = to_js_camel(&m);
+                    let payload = write_js_camel(&m);
                     // Only the tab that owns the socket sees this: the cache's one writer.
                     let put = CacheWrite::Put(Entry(m));
                     queue_cache_job(shared, &mut d, CacheJob::Write(put));
                     ("message", payload)
                 }
-                Delivery::Stream(s) => ("stream", to_js_camel(&s)),
-                Delivery::Typing(t) => ("typing", to_js(&t)),
+                Delivery::Stream(s) => ("stream", write_js_camel(&s)),
+                Delivery::Typing(t) => ("typing", write_js(&t)),
             };
             vec![Work::Emit(event, payload)]
         }
@@ -885,7 +885,7 @@ fn cache_done(
         let entries = message_cache::chronological(entries);
         let page = message_cache::page(&entries, before.as_deref(), limit);
         let messages: Vec<_> = page.iter().map(|entry| &entry.0).collect();
-        work.push(Work::Call(resolve, to_js_camel(&messages)));
+        work.push(Work::Call(resolve, write_js_camel(&messages)));
     }
     work
 }

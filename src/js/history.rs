@@ -11,7 +11,7 @@ use crate::json::{self, FromJson, JsonError, Reader};
 use crate::platform::log::{log, Level};
 use crate::store::message_cache::{self, Entry, DEFAULT_PAGE, MAX_PAGE};
 
-use super::convert::{api_error, error, to_js_camel};
+use super::convert::{api_error, error};
 use super::driver::{self, Shared};
 use super::keys::{check_keys, number, read_options, OptionKeys};
 use super::rest;
@@ -123,7 +123,7 @@ pub(super) async fn page(
     }
     let entries = message_cache::chronological(entries);
     let messages: Vec<_> = entries.iter().map(|entry| &entry.0).collect();
-    let page = to_js_camel(&messages);
+    let page = crate::platform::json::write_js_camel(&messages);
     driver::cache_fetched(shared, entries);
     Ok(page)
 }

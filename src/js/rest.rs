@@ -9,8 +9,9 @@ use crate::auth::Trigger;
 use crate::platform::fetch::{self, Body};
 use crate::protocol::{Fragment, Media, MediaKind};
 
-use super::convert::{api_error, error, to_js};
+use super::convert::{api_error, error};
 use super::driver::{self, Shared};
+use crate::platform::json::write_js;
 
 /// The request as the current credentials make it.
 fn authenticated(shared: &Shared, method: Method, path: &str, body: Option<String>) -> HttpRequest {
@@ -106,5 +107,5 @@ pub(super) async fn upload(
         height: None,
         duration: None,
     };
-    Ok(to_js(&Fragment::Media(media)))
+    Ok(write_js(&Fragment::Media(media)))
 }

@@ -149,18 +149,16 @@ impl<'a> Reader<'a> {
     pub fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.expect(b'"', "a string")?;
         let start = self.pos;
-        let bytes = self.text.as_bytes();
-        loop {
-            match bytes.get(self.pos) {
-                Some(b'"') => {
-                    let text = self.text.get(start..self.pos).ok_or(self.syntax())?;
-                    self.advance();
-                    return Ok(Cow::Borrowed(text));
-                }
-                Some(b'\\') => return self.escaped_string(start),
-                Some(0..=0x1f) | None => return Err(self.syntax()),
-                Some(_) => self.advance(),
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        self.pos = start.saturating_add(plain_run(rest));
+        match self.text.as_bytes().get(self.pos) {
+            Some(b'"') => {
+                let text = self.text.get(start..self.pos).ok_or(self.syntax())?;
+                self.advance();
+                Ok(Cow::Borrowed(text))
             }
+            Some(b'\\') => self.escaped_string(start),
+            _ => Err(self.syntax()),
         }
     }
 
@@ -535,5 +533,53 @@ impl FromJson<'_> for serde_json::Number {
         let at = reader.offset();
         let text = reader.number_text()?;
         text.parse().map_err(|_| JsonError::Number { at })
+    }
+}
+
+/// How many bytes of `bytes` come before the first one a JSON string cannot hold as it is
+/// (`"`, `\\` or a control byte), eight at a time: the strings of message text are most
+/// of what the inbound hot path reads and writes.
+pub(crate) fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    const BACKSLASHES: u64 = 0x5C5C_5C5C_5C5C_5C5C;
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0usize;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // A byte's high bit is set where it is zero after the xor (a quote or a
+        // backslash) or below 0x20; false hits only above a true one, so the lowest is
+        // the first.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+        let hits =
+            (zero(word ^ QUOTES) | zero(word ^ BACKSLASHES) | (word.wrapping_sub(SPACES) & !word))
+                & HIGH;
+        if hits != 0 {
+            let within = usize::try_from(hits.trailing_zeros() / 8).unwrap_or(0);
+            return at.saturating_add(within);
+        }
+        at = at.saturating_add(8);
+    }
+    let tail = chunks.remainder();
+    at.saturating_add(
+        tail.iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .unwrap_or(tail.len()),
+    )
+}
+
+/// A copy at the same position: to read a value one way and, when that does not fit, read
+/// it again another way (a fragment of an unknown kind is kept as the value it is).
+impl Clone for Reader<'_> {
+    fn clone(&self) -> Self {
+        Reader {
+            text: self.text,
+            pos: self.pos,
+            depth: self.depth,
+        }
     }
 }

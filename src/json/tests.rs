@@ -367,3 +367,38 @@ fn reparsed_text_is_written_again_with_its_keys_renamed_by_a_camel_writer() {
         assert_eq!(to_string(&[Reparsed(not_json)][..]), "[null]", "{not_json}");
     }
 }
+
+#[test]
+fn the_plain_run_stops_at_the_first_byte_a_string_must_escape() {
+    let naive = |b: &[u8]| {
+        b.iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(b.len())
+    };
+    for len in 0..24 {
+        for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+            for at in 0..=len {
+                let mut bytes: Vec<u8> = "aé🙂 ~\u{7f}".bytes().cycle().take(len).collect();
+                if at < len {
+                    bytes[at] = special;
+                    // A byte just above 0x20 after the hit: no false hit below it.
+                    if at + 1 < len {
+                        bytes[at + 1] = 0x20;
+                    }
+                }
+                assert_eq!(super::read::plain_run(&bytes), naive(&bytes), "{bytes:?}");
+            }
+        }
+    }
+    let mixed = "x\u{1}y\"z\\".as_bytes();
+    assert_eq!(super::read::plain_run(mixed), 1);
+}
+
+#[test]
+fn a_reader_clone_reads_the_same_value_again() {
+    let mut reader = Reader::new(r#" {"a":[1,"b"]} 7"#);
+    let mut probe = reader.clone();
+    assert_eq!(probe.raw().unwrap(), r#"{"a":[1,"b"]}"#);
+    assert_eq!(reader.raw().unwrap(), r#"{"a":[1,"b"]}"#);
+    assert_eq!(probe.read::<u8>().unwrap(), 7);
+}

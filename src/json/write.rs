@@ -86,8 +86,13 @@ impl Writer {
     /// Writes a string, escaped as JSON requires (`"`, `\` and control characters).
     pub fn string(&mut self, value: &str) {
         self.out.push('"');
-        let mut plain = 0;
-        for (at, byte) in value.bytes().enumerate() {
+        let mut rest = value;
+        loop {
+            let plain = super::read::plain_run(rest.as_bytes());
+            self.out.push_str(rest.get(..plain).unwrap_or_default());
+            let Some(&byte) = rest.as_bytes().get(plain) else {
+                break;
+            };
             let escape = match byte {
                 b'"' => "\\\"",
                 b'\\' => "\\\\",
@@ -96,10 +101,8 @@ impl Writer {
                 b'\t' => "\\t",
                 0x08 => "\\b",
                 0x0c => "\\f",
-                0..=0x1f => "",
-                _ => continue,
+                _ => "",
             };
-            self.out.push_str(value.get(plain..at).unwrap_or_default());
             if escape.is_empty() {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 self.out.push_str("\\u00");
@@ -110,9 +113,8 @@ impl Writer {
             } else {
                 self.out.push_str(escape);
             }
-            plain = at.saturating_add(1);
+            rest = rest.get(plain.saturating_add(1)..).unwrap_or_default();
         }
-        self.out.push_str(value.get(plain..).unwrap_or_default());
         self.out.push('"');
     }
 

@@ -1,36 +1,14 @@
 //! Rust values to and from JS values through JSON text: one `JSON.parse` or
-//! `JSON.stringify` across the boundary, and serde_json on this side, the one codec the
-//! module carries for every value it exchanges with JS (options, rows, events).
+//! `JSON.stringify` across the boundary, and the module's own codec ([`crate::json`]) on
+//! this side, for every value it exchanges with JS (options, rows, events).
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
 
 use crate::json::{self, FromJson, ToJson};
 
-/// A serialisable value as a plain JS object (maps become objects, `None` → `null`).
-///
-/// Built in one step: serialised to JSON text here, parsed by `JSON.parse` there. Building
-/// it property by property across the boundary costs several times more in Chromium.
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|text| js_sys::JSON::parse(&text).ok())
-        .unwrap_or(JsValue::NULL)
-}
-
-/// A JS value read as `T` from its JSON text: functions and `undefined` properties drop
-/// out, as in JSON. NaN and the infinities, which JSON would turn into `null` (a silent
-/// default), are refused, like cycles and BigInts. Own enumerable properties only: a
-/// value is read as the plain object it is meant to be. The error says what did not fit
-/// (it may quote the value: redact it before showing it).
-pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = json_text(value)?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
-}
-
-/// A [`ToJson`] value as a plain JS object, built in one `JSON.parse` of its text.
+/// A [`ToJson`] value as a plain JS object, built in one `JSON.parse` of its text
+/// (property by property across the boundary costs several times more in Chromium).
 pub fn write_js<T: ToJson + ?Sized>(value: &T) -> JsValue {
     parse(&json::to_string(value))
 }
@@ -41,8 +19,11 @@ pub fn write_js_camel<T: ToJson + ?Sized>(value: &T) -> JsValue {
     parse(&json::to_string_camel(value))
 }
 
-/// A JS value read as a [`FromJson`] `T` from its JSON text, as [`from_js`] reads it. The
-/// error says where the value did not fit, never what it held.
+/// A JS value read as a [`FromJson`] `T` from its JSON text: functions and `undefined`
+/// properties drop out, as in JSON. NaN and the infinities, which JSON would turn into
+/// `null` (a silent default), are refused, like cycles and BigInts. Own enumerable
+/// properties only: a value is read as the plain object it is meant to be. The error says
+/// where the value did not fit, never what it held.
 pub fn read_js<T: for<'a> FromJson<'a>>(value: &JsValue) -> Result<T, String> {
     let text = json_text(value)?;
     json::from_str(&text).map_err(|e| e.to_string())

@@ -1,13 +1,13 @@
 //! Message fragments: the pieces a message body is made of.
 
-use serde::de::Deserializer;
-use serde::ser::Serializer;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::json::{self, FromJson, JsonError, Kind, Reader, ToJson, Writer};
 
 /// The kind of a media fragment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaKind {
     /// A picture.
     Image,
@@ -19,30 +19,58 @@ pub enum MediaKind {
     Video,
 }
 
+impl MediaKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::File => "file",
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "image" => MediaKind::Image,
+            "file" => MediaKind::File,
+            "audio" => MediaKind::Audio,
+            "video" => MediaKind::Video,
+            _ => return None,
+        })
+    }
+}
+
+impl FromJson<'_> for MediaKind {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        MediaKind::parse(&r.string()?).ok_or(JsonError::Variant { field: "kind" })
+    }
+}
+
+impl ToJson for MediaKind {
+    fn write(&self, w: &mut Writer) {
+        w.string(self.as_str());
+    }
+}
+
 /// A media attachment: where it lives and what is known about it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Media {
     /// Which kind of media this is.
     pub kind: MediaKind,
     /// Where the bytes can be fetched.
     pub url: String,
     /// File name shown to people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// MIME type, e.g. `image/png`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime: Option<String>,
     /// Size in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Width in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
     /// Height in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     /// Duration in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<u64>,
 }
 
@@ -105,66 +133,199 @@ impl Fragment {
         }
     }
 
-    fn to_value(&self) -> Value {
-        let mut map = Map::new();
-        match self {
-            Fragment::Text { text, delta } => {
-                map.insert("kind".into(), "text".into());
-                map.insert("text".into(), text.as_str().into());
-                if let Some(delta) = delta {
-                    map.insert("delta".into(), delta.as_str().into());
-                }
-            }
-            Fragment::Mention { user_id, display } => {
-                map.insert("kind".into(), "mention".into());
-                if let Some(id) = user_id {
-                    map.insert("user_id".into(), id.as_str().into());
-                }
-                if let Some(display) = display {
-                    map.insert("display".into(), display.as_str().into());
-                }
-            }
-            Fragment::Media(media) => return serde_json::to_value(media).unwrap_or(Value::Null),
-            Fragment::Unsupported(raw) => return raw.clone(),
-        }
-        Value::Object(map)
-    }
-
-    /// The fragment a JSON object describes (an unknown kind, or a known kind without its
+    /// The fragment a JSON value describes (an unknown kind, or a known kind without its
     /// required fields, is kept as `Unsupported`).
     pub fn from_value(raw: Value) -> Self {
-        let kind = raw.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let optional = |key: &str| raw.get(key).and_then(Value::as_str).map(str::to_owned);
-        match kind {
-            "text" => match raw.get("text").and_then(Value::as_str) {
-                Some(text) => Fragment::Text {
-                    text: text.to_owned(),
-                    delta: optional("delta"),
-                },
-                None => Fragment::Unsupported(raw),
-            },
-            "mention" => Fragment::Mention {
-                user_id: optional("user_id"),
-                display: optional("display"),
-            },
-            "image" | "file" | "audio" | "video" => match Media::deserialize(&raw) {
-                Ok(media) => Fragment::Media(media),
-                Err(_) => Fragment::Unsupported(raw),
-            },
-            _ => Fragment::Unsupported(raw),
+        json::from_str(&json::to_string(&raw)).unwrap_or(Fragment::Unsupported(raw))
+    }
+}
+
+/// One field of a fragment as read, before its `kind` (which may come last) says what
+/// the field must be.
+#[derive(Default)]
+enum Slot<'a> {
+    #[default]
+    Absent,
+    Null,
+    Text(Cow<'a, str>),
+    Number(&'a str),
+    Other,
+}
+
+impl<'a> FromJson<'a> for Slot<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self, JsonError> {
+        Ok(match r.peek()? {
+            Kind::Null => {
+                r.null()?;
+                Slot::Null
+            }
+            Kind::String => Slot::Text(r.string()?),
+            Kind::Number => Slot::Number(r.number_text()?),
+            Kind::Bool | Kind::Array | Kind::Object => {
+                r.skip()?;
+                Slot::Other
+            }
+        })
+    }
+}
+
+impl Slot<'_> {
+    /// The string, or `None` for anything else.
+    fn text(self) -> Option<String> {
+        match self {
+            Slot::Text(text) => Some(text.into_owned()),
+            _ => None,
+        }
+    }
+
+    /// An optional string field: absent or `null` is `Some(None)`, another type does not
+    /// fit (`None`).
+    fn optional_text(self) -> Option<Option<String>> {
+        match self {
+            Slot::Absent | Slot::Null => Some(None),
+            Slot::Text(text) => Some(Some(text.into_owned())),
+            Slot::Number(_) | Slot::Other => None,
+        }
+    }
+
+    /// An optional integer field: absent or `null` is `Some(None)`; a fraction, a
+    /// number out of `T`'s range or another type does not fit (`None`).
+    fn optional_number<T: std::str::FromStr>(self) -> Option<Option<T>> {
+        match self {
+            Slot::Absent | Slot::Null => Some(None),
+            Slot::Number(text) => text.parse().ok().map(Some),
+            Slot::Text(_) | Slot::Other => None,
         }
     }
 }
 
-impl Serialize for Fragment {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_value().serialize(serializer)
+/// The fields of a fragment object that some kind uses; the last of a repeated key wins.
+#[derive(Default)]
+struct Fields<'a> {
+    kind: Slot<'a>,
+    text: Slot<'a>,
+    delta: Slot<'a>,
+    user_id: Slot<'a>,
+    display: Slot<'a>,
+    url: Slot<'a>,
+    name: Slot<'a>,
+    mime: Slot<'a>,
+    size: Slot<'a>,
+    width: Slot<'a>,
+    height: Slot<'a>,
+    duration: Slot<'a>,
+}
+
+impl<'a> FromJson<'a> for Fields<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self, JsonError> {
+        let mut f = Fields::default();
+        r.object(|r, key| {
+            let slot = match key {
+                "kind" => &mut f.kind,
+                "text" => &mut f.text,
+                "delta" => &mut f.delta,
+                "user_id" => &mut f.user_id,
+                "display" => &mut f.display,
+                "url" => &mut f.url,
+                "name" => &mut f.name,
+                "mime" => &mut f.mime,
+                "size" => &mut f.size,
+                "width" => &mut f.width,
+                "height" => &mut f.height,
+                "duration" => &mut f.duration,
+                _ => return r.skip(),
+            };
+            *slot = r.read()?;
+            Ok(())
+        })?;
+        Ok(f)
     }
 }
 
-impl<'de> Deserialize<'de> for Fragment {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Value::deserialize(deserializer).map(Fragment::from_value)
+impl Fields<'_> {
+    /// The fragment these fields make, or `None` when its kind is unknown or a field
+    /// does not fit it.
+    fn fragment(self) -> Option<Fragment> {
+        let Slot::Text(kind) = self.kind else {
+            return None;
+        };
+        Some(match kind.as_ref() {
+            "text" => Fragment::Text {
+                text: self.text.text()?,
+                delta: self.delta.text(),
+            },
+            "mention" => Fragment::Mention {
+                user_id: self.user_id.text(),
+                display: self.display.text(),
+            },
+            other => Fragment::Media(Media {
+                kind: MediaKind::parse(other)?,
+                url: self.url.text()?,
+                name: self.name.optional_text()?,
+                mime: self.mime.optional_text()?,
+                size: self.size.optional_number()?,
+                width: self.width.optional_number()?,
+                height: self.height.optional_number()?,
+                duration: self.duration.optional_number()?,
+            }),
+        })
+    }
+}
+
+impl FromJson<'_> for Fragment {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        if r.peek()? != Kind::Object {
+            return r.read().map(Fragment::Unsupported);
+        }
+        // Read for the known fields and, when they do not make a fragment (rare), read
+        // again as the value kept verbatim.
+        let mut probe = r.clone();
+        match Fields::read(&mut probe)?.fragment() {
+            Some(fragment) => {
+                *r = probe;
+                Ok(fragment)
+            }
+            None => r.read().map(Fragment::Unsupported),
+        }
+    }
+}
+
+/// Keys in sorted order, as the JSON map fragments were once written through kept them.
+impl ToJson for Fragment {
+    fn write(&self, w: &mut Writer) {
+        match self {
+            Fragment::Text { text, delta } => {
+                let mut o = w.object();
+                o.field_some("delta", delta)
+                    .field("kind", "text")
+                    .field("text", text);
+                o.end();
+            }
+            Fragment::Mention { user_id, display } => {
+                let mut o = w.object();
+                o.field_some("display", display)
+                    .field("kind", "mention")
+                    .field_some("user_id", user_id);
+                o.end();
+            }
+            Fragment::Media(media) => media.write(w),
+            Fragment::Unsupported(raw) => raw.write(w),
+        }
+    }
+}
+
+impl ToJson for Media {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field_some("duration", &self.duration)
+            .field_some("height", &self.height)
+            .field("kind", &self.kind)
+            .field_some("mime", &self.mime)
+            .field_some("name", &self.name)
+            .field_some("size", &self.size)
+            .field("url", &self.url)
+            .field_some("width", &self.width);
+        o.end();
     }
 }
 
@@ -174,8 +335,8 @@ mod tests {
     use serde_json::json;
 
     fn round_trip(raw: Value) -> (Fragment, Value) {
-        let fragment: Fragment = serde_json::from_value(raw).unwrap();
-        let back = serde_json::to_value(&fragment).unwrap();
+        let fragment: Fragment = json::from_str(&raw.to_string()).unwrap();
+        let back: Value = serde_json::from_str(&json::to_string(&fragment)).unwrap();
         (fragment, back)
     }
 
@@ -214,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_repeated_key_counts_once_and_the_last_one_wins() {
-        let parse = |text: &str| serde_json::from_str::<Fragment>(text).unwrap();
+        let parse = |text: &str| json::from_str::<Fragment>(text).unwrap();
         assert_eq!(
             parse(r#"{"kind":"text","text":1,"delta":"d","text":"b","delta":2}"#),
             Fragment::text("b")
@@ -240,8 +401,8 @@ mod tests {
             r#"{"duration":5,"height":3,"kind":"video","mime":"video/mp4","name":"v","size":10,"url":"/v","width":2}"#,
             r#"{"a":1,"kind":"sticker","z":[null]}"#,
         ] {
-            let fragment: Fragment = serde_json::from_str(raw).unwrap();
-            assert_eq!(serde_json::to_string(&fragment).unwrap(), raw);
+            let fragment: Fragment = json::from_str(raw).unwrap();
+            assert_eq!(json::to_string(&fragment), raw);
         }
     }
 
@@ -253,5 +414,104 @@ mod tests {
             display: Some("@b".into()),
         };
         assert_eq!(mention.plain_text(), Some("@b"));
+    }
+    /// Through the codec, as frames are read and events written.
+    fn codec(text: &str) -> (Fragment, String) {
+        let fragment: Fragment = json::from_str(text).unwrap();
+        let back = json::to_string(&fragment);
+        (fragment, back)
+    }
+
+    #[test]
+    fn the_codec_writes_what_serde_wrote_and_reads_it_back() {
+        // The literals are what the serde path wrote for these fragments.
+        for text in [
+            r#"{"kind":"text","text":"hi\n\u0001 there"}"#,
+            r#"{"delta":"b","kind":"text","text":"ab"}"#,
+            r#"{"display":"@bo","kind":"mention","user_id":"u2"}"#,
+            r#"{"kind":"mention"}"#,
+            r#"{"height":3,"kind":"image","mime":"image/png","size":10,"url":"/m/1.png","width":2}"#,
+            r#"{"duration":1200,"kind":"audio","url":"/m/a.ogg"}"#,
+            r#"{"kind":"file","name":"a.pdf","url":"/m/a.pdf"}"#,
+            r#"{"kind":"sticker","pack_id":7,"z":[null,1.5]}"#,
+        ] {
+            let (fragment, back) = codec(text);
+            assert_eq!(back, text);
+            assert_eq!(
+                json::to_string(&fragment),
+                text,
+                "the serde shim"
+            );
+        }
+    }
+
+    #[test]
+    fn the_codec_reads_keys_in_any_order_and_nulls_as_absent() {
+        let (fragment, back) = codec(
+            r#"{"url":"/v","size":null,"name":null,"extra":{"a":[1]},"kind":"video","width":2}"#,
+        );
+        assert_eq!(back, r#"{"kind":"video","url":"/v","width":2}"#);
+        assert!(matches!(
+            fragment,
+            Fragment::Media(Media {
+                size: None,
+                width: Some(2),
+                ..
+            })
+        ));
+        let (mention, _) = codec(r#"{"user_id":7,"display":null,"kind":"mention"}"#);
+        assert_eq!(
+            mention,
+            Fragment::Mention {
+                user_id: None,
+                display: None
+            }
+        );
+    }
+
+    #[test]
+    fn the_codec_keeps_what_does_not_fit_verbatim() {
+        for text in [
+            r#"{"kind":"image","url":null}"#,
+            r#"{"kind":"image","url":"/i","size":-1}"#,
+            r#"{"kind":"image","url":"/i","size":1.5}"#,
+            r#"{"kind":"image","url":"/i","width":4294967296}"#,
+            r#"{"kind":"image","url":"/i","name":3}"#,
+            r#"{"kind":"text","text":["a"]}"#,
+            r#"{"kind":7,"text":"a"}"#,
+            r#"{"kind":"Text","text":"a"}"#,
+            r#"[1,{"b":2,"a":1}]"#,
+            r#""plain""#,
+            "null",
+            "12",
+        ] {
+            let (fragment, _) = codec(text);
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(fragment, Fragment::Unsupported(value), "{text}");
+        }
+    }
+
+    #[test]
+    fn through_the_codec_too_the_last_of_a_repeated_key_wins() {
+        let parse = |text: &str| json::from_str::<Fragment>(text).unwrap();
+        assert_eq!(
+            parse(r#"{"kind":"text","text":1,"delta":"d","text":"b","delta":2}"#),
+            Fragment::text("b")
+        );
+        assert_eq!(
+            parse(r#"{"kind":"text","text":"a","text":1}"#),
+            Fragment::Unsupported(json!({"kind": "text", "text": 1}))
+        );
+    }
+
+    #[test]
+    fn broken_json_in_a_fragment_is_an_error() {
+        for text in [
+            r#"{"kind":"text","text":"a""#,
+            r#"{"kind":"text","text":tru}"#,
+            "[1,]",
+        ] {
+            assert!(json::from_str::<Fragment>(text).is_err(), "{text}");
+        }
     }
 }

@@ -1,15 +1,16 @@
 //! The v2 frame: common envelope fields plus one typed event.
 
-use serde::{Deserialize, Serialize};
-use serde_json::error::Category;
-use serde_json::value::RawValue;
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::bounds;
-use super::error::{safe_detail, ProtocolError};
+use super::error::ProtocolError;
 use super::payload::{
-    Ack, Challenge, Connect, HelloFail, HelloOk, MessagePayload, SendFailure, StreamPayload, Typing,
+    or_default, Ack, Challenge, Connect, HelloFail, HelloOk, MessagePayload, SendFailure,
+    StreamPayload, Typing,
 };
+use crate::json::{self, FromJson, JsonError, Kind, Reader, ToJson, Writer};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: &str = "2";
@@ -18,8 +19,7 @@ pub const PROTOCOL_VERSION: &str = "2";
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
 /// `chat_type` of a downlink, stamped by the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatType {
     /// One-to-one.
     Direct,
@@ -27,27 +27,106 @@ pub enum ChatType {
     Group,
 }
 
+impl ChatType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatType::Direct => "direct",
+            ChatType::Group => "group",
+        }
+    }
+}
+
+impl FromJson<'_> for ChatType {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        match r.string()?.as_ref() {
+            "direct" => Ok(ChatType::Direct),
+            "group" => Ok(ChatType::Group),
+            _ => Err(JsonError::Variant { field: "chat_type" }),
+        }
+    }
+}
+
+impl ToJson for ChatType {
+    fn write(&self, w: &mut Writer) {
+        w.string(self.as_str());
+    }
+}
+
 /// `to`: the UI context of a business event (not used for routing).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     /// Target id.
     pub id: String,
-    /// Target type.
-    #[serde(rename = "type", default)]
+    /// Target type (`type` on the wire).
     pub kind: String,
 }
 
+impl FromJson<'_> for Target {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let (mut id, mut kind) = (None, String::new());
+        r.object(|r, key| {
+            match key {
+                "id" => id = r.read()?,
+                "type" => kind = or_default(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(Target {
+            id: json::required(id, "id")?,
+            kind,
+        })
+    }
+}
+
+impl ToJson for Target {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("id", &self.id).field("type", &self.kind);
+        o.end();
+    }
+}
+
 /// `sender` of a downlink, stamped by the server from the authenticated identity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sender {
     /// The sender's user id.
     pub id: String,
-    /// Always "direct" (a routing type, not human vs agent).
-    #[serde(rename = "type", default)]
+    /// Always "direct" (a routing type, not human vs agent; `type` on the wire).
     pub kind: String,
     /// Display name.
-    #[serde(default)]
     pub nick_name: String,
+}
+
+impl FromJson<'_> for Sender {
+    fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
+        let (mut id, mut kind, mut nick_name) = (None, String::new(), String::new());
+        r.object(|r, key| {
+            match key {
+                "id" => id = r.read()?,
+                "type" => kind = or_default(r)?,
+                "nick_name" => nick_name = or_default(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(Sender {
+            id: json::required(id, "id")?,
+            kind,
+            nick_name,
+        })
+    }
+}
+
+impl ToJson for Sender {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("id", &self.id)
+            .field("type", &self.kind)
+            .field("nick_name", &self.nick_name);
+        o.end();
+    }
 }
 
 /// Which phase of a stream a streaming event reports.
@@ -133,46 +212,63 @@ impl Event {
         matches!(self, Event::Send(_) | Event::Reply(_))
     }
 
-    fn from_parts(name: &str, payload: &str) -> Result<Event, ProtocolError> {
+    /// The event `name` with its payload read from `r` (`null` reads as `{}`, so
+    /// defaults apply).
+    fn read<'a>(name: &str, r: &mut Reader<'a>) -> Result<Event, JsonError> {
         // One function per payload type, not all inlined into one: the browser compiles
         // each on its first call, so start-up compiles only the handshake's.
         #[inline(never)]
-        fn typed<T: serde::de::DeserializeOwned>(
-            name: &str,
-            payload: &str,
-        ) -> Result<T, ProtocolError> {
-            // Absent and `null` payloads read as `{}`, so defaults apply.
-            let payload = if payload == "null" { "{}" } else { payload };
-            serde_json::from_str(payload).map_err(|err| ProtocolError::InvalidPayload {
-                event: name.to_owned(),
-                detail: safe_detail(&err),
-            })
-        }
-        let stream = |phase, payload| Ok(Event::Stream(phase, typed(name, payload)?));
-        match name {
-            "connect.challenge" => Ok(Event::Challenge(typed(name, payload)?)),
-            "connect" => Ok(Event::Connect(typed(name, payload)?)),
-            "hello-ok" => Ok(Event::HelloOk(typed(name, payload)?)),
-            "hello-fail" => Ok(Event::HelloFail(typed(name, payload)?)),
-            "message.send" => Ok(Event::Send(typed(name, payload)?)),
-            "message.reply" => Ok(Event::Reply(typed(name, payload)?)),
-            "message.ack" => Ok(Event::Ack(typed(name, payload)?)),
-            "message.error" => Ok(Event::SendError(typed(name, payload)?)),
-            "message.created" => stream(StreamPhase::Created, payload),
-            "message.add" => stream(StreamPhase::Add, payload),
-            "message.done" => stream(StreamPhase::Done, payload),
-            "message.failed" => stream(StreamPhase::Failed, payload),
-            "typing.update" => Ok(Event::Typing(typed(name, payload)?)),
-            "ping" => Ok(Event::Ping(typed(name, payload)?)),
-            "pong" => Ok(Event::Pong(typed(name, payload)?)),
-            "replay.done" => Ok(Event::ReplayDone(typed(name, payload)?)),
-            "offline.batch" | "offline.ack" | "offline.done" => {
-                Ok(Event::LegacyOffline(name.to_owned()))
+        fn typed<'a, T: FromJson<'a>>(r: &mut Reader<'a>) -> Result<T, JsonError> {
+            match r.null()? {
+                true => json::from_str("{}"),
+                false => r.read(),
             }
-            _ => Ok(Event::Unknown {
+        }
+        Ok(match name {
+            "connect.challenge" => Event::Challenge(typed(r)?),
+            "connect" => Event::Connect(typed(r)?),
+            "hello-ok" => Event::HelloOk(typed(r)?),
+            "hello-fail" => Event::HelloFail(typed(r)?),
+            "message.send" => Event::Send(typed(r)?),
+            "message.reply" => Event::Reply(typed(r)?),
+            "message.ack" => Event::Ack(typed(r)?),
+            "message.error" => Event::SendError(typed(r)?),
+            "message.created" => Event::Stream(StreamPhase::Created, typed(r)?),
+            "message.add" => Event::Stream(StreamPhase::Add, typed(r)?),
+            "message.done" => Event::Stream(StreamPhase::Done, typed(r)?),
+            "message.failed" => Event::Stream(StreamPhase::Failed, typed(r)?),
+            "typing.update" => Event::Typing(typed(r)?),
+            "ping" => Event::Ping(typed(r)?),
+            "pong" => Event::Pong(typed(r)?),
+            "replay.done" => Event::ReplayDone(typed(r)?),
+            "offline.batch" | "offline.ack" | "offline.done" => {
+                r.skip()?;
+                Event::LegacyOffline(name.to_owned())
+            }
+            _ => Event::Unknown {
                 name: name.to_owned(),
-                payload: typed(name, payload)?,
-            }),
+                payload: typed(r)?,
+            },
+        })
+    }
+
+    /// Writes the payload.
+    fn write_payload(&self, w: &mut Writer) {
+        match self {
+            Event::Challenge(p) => p.write(w),
+            Event::Connect(p) => p.write(w),
+            Event::HelloOk(p) => p.write(w),
+            Event::HelloFail(p) => p.write(w),
+            Event::Send(p) | Event::Reply(p) => p.write(w),
+            Event::Ack(p) => p.write(w),
+            Event::SendError(p) => p.write(w),
+            Event::Stream(_, p) => p.write(w),
+            Event::Typing(p) => p.write(w),
+            Event::Ping(v)
+            | Event::Pong(v)
+            | Event::ReplayDone(v)
+            | Event::Unknown { payload: v, .. } => v.write(w),
+            Event::LegacyOffline(_) => w.object().end(),
         }
     }
 }
@@ -227,130 +323,343 @@ impl Frame {
     }
 
     fn encode(&self, downlink: bool) -> String {
-        match &self.event {
-            Event::Challenge(p) => self.encode_with(p, downlink),
-            Event::Connect(p) => self.encode_with(p, downlink),
-            Event::HelloOk(p) => self.encode_with(p, downlink),
-            Event::HelloFail(p) => self.encode_with(p, downlink),
-            Event::Send(p) | Event::Reply(p) => self.encode_with(p, downlink),
-            Event::Ack(p) => self.encode_with(p, downlink),
-            Event::SendError(p) => self.encode_with(p, downlink),
-            Event::Stream(_, p) => self.encode_with(p, downlink),
-            Event::Typing(p) => self.encode_with(p, downlink),
-            Event::Ping(v)
-            | Event::Pong(v)
-            | Event::ReplayDone(v)
-            | Event::Unknown { payload: v, .. } => self.encode_with(v, downlink),
-            Event::LegacyOffline(_) => self.encode_with(&Empty {}, downlink),
+        let mut w = Writer::default();
+        let mut o = w.object();
+        o.field("version", PROTOCOL_VERSION)
+            .field("event", self.event.name())
+            .field("trace_id", &self.trace_id)
+            .field("emitted_at", &self.emitted_at)
+            .field_some("chat_id", &self.chat_id)
+            .field_some("to", &self.to);
+        if downlink {
+            o.field_some("chat_type", &self.chat_type)
+                .field_some("sender", &self.sender);
         }
-    }
-
-    /// Written straight from the typed payload: no `Value` tree, no copies. One function
-    /// per payload type (see `Event::from_parts`).
-    #[inline(never)]
-    fn encode_with<P: Serialize>(&self, payload: &P, downlink: bool) -> String {
-        let wire = WireFrame {
-            version: PROTOCOL_VERSION,
-            event: self.event.name(),
-            trace_id: &self.trace_id,
-            emitted_at: self.emitted_at,
-            chat_id: self.chat_id.as_deref(),
-            to: self.to.as_ref(),
-            chat_type: self.chat_type.filter(|_| downlink),
-            sender: self.sender.as_ref().filter(|_| downlink),
-            payload,
-        };
-        serde_json::to_string(&wire).unwrap_or_default()
+        self.event.write_payload(o.key("payload"));
+        o.end();
+        w.finish()
     }
 }
 
-/// The frame as it is on the wire, for encoding.
-#[derive(Serialize)]
-struct WireFrame<'a, P> {
-    version: &'a str,
-    event: &'a str,
-    trace_id: &'a str,
-    emitted_at: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    chat_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    to: Option<&'a Target>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    chat_type: Option<ChatType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sender: Option<&'a Sender>,
-    payload: &'a P,
+/// The envelope's keys, for refusing a repeated one (as serde did: two `event`s or two
+/// `sender`s are a forgery or a bug, never a frame to guess at).
+const ENVELOPE_KEYS: [&str; 9] = [
+    "version",
+    "event",
+    "trace_id",
+    "emitted_at",
+    "chat_id",
+    "to",
+    "chat_type",
+    "sender",
+    "payload",
+];
+
+/// The index of an envelope key in [`ENVELOPE_KEYS`] (one `match`, not a scan).
+fn envelope_key(key: &str) -> Option<u32> {
+    Some(match key {
+        "version" => 0,
+        "event" => 1,
+        "trace_id" => 2,
+        "emitted_at" => 3,
+        "chat_id" => 4,
+        "to" => 5,
+        "chat_type" => 6,
+        "sender" => 7,
+        "payload" => 8,
+        _ => return None,
+    })
 }
 
-/// The `{}` payload of the legacy offline events.
-#[derive(Serialize)]
-struct Empty {}
-
-/// The frame as decoded: the envelope typed, the payload still raw text, typed next
-/// straight from that text by its event (no intermediate [`Value`]).
-#[derive(Deserialize)]
-struct IncomingFrame<'a> {
-    #[serde(default)]
-    version: String,
-    event: String,
-    #[serde(default)]
-    trace_id: String,
-    #[serde(default)]
-    emitted_at: i64,
-    #[serde(default)]
-    chat_id: Option<String>,
-    #[serde(default)]
-    to: Option<Target>,
-    #[serde(default)]
-    chat_type: Option<ChatType>,
-    #[serde(default)]
-    sender: Option<Sender>,
-    #[serde(borrow, default)]
-    payload: Option<&'a RawValue>,
+/// The name of a JSON type, for errors that never echo the value.
+fn type_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Object => "object",
+        Kind::Array => "array",
+        Kind::String => "string",
+        Kind::Bool => "boolean",
+        Kind::Null => "null",
+        Kind::Number => "number",
+    }
 }
 
-/// The JSON type a document starts with, for errors that never echo the value.
-fn leading_type(text: &str) -> &'static str {
-    match text.trim_start().chars().next() {
-        Some('{') => "object",
-        Some('[') => "array",
-        Some('"') => "string",
-        Some('t' | 'f') => "boolean",
-        Some('n') => "null",
-        _ => "number",
+/// A frame that is not an object: valid JSON of another type, or not JSON.
+fn not_an_object(text: &str, kind: Kind) -> ProtocolError {
+    let mut r = Reader::new(text);
+    match r.skip().and_then(|()| r.finish()) {
+        Ok(()) => ProtocolError::NotAnObject {
+            found: type_name(kind),
+        },
+        Err(err) => ProtocolError::NotJson {
+            detail: err.to_string(),
+        },
     }
 }
 
 /// Decodes one text frame and checks its [`bounds`]. Never panics; every failure is a
-/// [`ProtocolError`].
+/// [`ProtocolError`]. One pass over the text: strings are borrowed while read and copied
+/// once into the frame, the payload is typed as it is met.
 pub fn decode(text: &str) -> Result<Frame, ProtocolError> {
     if text.len() > MAX_FRAME_BYTES {
         return Err(ProtocolError::TooLarge { bytes: text.len() });
     }
-    let wire: IncomingFrame = serde_json::from_str(text).map_err(|err| {
-        let detail = safe_detail(&err);
-        match err.classify() {
-            Category::Data if leading_type(text) != "object" => ProtocolError::NotAnObject {
-                found: leading_type(text),
-            },
-            Category::Data => ProtocolError::InvalidEnvelope { detail },
-            _ => ProtocolError::NotJson { detail },
+    let mut r = Reader::new(text);
+    match r.peek() {
+        Ok(Kind::Object) => {}
+        Ok(kind) => return Err(not_an_object(text, kind)),
+        Err(err) => {
+            return Err(ProtocolError::NotJson {
+                detail: err.to_string(),
+            })
         }
-    })?;
-    if !wire.version.is_empty() && wire.version != PROTOCOL_VERSION {
+    }
+    let mut version: Cow<str> = Cow::Borrowed("");
+    let mut event: Option<Cow<str>> = None;
+    let mut frame = Frame::new(Event::LegacyOffline(String::new()), "", 0);
+    // The payload is read as it is met when `event` came before it (as the hub writes
+    // frames); else its text is kept and read once the event is known.
+    let mut payload_read = false;
+    let mut payload_text = None;
+    let mut seen = 0u16;
+    let mut repeated = None;
+    let mut payload_failed = false;
+    let read = r.object(|r, key| {
+        let Some(index) = envelope_key(key) else {
+            return r.skip();
+        };
+        let bit = 1u16.checked_shl(index).unwrap_or(0);
+        if seen & bit != 0 {
+            repeated = usize::try_from(index)
+                .ok()
+                .and_then(|i| ENVELOPE_KEYS.get(i).copied());
+            return r.skip();
+        }
+        seen |= bit;
+        match index {
+            0 => version = or_default(r)?,
+            1 => event = Some(r.string()?),
+            2 => frame.trace_id = or_default(r)?,
+            3 => frame.emitted_at = or_default(r)?,
+            4 => frame.chat_id = r.read()?,
+            5 => frame.to = r.read()?,
+            6 => frame.chat_type = r.read()?,
+            7 => frame.sender = r.read()?,
+            _ => match &event {
+                Some(name) if version.is_empty() || version == PROTOCOL_VERSION => {
+                    frame.event = Event::read(name, r).inspect_err(|_| payload_failed = true)?;
+                    payload_read = true;
+                }
+                _ => payload_text = Some(r.raw()?),
+            },
+        }
+        Ok(())
+    });
+    let envelope = |err: JsonError| ProtocolError::InvalidEnvelope {
+        detail: err.to_string(),
+    };
+    let invalid_payload = |name: &str, err: JsonError| ProtocolError::InvalidPayload {
+        event: name.to_owned(),
+        detail: err.to_string(),
+    };
+    if let Err(err) = read.and_then(|()| r.finish()) {
+        return Err(match (&event, payload_failed) {
+            _ if err.is_syntax() => ProtocolError::NotJson {
+                detail: err.to_string(),
+            },
+            (Some(name), true) => invalid_payload(name, err),
+            _ => envelope(err),
+        });
+    }
+    if let Some(key) = repeated {
+        return Err(ProtocolError::InvalidEnvelope {
+            detail: format!("duplicate field `{key}`"),
+        });
+    }
+    let name = json::required(event, "event").map_err(envelope)?;
+    if !version.is_empty() && version != PROTOCOL_VERSION {
         return Err(ProtocolError::UnsupportedVersion);
     }
-    let payload = wire.payload.map_or("null", RawValue::get);
-    let event = Event::from_parts(&wire.event, payload)?;
-    let frame = Frame {
-        trace_id: wire.trace_id,
-        emitted_at: wire.emitted_at,
-        chat_id: wire.chat_id,
-        to: wire.to,
-        chat_type: wire.chat_type,
-        sender: wire.sender,
-        event,
-    };
+    if !payload_read {
+        let mut r = Reader::new(payload_text.unwrap_or("null"));
+        frame.event = Event::read(&name, &mut r).map_err(|err| invalid_payload(&name, err))?;
+    }
     bounds::frame(&frame)?;
     Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Frames as the serde-derived encoder wrote them (uplink and downlink alike unless
+    /// routed): decoding each and encoding it again must give the same bytes.
+    const SAME_BOTH_WAYS: &[&str] = &[
+        r#"{"version":"2","event":"connect.challenge","trace_id":"t1","emitted_at":5,"payload":{"nonce":"n1"}}"#,
+        r#"{"version":"2","event":"connect","trace_id":"t2","emitted_at":6,"payload":{"token":"tok","nonce":"n1","device_id":"d1","capabilities":{"multi_device":true,"device_replay":true,"chat_meta_events":false,"notify_signals":false,"permission_events":false}}}"#,
+        r#"{"version":"2","event":"connect","trace_id":"t2","emitted_at":6,"payload":{"token":"tok","nonce":"n1"}}"#,
+        r#"{"version":"2","event":"hello-ok","trace_id":"t3","emitted_at":7,"payload":{"device_id":"d1","delivery_mode":"device_replay"}}"#,
+        r#"{"version":"2","event":"hello-fail","trace_id":"t3","emitted_at":7,"payload":{"reason":"invalid token"}}"#,
+        r#"{"version":"2","event":"message.reply","trace_id":"t5","emitted_at":8,"chat_id":"c1","payload":{"message_id":"msg-2","message_mode":"","message":{"body":{"fragments":[]},"context":{"mentions":[],"reply":null}}}}"#,
+        r#"{"version":"2","event":"message.ack","trace_id":"t6","emitted_at":9,"payload":{"message_id":"msg-1","accepted_at":12}}"#,
+        r#"{"version":"2","event":"message.error","trace_id":"t7","emitted_at":9,"chat_id":"c1","payload":{"code":"42","reason":"r","message":"m","message_id":"msg-1"}}"#,
+        r#"{"version":"2","event":"message.error","trace_id":"t7","emitted_at":9,"payload":{"code":"rate_limited"}}"#,
+        r#"{"version":"2","event":"message.created","trace_id":"t8","emitted_at":9,"payload":{"message_id":"s1","sequence":0,"fragments":[]}}"#,
+        r#"{"version":"2","event":"typing.update","trace_id":"t9","emitted_at":9,"chat_id":"c1","payload":{"is_typing":true}}"#,
+        r#"{"version":"2","event":"ping","trace_id":"t10","emitted_at":9,"payload":{"a":[true,null,"x"],"k":1}}"#,
+        r#"{"version":"2","event":"pong","trace_id":"t10","emitted_at":9,"payload":{}}"#,
+        r#"{"version":"2","event":"offline.batch","trace_id":"t12","emitted_at":9,"payload":{}}"#,
+        r#"{"version":"2","event":"chat.meta","trace_id":"t13","emitted_at":-9,"payload":{"b":"c","z":{"y":2}}}"#,
+    ];
+
+    /// A downlink `message.send` with every part, as serde wrote it, and its uplink.
+    const SEND_DOWN: &str = r#"{"version":"2","event":"message.send","trace_id":"t4","emitted_at":1700000000000,"chat_id":"c1","to":{"id":"c1","type":"group"},"chat_type":"group","sender":{"id":"u1","type":"direct","nick_name":"Ann \"A\" é🙂"},"payload":{"message_id":"msg-1","message_mode":"normal","message":{"body":{"fragments":[{"kind":"text","text":"hi\n\u0001 there"},{"display":"@bo","kind":"mention","user_id":"u2"},{"height":3,"kind":"image","mime":"image/png","size":10,"url":"/m/1.png","width":2},{"kind":"sticker","pack_id":7,"z":[null,1.5]}]},"context":{"mentions":[{"nick_name":"Bo","user_id":"u2"},"all"],"reply":{"reply_to_msg_id":"m0","reply_preview":{"id":"m0","nick_name":"Bo","fragments":[{"kind":"text","text":"earlier"}]}}}},"streaming":{"status":"done","sequence":3,"mutation_policy":"append","started_at":1,"completed_at":2}}}"#;
+    const SEND_UP: &str = r#"{"version":"2","event":"message.send","trace_id":"t4","emitted_at":1700000000000,"chat_id":"c1","to":{"id":"c1","type":"group"},"payload":{"message_id":"msg-1","message_mode":"normal","message":{"body":{"fragments":[{"kind":"text","text":"hi\n\u0001 there"},{"display":"@bo","kind":"mention","user_id":"u2"},{"height":3,"kind":"image","mime":"image/png","size":10,"url":"/m/1.png","width":2},{"kind":"sticker","pack_id":7,"z":[null,1.5]}]},"context":{"mentions":[{"nick_name":"Bo","user_id":"u2"},"all"],"reply":{"reply_to_msg_id":"m0","reply_preview":{"id":"m0","nick_name":"Bo","fragments":[{"kind":"text","text":"earlier"}]}}}},"streaming":{"status":"done","sequence":3,"mutation_policy":"append","started_at":1,"completed_at":2}}}"#;
+
+    #[test]
+    fn frames_encode_byte_for_byte_as_the_serde_encoder_did() {
+        for text in SAME_BOTH_WAYS {
+            let frame = decode(text).unwrap();
+            assert_eq!(frame.encode_uplink(), *text);
+            assert_eq!(frame.encode_downlink(), *text);
+        }
+        let send = decode(SEND_DOWN).unwrap();
+        assert_eq!(send.encode_downlink(), SEND_DOWN);
+        assert_eq!(send.encode_uplink(), SEND_UP);
+        let Event::Send(payload) = &send.event else {
+            panic!("not a send")
+        };
+        assert_eq!(payload.message.body.fragments.len(), 4);
+        assert_eq!(
+            send.sender.as_ref().map(|s| s.nick_name.as_str()),
+            Some("Ann \"A\" é🙂")
+        );
+    }
+
+    #[test]
+    fn defaults_fill_what_a_frame_leaves_out() {
+        let add = r#"{"version":"2","event":"message.add","trace_id":"t8","emitted_at":9,"chat_id":"c1","chat_type":"direct","sender":{"id":"a1"},"payload":{"message_id":"s1","sequence":2,"message_mode":"normal","mutation":{"type":"append","target_fragment_index":0},"fragments":[{"kind":"text","text":"ab","delta":"b"}],"streaming":{"status":"streaming","sequence":2}}}"#;
+        assert_eq!(
+            decode(add).unwrap().encode_downlink(),
+            r#"{"version":"2","event":"message.add","trace_id":"t8","emitted_at":9,"chat_id":"c1","chat_type":"direct","sender":{"id":"a1","type":"","nick_name":""},"payload":{"message_id":"s1","sequence":2,"message_mode":"normal","mutation":{"type":"append","target_fragment_index":0},"fragments":[{"delta":"b","kind":"text","text":"ab"}],"streaming":{"status":"streaming","sequence":2}}}"#
+        );
+        for (text, want) in [
+            (
+                r#"{"event":"pong"}"#,
+                r#"{"version":"2","event":"pong","trace_id":"","emitted_at":0,"payload":{}}"#,
+            ),
+            (
+                r#"{"event":"replay.done","payload":null}"#,
+                r#"{"version":"2","event":"replay.done","trace_id":"","emitted_at":0,"payload":{}}"#,
+            ),
+            // `null` in a defaulted field is its default (serde refused the frame).
+            (
+                r#"{"version":null,"event":"hello-ok","trace_id":null,"emitted_at":null,"chat_id":null,"to":null,"chat_type":null,"sender":null,"payload":{"device_id":null}}"#,
+                r#"{"version":"2","event":"hello-ok","trace_id":"","emitted_at":0,"payload":{"device_id":"","delivery_mode":""}}"#,
+            ),
+        ] {
+            assert_eq!(decode(text).unwrap().encode_downlink(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_payload_may_come_before_the_event_and_unknown_keys_are_skipped() {
+        let text = r#"{"payload":{"is_typing":false,"x":[{}]},"extra":{"a":1},"event":"typing.update","version":"2"}"#;
+        let frame = decode(text).unwrap();
+        assert_eq!(frame.event, Event::Typing(Typing { is_typing: false }));
+        let text = r#"{"payload":{"k":1},"event":"ping"}"#;
+        assert_eq!(decode(text).unwrap().event, Event::Ping(json!({"k": 1})));
+    }
+
+    #[test]
+    fn each_failure_is_classified_and_never_quotes_the_frame() {
+        let not_json = |t: &str| matches!(decode(t), Err(ProtocolError::NotJson { .. }));
+        let envelope = |t: &str| matches!(decode(t), Err(ProtocolError::InvalidEnvelope { .. }));
+        for text in [
+            "",
+            "{",
+            "nul",
+            "[1,",
+            r#"{"event":"x"} x"#,
+            r#"{"event":"message.ack","payload":{"message_id":"m""#,
+            r#"{"event":"ping","payload":{"a":tru}}"#,
+        ] {
+            assert!(not_json(text), "{text}: {:?}", decode(text));
+        }
+        for (text, found) in [
+            ("[1]", "array"),
+            (r#""x""#, "string"),
+            ("null", "null"),
+            ("3", "number"),
+            ("true", "boolean"),
+            (r#"["2","ping"]"#, "array"),
+        ] {
+            assert_eq!(
+                decode(text).unwrap_err(),
+                ProtocolError::NotAnObject { found },
+                "{text}"
+            );
+        }
+        for text in [
+            r#"{"event":1}"#,
+            "{}",
+            r#"{"event":"x","chat_type":"room"}"#,
+            r#"{"event":"x","emitted_at":1.5}"#,
+            r#"{"event":"x","sender":{"nick_name":"secret-name"}}"#,
+            r#"{"event":"ping","event":"pong"}"#,
+            r#"{"event":"message.send","sender":{"id":"a"},"payload":{"message_id":"m"},"sender":{"id":"b"}}"#,
+        ] {
+            assert!(envelope(text), "{text}: {:?}", decode(text));
+        }
+        assert_eq!(
+            decode(
+                r#"{"event":"message.ack","payload":{"message_id":"secret-token"},"trace_id":3}"#
+            )
+            .unwrap_err()
+            .to_string(),
+            "invalid envelope: expected a string at byte 74"
+        );
+        for text in [
+            r#"{"event":"message.ack","payload":{"message_id":3}}"#,
+            r#"{"payload":{"message_id":3},"event":"message.ack"}"#,
+            r#"{"event":"message.error","payload":{"code":["secret-token"]}}"#,
+            r#"{"event":"typing.update","payload":{}}"#,
+            r#"{"event":"connect","payload":"secret-token"}"#,
+        ] {
+            let err = decode(text).unwrap_err();
+            assert!(
+                matches!(err, ProtocolError::InvalidPayload { .. }),
+                "{text}: {err:?}"
+            );
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        assert_eq!(
+            decode(r#"{"version":"3","event":"ping","payload":{"a":1}}"#),
+            Err(ProtocolError::UnsupportedVersion)
+        );
+        assert_eq!(
+            decode(r#"{"event":"ping","payload":{"a":1},"version":"3"}"#),
+            Err(ProtocolError::UnsupportedVersion)
+        );
+    }
+
+    #[test]
+    fn a_numeric_error_code_is_read_in_serde_json_s_spelling() {
+        for (code, want) in [
+            ("42", "42"),
+            ("-3", "-3"),
+            ("4.5", "4.5"),
+            ("1e3", "1000.0"),
+        ] {
+            let text = format!(r#"{{"event":"message.error","payload":{{"code":{code}}}}}"#);
+            let Ok(Frame {
+                event: Event::SendError(failure),
+                ..
+            }) = decode(&text)
+            else {
+                panic!("{text}")
+            };
+            assert_eq!(failure.code, want);
+        }
+    }
 }

@@ -14,7 +14,6 @@ mod frame;
 mod handshake;
 // INTERIM (helper `rows`): goes when helper `proto`'s codec impls are merged.
 pub mod ids;
-mod interim_json;
 mod media_url;
 mod payload;
 pub mod send_codes;

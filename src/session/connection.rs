@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use crate::json::{ToJson, Writer};
+
 use crate::protocol::{
     decode, ids, Capabilities, Connect, Event, Fragment, Frame, HandshakeFailure, MessageBody,
     MessageContent, MessageContext, MessagePayload, ReplyContext, Typing, CLOSE_SESSION_TAKEN_OVER,
@@ -156,6 +157,7 @@ impl ToJson for ConnState {
     }
 }
 
+/// The `error` event.
 impl ToJson for ClientError {
     fn write(&self, w: &mut Writer) {
         let mut o = w.object();

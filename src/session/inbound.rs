@@ -6,9 +6,9 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
-use serde::Serialize;
 use serde_json::Value;
 
+use crate::json::{ObjectWriter, ToJson, Writer};
 use crate::protocol::{ChatType, Event, Fragment, Frame, MessagePayload};
 
 use super::dedupe::DedupeWindow;
@@ -19,8 +19,7 @@ use super::stream::{StreamAssembler, StreamSkip, StreamView};
 pub const DEDUPE_WINDOW: usize = 2048;
 
 /// Where a message comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     /// The chat.
     pub chat_id: String,
@@ -33,8 +32,7 @@ pub struct Origin {
 }
 
 /// The message being replied to, as previewed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReplyInfo {
     /// Its id.
     pub message_id: String,
@@ -47,13 +45,11 @@ pub struct ReplyInfo {
 }
 
 /// A message delivered to the app.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InboundMessage {
     /// Its id.
     pub message_id: String,
     /// Chat, chat type and sender.
-    #[serde(flatten)]
     pub origin: Origin,
     /// The body.
     pub fragments: Vec<Fragment>,
@@ -72,14 +68,61 @@ pub struct InboundMessage {
 }
 
 /// A typing indicator change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypingUpdate {
     /// Chat, chat type and who types.
-    #[serde(flatten)]
     pub origin: Origin,
     /// Typing now or stopped.
     pub is_typing: bool,
+}
+
+impl Origin {
+    /// Writes the fields into an event's object (camelCase, as the app reads them).
+    pub fn write_fields(&self, o: &mut ObjectWriter<'_>) {
+        o.field("chatId", &self.chat_id)
+            .field("chatType", &self.chat_type)
+            .field("senderId", &self.sender_id)
+            .field("senderName", &self.sender_name);
+    }
+}
+
+/// The `message` event (camelCase keys; write it camel-cased, see
+/// [`crate::json::to_string_camel`], so the fragments' and mentions' keys are too).
+impl ToJson for InboundMessage {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("messageId", &self.message_id);
+        self.origin.write_fields(&mut o);
+        o.field("fragments", &self.fragments)
+            .field("text", &self.text)
+            .field("mentions", &self.mentions)
+            .field("mentionsMe", &self.mentions_me)
+            .field("mentionsAll", &self.mentions_all)
+            .field("reply", &self.reply)
+            .field("sentAt", &self.sent_at);
+        o.end();
+    }
+}
+
+impl ToJson for ReplyInfo {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("messageId", &self.message_id)
+            .field("nickName", &self.nick_name)
+            .field("fragments", &self.fragments)
+            .field("text", &self.text);
+        o.end();
+    }
+}
+
+/// The `typing` event.
+impl ToJson for TypingUpdate {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        self.origin.write_fields(&mut o);
+        o.field("isTyping", &self.is_typing);
+        o.end();
+    }
 }
 
 /// What an inbound frame amounts to for the app.
@@ -368,5 +411,37 @@ mod tests {
         let mut no_sender = frame("message.send", "ann", message("m1", ""));
         no_sender.sender = None;
         assert_eq!(f.accept(no_sender, 0), Err(Skip::MissingRouting));
+    }
+
+    #[test]
+    fn events_are_written_as_the_serde_path_wrote_them() {
+        // The literals are what `to_js_camel` (serde, then the keys renamed in the text)
+        // gave the app for these frames.
+        let send = r#"{"version":"2","event":"message.send","trace_id":"t4","emitted_at":1700000000000,"chat_id":"c1","to":{"id":"c1","type":"group"},"chat_type":"group","sender":{"id":"u1","type":"direct","nick_name":"Ann \"A\" é🙂"},"payload":{"message_id":"msg-1","message_mode":"normal","message":{"body":{"fragments":[{"kind":"text","text":"hi\n\u0001 there"},{"kind":"mention","user_id":"u2","display":"@bo"},{"kind":"image","url":"/m/1.png","mime":"image/png","size":10,"width":2,"height":3},{"kind":"sticker","pack_id":7,"z":[null,1.5]}]},"context":{"mentions":[{"user_id":"u2","nick_name":"Bo"},"all"],"reply":{"reply_to_msg_id":"m0","reply_preview":{"id":"m0","nick_name":"Bo","fragments":[{"kind":"text","text":"earlier"}]}}}},"streaming":{"status":"done","sequence":3,"mutation_policy":"append","started_at":1,"completed_at":2}}}"#;
+        let add = r#"{"version":"2","event":"message.add","trace_id":"t8","emitted_at":9,"chat_id":"c1","chat_type":"direct","sender":{"id":"a1"},"payload":{"message_id":"s1","sequence":2,"message_mode":"normal","mutation":{"type":"append","target_fragment_index":0},"fragments":[{"kind":"text","text":"ab","delta":"b"}],"streaming":{"status":"streaming","sequence":2}}}"#;
+        let typing = r#"{"version":"2","event":"typing.update","trace_id":"t9","emitted_at":9,"chat_id":"c1","sender":{"id":"u9"},"payload":{"is_typing":true}}"#;
+        let mut f = InboundFilter::new("me", 60_000);
+        let mut accept = |text: &str| f.accept(decode(text).unwrap(), 0).unwrap();
+        let Delivery::Message(m) = accept(send) else {
+            panic!("not a message")
+        };
+        assert_eq!(
+            crate::json::to_string_camel(&m),
+            r#"{"messageId":"msg-1","chatId":"c1","chatType":"group","senderId":"u1","senderName":"Ann \"A\" é🙂","fragments":[{"kind":"text","text":"hi\n\u0001 there"},{"display":"@bo","kind":"mention","userId":"u2"},{"height":3,"kind":"image","mime":"image/png","size":10,"url":"/m/1.png","width":2},{"kind":"sticker","packId":7,"z":[null,1.5]}],"text":"hi\n\u0001 there@bo","mentions":[{"nickName":"Bo","userId":"u2"},"all"],"mentionsMe":true,"mentionsAll":true,"reply":{"messageId":"m0","nickName":"Bo","fragments":[{"kind":"text","text":"earlier"}],"text":"earlier"},"sentAt":1700000000000}"#
+        );
+        let Delivery::Stream(s) = accept(add) else {
+            panic!("not a stream")
+        };
+        assert_eq!(
+            crate::json::to_string_camel(&s),
+            r#"{"messageId":"s1","chatId":"c1","chatType":"direct","senderId":"a1","senderName":"a1","fragments":[{"kind":"text","text":"ab"}],"text":"ab","status":"streaming","sequence":2,"reason":null}"#
+        );
+        let Delivery::Typing(t) = accept(typing) else {
+            panic!("not typing")
+        };
+        assert_eq!(
+            crate::json::to_string(&t),
+            r#"{"chatId":"c1","chatType":"direct","senderId":"u9","senderName":"u9","isTyping":true}"#
+        );
     }
 }

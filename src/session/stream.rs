@@ -8,8 +8,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
+use crate::json::{ToJson, Writer};
 use crate::protocol::bounds::MAX_FRAGMENTS;
 use crate::protocol::{Fragment, StreamPayload, StreamPhase};
 
@@ -36,8 +35,7 @@ pub enum StreamSkip {
 }
 
 /// Where a stream stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamStatus {
     /// Still growing.
     Streaming,
@@ -48,13 +46,11 @@ pub enum StreamStatus {
 }
 
 /// The current state of a streamed message, as the app sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamView {
     /// The message id.
     pub message_id: String,
     /// Chat, chat type and sender.
-    #[serde(flatten)]
     pub origin: Origin,
     /// The fragments so far.
     pub fragments: Vec<Fragment>,
@@ -66,6 +62,32 @@ pub struct StreamView {
     pub sequence: u64,
     /// Why it failed, when it did.
     pub reason: Option<String>,
+}
+
+impl ToJson for StreamStatus {
+    fn write(&self, w: &mut Writer) {
+        w.string(match self {
+            StreamStatus::Streaming => "streaming",
+            StreamStatus::Done => "done",
+            StreamStatus::Failed => "failed",
+        });
+    }
+}
+
+/// The `stream` event (camelCase keys; write it camel-cased, like
+/// [`super::InboundMessage`]).
+impl ToJson for StreamView {
+    fn write(&self, w: &mut Writer) {
+        let mut o = w.object();
+        o.field("messageId", &self.message_id);
+        self.origin.write_fields(&mut o);
+        o.field("fragments", &self.fragments)
+            .field("text", &self.text)
+            .field("status", &self.status)
+            .field("sequence", &self.sequence)
+            .field("reason", &self.reason);
+        o.end();
+    }
 }
 
 #[derive(Debug)]
@@ -257,7 +279,7 @@ mod tests {
     }
 
     fn payload(seq: u64, fragments: serde_json::Value) -> StreamPayload {
-        serde_json::from_value(json!({"message_id": "s1", "sequence": seq, "mutation": {"type": "append", "target_fragment_index": 0}, "fragments": fragments})).unwrap()
+        crate::json::from_str(&json!({"message_id": "s1", "sequence": seq, "mutation": {"type": "append", "target_fragment_index": 0}, "fragments": fragments}).to_string()).unwrap()
     }
 
     fn text(t: &str, d: &str) -> serde_json::Value {
@@ -343,9 +365,12 @@ mod tests {
     }
 
     fn add_at(seq: u64, index: u64) -> StreamPayload {
-        serde_json::from_value(json!({"message_id": "s1", "sequence": seq,
+        crate::json::from_str(
+            &json!({"message_id": "s1", "sequence": seq,
             "mutation": {"type": "append", "target_fragment_index": index},
-            "fragments": [{"kind": "text", "text": "x"}]}))
+            "fragments": [{"kind": "text", "text": "x"}]})
+            .to_string(),
+        )
         .unwrap()
     }
 
@@ -373,7 +398,10 @@ mod tests {
     }
 
     fn created(id: &str) -> StreamPayload {
-        serde_json::from_value(json!({"message_id": id, "sequence": 1, "fragments": []})).unwrap()
+        crate::json::from_str(
+            &json!({"message_id": id, "sequence": 1, "fragments": []}).to_string(),
+        )
+        .unwrap()
     }
 
     #[test]

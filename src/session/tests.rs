@@ -1062,3 +1062,36 @@ fn a_server_storage_error_keeps_the_send_for_the_next_connection() {
     m.on_close(1006, at(2));
     assert_eq!(sent_texts(&reconnect(&mut m, 3)), sent_texts(&sent));
 }
+
+#[test]
+fn states_and_errors_are_written_as_the_serde_derive_wrote_them() {
+    let states = [
+        (ConnState::Idle, r#"{"state":"idle"}"#),
+        (
+            ConnState::Connecting { attempt: 0 },
+            r#"{"state":"connecting","attempt":0}"#,
+        ),
+        (ConnState::Handshaking, r#"{"state":"handshaking"}"#),
+        (ConnState::Ready, r#"{"state":"ready"}"#),
+        (
+            ConnState::Reconnecting {
+                attempt: 3,
+                delay_ms: 1500,
+            },
+            r#"{"state":"reconnecting","attempt":3,"delayMs":1500}"#,
+        ),
+        (ConnState::Closed, r#"{"state":"closed"}"#),
+        (ConnState::LoggedOut, r#"{"state":"logged_out"}"#),
+    ];
+    for (state, want) in states {
+        assert_eq!(crate::json::to_string(&state), want);
+    }
+    let err = ClientError {
+        kind: "malformed_frame",
+        message: "a \"b\"\n".into(),
+    };
+    assert_eq!(
+        crate::json::to_string(&err),
+        r#"{"kind":"malformed_frame","message":"a \"b\"\n"}"#
+    );
+}
