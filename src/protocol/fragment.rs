@@ -415,6 +415,7 @@ mod tests {
         };
         assert_eq!(mention.plain_text(), Some("@b"));
     }
+
     /// Through the codec, as frames are read and events written.
     fn codec(text: &str) -> (Fragment, String) {
         let fragment: Fragment = json::from_str(text).unwrap();
@@ -435,13 +436,8 @@ mod tests {
             r#"{"kind":"file","name":"a.pdf","url":"/m/a.pdf"}"#,
             r#"{"kind":"sticker","pack_id":7,"z":[null,1.5]}"#,
         ] {
-            let (fragment, back) = codec(text);
+            let (_, back) = codec(text);
             assert_eq!(back, text);
-            assert_eq!(
-                json::to_string(&fragment),
-                text,
-                "the serde shim"
-            );
         }
     }
 
