@@ -158,4 +158,14 @@ mod tests {
             assert_eq!(ours, old, "{text}");
         }
     }
+
+    /// Review finding: `AccountSession` holds the access and refresh tokens of a
+    /// sign-in answer as written, and its derived `Debug` prints them; every other type
+    /// holding a token (`StoredSession`, `TokenPair`, `Connect`) redacts them in `Debug`.
+    #[test]
+    fn debug_never_shows_the_tokens_of_an_account_answer() {
+        let data = r#"{"user_id":"u1","access_token":"eyJSECRET","refresh_token":"rt_SECRET"}"#;
+        let text = format!("{:?}", AccountSession::read(data));
+        assert!(!text.contains("SECRET"), "{text}");
+    }
 }
