@@ -53,9 +53,15 @@ const SESSION_FIELDS: [(&str, &str); 7] = [
 
 /// An account answer's `data` (sign-in, activation) as the JS API's `Session`: the
 /// wire's fields under camelCase names, each as written (`null` when absent or when
-/// `data` is no object).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `data` is no object). `Debug` never shows the tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AccountSession<'a>([&'a str; 7]);
+
+impl std::fmt::Debug for AccountSession<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountSession(<redacted>)")
+    }
+}
 
 impl<'a> AccountSession<'a> {
     /// The session fields of `data` (JSON text).
