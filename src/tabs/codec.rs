@@ -428,4 +428,53 @@ mod tests {
         }
         assert_eq!(EventJson::of(&failure().kind).text(), r#""chat_closed""#);
     }
+
+    /// Review finding: a `stream` event the leader emits from a frame its own decoder
+    /// accepted must reach the followers. The reader's depth cap (128) is applied to the
+    /// whole tab-wire text, which wraps the event 2 (single) or 3 (batch) levels deeper
+    /// than the event itself, so an agent's stream frame with a deeply nested fragment
+    /// (legal: the frame is within the cap) makes every follower drop the post — and, in a
+    /// batch, every other event posted with it. The build before read the tab wire with
+    /// serde_json's `RawValue`, which skips without a depth limit.
+    #[test]
+    fn a_stream_event_the_leader_decoded_reaches_the_followers() {
+        use crate::protocol::decode;
+        use crate::session::inbound::InboundFilter;
+        use crate::session::Delivery;
+        // The fragment object at depth 4 (frame, payload, fragments), 124 arrays in it:
+        // 128 levels, the most the frame decoder takes.
+        let deep = format!(
+            r#"{{"kind":"chart","n":{}{}}}"#,
+            "[".repeat(124),
+            "]".repeat(124)
+        );
+        let frame = format!(
+            r#"{{"version":"2","event":"message.created","trace_id":"t","emitted_at":9,"chat_id":"c1","chat_type":"direct","sender":{{"id":"a1"}},"payload":{{"message_id":"s1","sequence":1,"fragments":[{deep}]}}}}"#
+        );
+        let frame = decode(&frame).expect("the leader decodes the frame");
+        let Ok(Delivery::Stream(view)) = InboundFilter::new("me", 60_000).accept(frame, 0) else {
+            panic!("not a stream")
+        };
+        // What the leader's `JSON.stringify` of its event object gives (compact JSON).
+        let text = json::to_string_camel(&view);
+        let payload = EventJson::from_text(text).expect("the leader relays the event");
+        let stream = TabWire::Event {
+            name: "stream".into(),
+            payload,
+        };
+        let typing = TabWire::Event {
+            name: "typing".into(),
+            payload: EventJson::from_text(r#"{"chatId":"c2","isTyping":true}"#.into()).unwrap(),
+        };
+        assert_eq!(
+            TabWire::unbatch(&stream.encode()),
+            vec![stream.clone()],
+            "a single post"
+        );
+        assert_eq!(
+            TabWire::unbatch(&TabWire::batch(vec![typing.encode(), stream.encode()])),
+            vec![typing, stream],
+            "a batch"
+        );
+    }
 }
