@@ -662,4 +662,22 @@ mod tests {
             assert_eq!(failure.code, want);
         }
     }
+
+    /// Review finding: a repeated envelope key is refused as a forgery (as serde did),
+    /// but a repeated key inside the server-stamped `sender` (and `to`) is now taken
+    /// last-wins, where serde refused the frame ("duplicate field `id`"): one frame, two
+    /// identities, and a reader upstream that keeps the first sees another sender.
+    #[test]
+    fn a_sender_with_two_ids_is_refused_like_two_senders() {
+        for text in [
+            r#"{"version":"2","event":"typing.update","chat_id":"c1","sender":{"id":"u1","id":"admin"},"payload":{"is_typing":true}}"#,
+            r#"{"version":"2","event":"typing.update","chat_id":"c1","sender":{"id":"u1","nick_name":"a","nick_name":"Admin"},"payload":{"is_typing":true}}"#,
+        ] {
+            assert!(
+                matches!(decode(text), Err(ProtocolError::InvalidEnvelope { .. })),
+                "{text}: {:?}",
+                decode(text)
+            );
+        }
+    }
 }
