@@ -680,4 +680,33 @@ mod tests {
             );
         }
     }
+
+    /// Review finding: serde's derive read an empty array as a struct whose fields all
+    /// have defaults (its sequence form), so a server that writes an empty map as `[]`
+    /// (PHP's `json_encode` does) had these frames read; the codec refuses the whole frame
+    /// ("expected an object"), and with it the message. The literals are what the build
+    /// before decoded each to (`encode_downlink`).
+    #[test]
+    fn an_empty_array_for_an_all_default_object_reads_as_serde_read_it() {
+        for (text, serde) in [
+            (
+                r#"{"version":"2","event":"message.send","trace_id":"t","emitted_at":1,"chat_id":"c1","chat_type":"direct","sender":{"id":"u1"},"payload":{"message_id":"msg-1","message":{"body":{"fragments":[{"kind":"text","text":"hi"}]},"context":[]}}}"#,
+                r#"{"version":"2","event":"message.send","trace_id":"t","emitted_at":1,"chat_id":"c1","chat_type":"direct","sender":{"id":"u1","type":"","nick_name":""},"payload":{"message_id":"msg-1","message_mode":"","message":{"body":{"fragments":[{"kind":"text","text":"hi"}]},"context":{"mentions":[],"reply":null}}}}"#,
+            ),
+            (
+                r#"{"version":"2","event":"message.add","trace_id":"t","emitted_at":1,"payload":{"message_id":"s1","sequence":2,"fragments":[],"streaming":[]}}"#,
+                r#"{"version":"2","event":"message.add","trace_id":"t","emitted_at":1,"payload":{"message_id":"s1","sequence":2,"fragments":[],"streaming":{"status":"","sequence":0}}}"#,
+            ),
+            (
+                r#"{"version":"2","event":"hello-ok","trace_id":"t","emitted_at":1,"payload":[]}"#,
+                r#"{"version":"2","event":"hello-ok","trace_id":"t","emitted_at":1,"payload":{"device_id":"","delivery_mode":""}}"#,
+            ),
+        ] {
+            assert_eq!(
+                decode(text).map(|frame| frame.encode_downlink()).as_deref(),
+                Ok(serde),
+                "{text}"
+            );
+        }
+    }
 }
