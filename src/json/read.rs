@@ -210,16 +210,71 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Consumes the next value whatever it is (checking it is JSON).
+    /// Consumes the next value whatever it is (checking it is JSON). Its containers are
+    /// tracked on a stack of its own, not by recursion: a value skipped or passed on whole
+    /// ([`Reader::raw`]) is not held to [`MAX_DEPTH`], only values read into types are.
     pub fn skip(&mut self) -> Result<(), JsonError> {
-        match self.peek()? {
-            Kind::Null => self.literal("null"),
-            Kind::Bool => self.bool().map(drop),
-            Kind::Number => self.number_text().map(drop),
-            Kind::String => self.string().map(drop),
-            Kind::Array => self.array(Reader::skip),
-            Kind::Object => self.object(|reader, _| reader.skip()),
+        // Open containers, innermost last: `true` for an object.
+        let mut open: Vec<bool> = Vec::new();
+        loop {
+            match self.peek()? {
+                Kind::Null => self.literal("null")?,
+                Kind::Bool => drop(self.bool()?),
+                Kind::Number => drop(self.number_text()?),
+                Kind::String => drop(self.string()?),
+                Kind::Array | Kind::Object => {
+                    let object = self.peek()? == Kind::Object;
+                    self.advance();
+                    let close = if object { b'}' } else { b']' };
+                    if self.next_byte() == Some(close) {
+                        self.advance();
+                    } else {
+                        open.push(object);
+                        if object {
+                            self.member_key()?;
+                        }
+                        continue;
+                    }
+                }
+            }
+            // A value ended: close the containers it ends, or go on to the next member.
+            loop {
+                let Some(&object) = open.last() else {
+                    return Ok(());
+                };
+                match self.next_byte() {
+                    Some(b',') => {
+                        self.advance();
+                        if object {
+                            self.member_key()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {
+                        self.advance();
+                        open.pop();
+                    }
+                    Some(b']') if !object => {
+                        self.advance();
+                        open.pop();
+                    }
+                    _ => return Err(self.syntax()),
+                }
+            }
         }
+    }
+
+    /// Consumes an object member's `"key":` (for [`Reader::skip`]).
+    fn member_key(&mut self) -> Result<(), JsonError> {
+        if self.next_byte() != Some(b'"') {
+            return Err(self.syntax());
+        }
+        self.string()?;
+        if self.next_byte() != Some(b':') {
+            return Err(self.syntax());
+        }
+        self.advance();
+        Ok(())
     }
 
     /// Consumes the next value and returns its text as written (without the whitespace

@@ -153,13 +153,33 @@ fn strings_borrow_unless_escaped() {
 }
 
 #[test]
-fn nesting_is_bounded() {
+fn nesting_is_bounded_where_values_are_read_into_types() {
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-    assert_eq!(from_str::<Vec<Value2>>(&deep), Err(JsonError::TooDeep));
-    let mut reader = Reader::new(&deep);
-    assert_eq!(reader.skip(), Err(JsonError::TooDeep));
+    assert_eq!(from_str::<Value>(&deep), Err(JsonError::TooDeep));
     let fine = format!("{}{}", "[".repeat(128), "]".repeat(128));
-    assert!(accepts(&fine));
+    assert!(from_str::<Value>(&fine).is_ok());
+    // Skipped or passed on whole, any depth goes (on a stack of its own, not recursion),
+    // in place of a value read into a type too.
+    let very_deep = format!(
+        r#"{{"a":{}{}{}}}"#,
+        r#"[{"b":"#.repeat(100_000),
+        "1",
+        "}]".repeat(100_000)
+    );
+    assert!(accepts(&very_deep));
+    assert_eq!(from_str::<Vec<Value2>>(&deep), Ok(vec![Value2]));
+    let mut reader = Reader::new(&very_deep);
+    let mut raw = "";
+    reader
+        .object(|reader, _| {
+            raw = reader.raw()?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(raw.len(), very_deep.len() - 6);
+    for broken in [&very_deep[1..], &very_deep[..very_deep.len() - 2]] {
+        assert!(!accepts(broken));
+    }
 }
 
 /// Any value, skipped: for the depth test through `FromJson`.
