@@ -57,6 +57,11 @@ pub enum JsonError {
         /// The field or type, e.g. "chat_type".
         field: &'static str,
     },
+    /// A key that must come once came again (an identity the server stamps).
+    Repeated {
+        /// The key.
+        field: &'static str,
+    },
     /// Nested deeper than [`MAX_DEPTH`].
     TooDeep,
     /// Something other than whitespace after the value.
@@ -84,6 +89,7 @@ impl fmt::Display for JsonError {
             JsonError::Number { at } => write!(f, "number out of range at byte {at}"),
             JsonError::Missing { field } => write!(f, "missing field `{field}`"),
             JsonError::Variant { field } => write!(f, "unknown value for `{field}`"),
+            JsonError::Repeated { field } => write!(f, "duplicate field `{field}`"),
             JsonError::TooDeep => write!(f, "nested deeper than {MAX_DEPTH}"),
             JsonError::Trailing { at } => write!(f, "trailing characters at byte {at}"),
         }
@@ -91,6 +97,16 @@ impl fmt::Display for JsonError {
 }
 
 impl std::error::Error for JsonError {}
+
+/// Marks `field` as read; [`JsonError::Repeated`] if it was already: for keys whose
+/// value must be unambiguous (where JSON readers upstream may keep the first of two and
+/// we would keep the last).
+pub fn once(seen: &mut bool, field: &'static str) -> Result<(), JsonError> {
+    if std::mem::replace(seen, true) {
+        return Err(JsonError::Repeated { field });
+    }
+    Ok(())
+}
 
 /// `value`, or [`JsonError::Missing`] naming `field`: for required keys.
 pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, JsonError> {

@@ -62,13 +62,22 @@ pub struct Target {
     pub kind: String,
 }
 
+/// A repeated key is refused, as in [`Sender`].
 impl FromJson<'_> for Target {
     fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
         let (mut id, mut kind) = (None, String::new());
+        let mut seen = [false; 2];
         r.object(|r, key| {
+            let [id_seen, kind_seen] = &mut seen;
             match key {
-                "id" => id = r.read()?,
-                "type" => kind = or_default(r)?,
+                "id" => {
+                    json::once(id_seen, "to.id")?;
+                    id = r.read()?;
+                }
+                "type" => {
+                    json::once(kind_seen, "to.type")?;
+                    kind = or_default(r)?;
+                }
                 _ => r.skip()?,
             }
             Ok(())
@@ -99,14 +108,27 @@ pub struct Sender {
     pub nick_name: String,
 }
 
+/// A repeated key is refused: the identity the server stamped must read the same in
+/// every JSON reader (one that keeps the first of two `id`s would see another sender).
 impl FromJson<'_> for Sender {
     fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
         let (mut id, mut kind, mut nick_name) = (None, String::new(), String::new());
+        let mut seen = [false; 3];
         r.object(|r, key| {
+            let [id_seen, kind_seen, name_seen] = &mut seen;
             match key {
-                "id" => id = r.read()?,
-                "type" => kind = or_default(r)?,
-                "nick_name" => nick_name = or_default(r)?,
+                "id" => {
+                    json::once(id_seen, "sender.id")?;
+                    id = r.read()?;
+                }
+                "type" => {
+                    json::once(kind_seen, "sender.type")?;
+                    kind = or_default(r)?;
+                }
+                "nick_name" => {
+                    json::once(name_seen, "sender.nick_name")?;
+                    nick_name = or_default(r)?;
+                }
                 _ => r.skip()?,
             }
             Ok(())
