@@ -105,6 +105,9 @@ impl<'a> Reader<'a> {
         &mut self,
         field: &mut dyn FnMut(&mut Self, &str) -> Result<(), JsonError>,
     ) -> Result<(), JsonError> {
+        if self.empty_array() {
+            return Ok(());
+        }
         self.open(b'{', "an object")?;
         if self.next_byte() == Some(b'}') {
             self.advance();
@@ -129,6 +132,22 @@ impl<'a> Reader<'a> {
                 _ => return Err(self.syntax()),
             }
         }
+    }
+
+    /// Consumes `[]` if it is next: an object with no keys, as PHP's `json_encode` writes
+    /// an empty map (and as serde's derive read it, a struct of defaults).
+    fn empty_array(&mut self) -> bool {
+        if self.next_byte() != Some(b'[') {
+            return false;
+        }
+        let mut probe = self.clone();
+        probe.advance();
+        if probe.next_byte() != Some(b']') {
+            return false;
+        }
+        probe.advance();
+        *self = probe;
+        true
     }
 
     /// Reads an array, calling `item` for each element; `item` must consume it.

@@ -422,3 +422,17 @@ fn a_reader_clone_reads_the_same_value_again() {
     assert_eq!(reader.raw().unwrap(), r#"{"a":[1,"b"]}"#);
     assert_eq!(probe.read::<u8>().unwrap(), 7);
 }
+
+#[test]
+fn an_empty_array_reads_as_an_object_without_keys() {
+    for text in ["[]", " [ ] "] {
+        let mut reader = Reader::new(text);
+        reader.object(|_, _| panic!("no keys")).unwrap();
+        reader.finish().unwrap();
+    }
+    let mut reader = Reader::new("[1]");
+    assert!(matches!(
+        reader.object(|r, _| r.skip()),
+        Err(JsonError::Type { .. })
+    ));
+}
