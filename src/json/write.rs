@@ -307,26 +307,6 @@ pub fn snake_case(key: &str) -> String {
     out
 }
 
-impl ToJson for serde_json::Value {
-    fn write(&self, writer: &mut Writer) {
-        use serde_json::Value;
-        match self {
-            Value::Null => writer.null(),
-            Value::Bool(value) => writer.bool(*value),
-            Value::Number(number) => writer.raw(&number.to_string()),
-            Value::String(text) => writer.string(text),
-            Value::Array(items) => writer.array(items),
-            Value::Object(map) => {
-                let mut object = writer.object();
-                for (key, value) in map {
-                    object.field(key, value);
-                }
-                object.end();
-            }
-        }
-    }
-}
-
 /// JSON text written again value by value, so that a camelCase writer renames its keys:
 /// strings re-escaped, numbers as written, whitespace dropped. Text that is not one JSON
 /// value is written as `null`.
