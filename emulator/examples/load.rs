@@ -138,7 +138,7 @@ async fn drive(
     let end = Instant::now() + duration;
     while Instant::now() < end {
         let event = match phase {
-            Phase::Ping => Event::Ping(json!({})),
+            Phase::Ping => Event::Ping(clawchat_wasm::json::RawJson::empty_object()),
             Phase::Send => Event::Send(MessagePayload {
                 message_id: ids::message_id(now_ms(), ids::random_u128().unwrap()),
                 message_mode: "normal".into(),

@@ -207,7 +207,11 @@ mod tests {
         let ok = "x".repeat(MAX_ID_BYTES);
         assert_eq!(echoable(&long), "");
         assert_eq!(echoable(&ok), ok);
-        let ping = Frame::new(Event::Ping(serde_json::json!({})), "t", 0);
+        let ping = Frame::new(
+            Event::Ping(clawchat_wasm::json::RawJson::empty_object()),
+            "t",
+            0,
+        );
         assert!(check_ids(&ping).is_ok());
         let empty = Frame::new(
             Event::Stream(StreamPhase::Add, stream("", Some(0), 1)),

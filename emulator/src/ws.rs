@@ -241,7 +241,8 @@ impl Session {
         };
         let done = Event::Unknown {
             name: REPLAY_DONE.into(),
-            payload: serde_json::json!({ "count": replayed }),
+            payload: clawchat_wasm::json::from_str(&format!(r#"{{"count":{replayed}}}"#))
+                .expect("a count is one JSON object"),
         };
         if !send_frame(
             &mut self.socket,

@@ -65,8 +65,12 @@ async fn every_refusal_reason_is_sent_then_the_socket_closes() {
     // Another event instead of connect, and a frame that is not JSON.
     let mut ws = Ws::open(&url).await;
     ws.next_frame().await;
-    ws.send(&Frame::new(Event::Ping(serde_json::json!({})), "t", 0))
-        .await;
+    ws.send(&Frame::new(
+        Event::Ping(clawchat_wasm::json::RawJson::empty_object()),
+        "t",
+        0,
+    ))
+    .await;
     assert!(
         matches!(ws.next_frame().await.event, Event::HelloFail(f) if f.reason == "invalid connect event")
     );

@@ -195,11 +195,11 @@ async fn app_ping_is_answered_with_pong_echoing_payload_and_trace() {
     let emu = Emu::start().await;
     let ann = emu.sign_in("ann", "d1").await;
     let mut a = emu.connect(&ann).await;
-    a.send(&Frame::new(Event::Ping(json!({"n": 7})), "t-ping", 0))
-        .await;
+    let n7 = || clawchat_wasm::json::from_str(r#"{"n":7}"#).unwrap();
+    a.send(&Frame::new(Event::Ping(n7()), "t-ping", 0)).await;
     let pong = a.next_frame().await;
     assert_eq!(pong.trace_id, "t-ping");
-    assert_eq!(pong.event, Event::Pong(json!({"n": 7})));
+    assert_eq!(pong.event, Event::Pong(n7()));
     assert_eq!(emu.stats().await["pings"], 1, "pings are counted");
 }
 

@@ -252,10 +252,11 @@ mod tests {
         Some((code, msg, data))
     }
 
-    /// Ours, `data` read as a `Value` (the codec's reading, as serde_json's).
+    /// Ours, `data` read as JSON kept as received (then as a `Value`, to compare).
     fn envelope(body: &str) -> Option<(i64, String, Value)> {
         let envelope = parse_envelope(body)?;
-        let data = crate::json::from_str(envelope.data).ok()?;
+        let data: crate::json::RawJson = crate::json::from_str(envelope.data).ok()?;
+        let data = serde_json::from_str(data.text()).ok()?;
         Some((envelope.code, envelope.msg, data))
     }
 

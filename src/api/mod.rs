@@ -18,4 +18,4 @@ pub use refresh::{
 pub use request::{
     history_path, user_profile_path, BaseUrl, Credentials, HttpRequest, Method, REQUEST_TIMEOUT_MS,
 };
-pub use resources::{camel_case_json_keys, history_items, snake_case_keys, UploadAnswer};
+pub use resources::{history_items, UploadAnswer};

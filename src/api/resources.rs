@@ -1,77 +1,13 @@
-//! The JS boundary's one naming convention (camelCase): REST results and wire objects
-//! (fragments, mentions) arrive with snake_case keys (`avatar_url`, `user_id`) and are
-//! handed to JS renamed; objects from JS go back to the wire's snake_case. And the REST
-//! results the client reads itself (uploads, history pages), from their JSON text.
+//! The REST results the client reads itself (uploads, history pages), from their JSON
+//! text. (The JS boundary's renaming of keys, snake_case ↔ camelCase, is the JSON
+//! writer's: [`crate::json::Writer::camel_case`], [`crate::json::Writer::snake_case`].)
 
 use std::borrow::Cow;
 
-use serde_json::{Number, Value};
+use serde_json::Number;
 
 use super::envelope::text;
-use crate::json::{camel_case, Kind, Reader};
-
-/// `value` with every object key, at any depth, in snake_case (`userId` → `user_id`):
-/// the wire's names for what JS wrote in camelCase; the values themselves are kept. The
-/// depth is bounded by the JSON parser's recursion limit.
-pub fn snake_case_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| (snake_case(&key), snake_case_keys(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(snake_case_keys).collect()),
-        other => other,
-    }
-}
-
-/// `snakeCase` → `snake_case` (ASCII capitals after the first character).
-fn snake_case(key: &str) -> String {
-    let mut out = String::with_capacity(key.len().saturating_add(4));
-    for c in key.chars() {
-        if c.is_ascii_uppercase() && !out.is_empty() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Compact JSON text (as `serde_json::to_string` writes it) with every object key in
-/// camelCase, renamed in one pass over the text: no parse, no second serialisation.
-/// A key is a string directly followed by `:`; keys with escapes are left as they are.
-pub fn camel_case_json_keys(json: &str) -> Cow<'_, str> {
-    let mut out = String::new();
-    let mut copied = 0;
-    let mut key_start = None;
-    let mut escaped = false;
-    for (i, c) in json.char_indices() {
-        match key_start {
-            None if c == '"' => key_start = Some(i + 1),
-            None => {}
-            Some(_) if escaped => escaped = false,
-            Some(_) if c == '\\' => escaped = true,
-            Some(start) if c == '"' => {
-                key_start = None;
-                let key = &json[start..i];
-                let is_key = json[i + 1..].starts_with(':');
-                if is_key && key.contains('_') && !key.contains('\\') {
-                    out.push_str(&json[copied..start]);
-                    out.push_str(&camel_case(key));
-                    copied = i;
-                }
-            }
-            Some(_) => {}
-        }
-    }
-    if copied == 0 {
-        return Cow::Borrowed(json);
-    }
-    out.push_str(&json[copied..]);
-    Cow::Owned(out)
-}
+use crate::json::{Kind, Reader};
 
 /// What `POST /media/upload` answers in its `data`: each field `None` when absent or of
 /// another type (`size` a non-negative integer).
@@ -134,12 +70,20 @@ pub fn history_items(data: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::{to_string_camel, Reparsed, ToJson, Writer};
+    use serde_json::{json, Value};
 
-    /// `value` renamed as JS receives it: written as text, keys renamed in the text.
+    /// `value` renamed as JS receives it: written by a camelCase writer.
     fn camel_case_keys(value: Value) -> Value {
-        let text = serde_json::to_string(&value).unwrap();
-        serde_json::from_str(&camel_case_json_keys(&text)).unwrap()
+        let text = to_string_camel(&Reparsed(&value.to_string()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `value` renamed as it goes from JS to the wire: written by a snake_case writer.
+    fn snake_case_keys(value: Value) -> Value {
+        let mut writer = Writer::snake_case();
+        Reparsed(&value.to_string()).write(&mut writer);
+        serde_json::from_str(&writer.finish()).unwrap()
     }
 
     #[test]
@@ -168,7 +112,7 @@ mod tests {
     }
 
     #[test]
-    fn only_keys_are_renamed_in_json_text() {
+    fn only_keys_are_renamed() {
         let value = json!({"message_id": "m_1", "fragments": [{"kind": "mention",
             "user_id": "u_1", "display": "a\"_b\":"}], "mentions": [{"user_id": "all",
             "nick_name": "x"}, "plain_id"], "_lead": 2, "": 3, "n": [1, {"a_b": null}]});
@@ -178,16 +122,6 @@ mod tests {
                 "display": "a\"_b\":"}], "mentions": [{"userId": "all", "nickName": "x"},
                 "plain_id"], "_lead": 2, "": 3, "n": [1, {"aB": null}]})
         );
-        let escaped = r#"{"e\u0041_k":1}"#;
-        assert_eq!(
-            camel_case_json_keys(escaped),
-            escaped,
-            "a key with escapes is kept"
-        );
-        assert!(matches!(
-            camel_case_json_keys(r#"{"a":"b_c"}"#),
-            Cow::Borrowed(_)
-        ));
     }
 
     #[test]

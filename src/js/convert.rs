@@ -3,7 +3,8 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::api::{snake_case_keys, ApiError};
+use crate::api::ApiError;
+use crate::json::{self, Reparsed, ToJson, Writer};
 use crate::protocol::Fragment;
 use crate::session::SendError;
 use crate::tabs::EventJson;
@@ -86,13 +87,13 @@ pub fn parse_json(payload: &EventJson) -> JsValue {
 }
 
 /// Fragments written by JS in camelCase (`{kind: "mention", userId}`), read with the
-/// wire's names; snake_case keys are accepted as they are.
+/// wire's names (every key renamed at any depth); snake_case keys are accepted as they
+/// are. A fragment that is not of a kind this client knows is kept as written.
 pub fn fragments_from_js(value: &JsValue) -> Result<Vec<Fragment>, String> {
-    let raw: Vec<serde_json::Value> = crate::platform::json::read_js(value)?;
-    Ok(raw
-        .into_iter()
-        .map(|fragment| Fragment::from_value(snake_case_keys(fragment)))
-        .collect())
+    let text = crate::platform::json::json_text(value)?;
+    let mut snake = Writer::snake_case();
+    Reparsed(&text).write(&mut snake);
+    json::from_str(&snake.finish()).map_err(|e| e.to_string())
 }
 
 /// A `ClawChatError` with a stable `kind` and a `message`.

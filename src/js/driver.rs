@@ -189,7 +189,7 @@ enum Work {
 }
 
 /// A plain JS object with these properties (the fixed small event shapes, built without
-/// a `serde_json::Value` in between).
+/// JSON text in between).
 fn object(properties: &[(&str, JsValue)]) -> JsValue {
     let object = js_sys::Object::new();
     for (key, value) in properties {

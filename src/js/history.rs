@@ -2,12 +2,11 @@
 //! the cache has nothing older, fills from the server's history route and stores what
 //! came back.
 
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::api::{history_items, history_path, Method};
-use crate::json::{self, FromJson, JsonError, Reader};
+use crate::json::{FromJson, JsonError, Reader};
 use crate::platform::log::{log, Level};
 use crate::store::message_cache::{self, Entry, DEFAULT_PAGE, MAX_PAGE};
 
@@ -101,12 +100,7 @@ pub(super) async fn page(
     let mut entries = Vec::new();
     let mut refused = 0;
     for item in history_items(&data).into_iter().take(limit) {
-        let entry = json::from_str::<Value>(item)
-            .map_err(|e| e.to_string())
-            .and_then(|item| {
-                Entry::from_history(&item, &chat_id, &own_user_id).map_err(|e| e.to_string())
-            });
-        match entry {
+        match Entry::from_history(item, &chat_id, &own_user_id) {
             Ok(entry) => entries.push(entry),
             Err(err) => {
                 refused += 1;

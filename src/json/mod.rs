@@ -12,14 +12,18 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
+mod raw;
 mod read;
 mod write;
 
 #[cfg(test)]
 mod tests;
 
+pub use raw::RawJson;
 pub use read::{from_str, path_at, FromJson, Kind, Reader};
-pub use write::{camel_case, to_string, to_string_camel, ObjectWriter, Reparsed, ToJson, Writer};
+pub use write::{
+    camel_case, snake_case, to_string, to_string_camel, ObjectWriter, Reparsed, ToJson, Writer,
+};
 
 use std::fmt;
 

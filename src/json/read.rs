@@ -543,35 +543,6 @@ impl<'a, T: FromJson<'a>> FromJson<'a> for Vec<T> {
     }
 }
 
-/// Any JSON value; numbers as serde_json reads them (beyond f64's range: an error).
-impl FromJson<'_> for serde_json::Value {
-    fn read(reader: &mut Reader<'_>) -> Result<Self, JsonError> {
-        use serde_json::{Map, Value};
-        Ok(match reader.peek()? {
-            Kind::Null => {
-                reader.literal("null")?;
-                Value::Null
-            }
-            Kind::Bool => Value::Bool(reader.bool()?),
-            Kind::Number => {
-                let at = reader.offset();
-                let text = reader.number_text()?;
-                Value::Number(text.parse().map_err(|_| JsonError::Number { at })?)
-            }
-            Kind::String => Value::String(reader.read()?),
-            Kind::Array => Value::Array(reader.read()?),
-            Kind::Object => {
-                let mut map = Map::new();
-                reader.object(|reader, key| {
-                    map.insert(key.to_owned(), reader.read()?);
-                    Ok(())
-                })?;
-                Value::Object(map)
-            }
-        })
-    }
-}
-
 /// The keys (and array indexes, as decimal text) leading from the root of `text` to the
 /// value that starts at byte `at` (where a [`JsonError::Type`] or [`JsonError::Number`]
 /// points), outermost first: `["timings", "ackTimeoutMs"]`. `None` when no value starts

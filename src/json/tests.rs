@@ -155,9 +155,9 @@ fn strings_borrow_unless_escaped() {
 #[test]
 fn nesting_is_bounded_where_values_are_read_into_types() {
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-    assert_eq!(from_str::<Value>(&deep), Err(JsonError::TooDeep));
+    assert_eq!(from_str::<RawJson>(&deep), Err(JsonError::TooDeep));
     let fine = format!("{}{}", "[".repeat(128), "]".repeat(128));
-    assert!(from_str::<Value>(&fine).is_ok());
+    assert!(from_str::<RawJson>(&fine).is_ok());
     // Skipped or passed on whole, any depth goes (on a stack of its own, not recursion),
     // in place of a value read into a type too.
     let very_deep = format!(
@@ -285,25 +285,68 @@ fn writes_what_serde_json_writes() {
 }
 
 #[test]
-fn values_round_trip_as_serde_json_reads_and_writes_them() {
+fn raw_values_keep_their_text_and_write_what_serde_json_reads_as_the_same_value() {
     for text in DOCUMENTS {
         let expected: Value = serde_json::from_str(text).unwrap();
-        let ours: Value = from_str(text).unwrap();
-        assert_eq!(ours, expected, "{text}");
-        assert_eq!(to_string(&ours), serde_json::to_string(&expected).unwrap());
+        let raw: RawJson = from_str(text).unwrap();
+        assert_eq!(raw.text(), text.trim());
+        let written: Value = serde_json::from_str(&to_string(&raw)).unwrap();
+        assert_eq!(written, expected, "{text}");
     }
-    // Beyond f64: refused by a `Value`, as by serde_json, though `skip` takes it.
-    assert!(from_str::<Value>("1e999").is_err());
+    // Compact, strings escaped as serde_json escapes them, numbers and key order as
+    // received.
+    let raw: RawJson = from_str(r#" { "b" : [1.50, -0, 1E2, "\u00e9\/"], "a" : {} } "#).unwrap();
+    assert_eq!(to_string(&raw), r#"{"b":[1.50,-0,1E2,"é/"],"a":{}}"#);
+    // Beyond f64: refused where it is (as a serde_json `Value` refused it), though
+    // `skip` takes it.
+    assert_eq!(
+        from_str::<Vec<RawJson>>(r#"[0, {"a": [1e999]}]"#),
+        Err(JsonError::Number { at: 11 })
+    );
+    assert_eq!(
+        from_str::<RawJson>("[1e308, -1e308, 1e-999, 123456789012345678901234567890]")
+            .map(|raw| raw.all_numbers(|n| !n.contains('e'))),
+        Ok(false)
+    );
+    assert!(from_str::<RawJson>(r#"[1,"x"]"#).is_ok_and(|raw| raw.all_numbers(|n| n == "1")));
+    for not_json in NOT_JSON {
+        assert!(from_str::<RawJson>(not_json).is_err(), "{not_json}");
+    }
 }
 
 #[test]
-fn a_camel_case_writer_renames_keys_only() {
-    let value: Value =
-        serde_json::from_str(r#"{"user_id":"a_b","_x":[{"nick_name":1}],"ok":true}"#).unwrap();
+fn raw_values_give_their_string_and_an_object_s_string_fields() {
+    let raw = |text: &str| from_str::<RawJson>(text).unwrap();
+    assert_eq!(raw(r#""a\"b""#).as_str().as_deref(), Some("a\"b"));
+    assert_eq!(raw("1").as_str(), None);
+    assert_eq!(raw(r#"{"user_id":"u"}"#).as_str(), None);
+    let object = raw(r#"{"user_id":7,"a":{"user_id":"x"},"user_\u0069d":"u2","n":null}"#);
+    assert_eq!(object.str_field("user_id").as_deref(), Some("u2"));
+    assert_eq!(object.str_field("n"), None);
+    assert_eq!(object.str_field("b"), None);
+    // The last of a repeated key counts, as in a JSON map (and in JS).
     assert_eq!(
-        to_string_camel(&value),
-        r#"{"_x":[{"nickName":1}],"ok":true,"userId":"a_b"}"#
+        raw(r#"{"user_id":"u","user_id":1}"#).str_field("user_id"),
+        None
     );
+    assert_eq!(raw(r#"["user_id","u"]"#).str_field("user_id"), None);
+    assert_eq!(
+        to_string(&RawJson::empty_object()),
+        serde_json::json!({}).to_string()
+    );
+}
+
+#[test]
+fn a_camel_case_writer_renames_keys_only_and_a_snake_case_writer_back() {
+    let text = r#"{"user_id":"a_b","_x":[{"nick_name":1}],"ok":true}"#;
+    let raw: RawJson = from_str(text).unwrap();
+    let camel = to_string_camel(&raw);
+    assert_eq!(camel, r#"{"userId":"a_b","_x":[{"nickName":1}],"ok":true}"#);
+    let mut snake = Writer::snake_case();
+    Reparsed(&camel).write(&mut snake);
+    assert_eq!(snake.finish(), text);
+    assert_eq!(snake_case("userIdX"), "user_id_x");
+    assert_eq!(snake_case("Id"), "Id");
 }
 
 #[test]
@@ -373,10 +416,7 @@ fn reparsed_text_is_written_again_with_its_keys_renamed_by_a_camel_writer() {
         let plain: Value = serde_json::from_str(&to_string(&Reparsed(text))).unwrap();
         assert_eq!(plain, value, "{text}");
         let camel: Value = serde_json::from_str(&to_string_camel(&Reparsed(text))).unwrap();
-        assert_eq!(
-            camel,
-            serde_json::from_str::<Value>(&to_string_camel(&value)).unwrap()
-        );
+        assert_eq!(camel, camel_keys(value));
     }
     let text = r#" {"user_id" : [ {"nick_name":"a_b"} , 1.50, -0, true, null ] , "x":{} } "#;
     assert_eq!(
@@ -435,4 +475,17 @@ fn an_empty_array_reads_as_an_object_without_keys() {
         reader.object(|r, _| r.skip()),
         Err(JsonError::Type { .. })
     ));
+}
+
+/// `value` with every key in camelCase, as the old `Value` writer renamed them.
+fn camel_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (camel_case(&key), camel_keys(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
+        other => other,
+    }
 }

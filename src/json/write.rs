@@ -26,7 +26,19 @@ pub fn to_string_camel<T: ToJson + ?Sized>(value: &T) -> String {
 #[derive(Debug, Default)]
 pub struct Writer {
     out: String,
-    camel: bool,
+    keys: Keys,
+}
+
+/// How a [`Writer`] spells the object keys it writes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// As given.
+    #[default]
+    AsGiven,
+    /// `snake_case` → `snakeCase`.
+    Camel,
+    /// `camelCase` → `camel_case`.
+    Snake,
 }
 
 impl Writer {
@@ -36,7 +48,16 @@ impl Writer {
     pub fn camel_case() -> Self {
         Writer {
             out: String::new(),
-            camel: true,
+            keys: Keys::Camel,
+        }
+    }
+
+    /// A writer that renames every key it writes from camelCase to snake_case
+    /// (`userId` → `user_id`): the wire's names for objects JS wrote.
+    pub fn snake_case() -> Self {
+        Writer {
+            out: String::new(),
+            keys: Keys::Snake,
         }
     }
 
@@ -160,10 +181,12 @@ impl ObjectWriter<'_> {
             self.writer.out.push(',');
         }
         self.first = false;
-        if self.writer.camel && key.contains('_') {
-            self.writer.string(&camel_case(key));
-        } else {
-            self.writer.string(key);
+        match self.writer.keys {
+            Keys::Camel if key.contains('_') => self.writer.string(&camel_case(key)),
+            Keys::Snake if key.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.writer.string(&snake_case(key));
+            }
+            _ => self.writer.string(key),
         }
         self.writer.out.push(':');
         self.writer
@@ -270,24 +293,18 @@ pub fn camel_case(key: &str) -> String {
     out
 }
 
-impl ToJson for serde_json::Value {
-    fn write(&self, writer: &mut Writer) {
-        use serde_json::Value;
-        match self {
-            Value::Null => writer.null(),
-            Value::Bool(value) => writer.bool(*value),
-            Value::Number(number) => writer.raw(&number.to_string()),
-            Value::String(text) => writer.string(text),
-            Value::Array(items) => writer.array(items),
-            Value::Object(map) => {
-                let mut object = writer.object();
-                for (key, value) in map {
-                    object.field(key, value);
-                }
-                object.end();
-            }
+/// `camelCase` → `camel_case` (ASCII capitals after the first character).
+pub fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len().saturating_add(4));
+    for c in key.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
         }
     }
+    out
 }
 
 /// JSON text written again value by value, so that a camelCase writer renames its keys:
@@ -300,7 +317,7 @@ impl ToJson for Reparsed<'_> {
     fn write(&self, writer: &mut Writer) {
         let mut copy = Writer {
             out: String::new(),
-            camel: writer.camel,
+            keys: writer.keys,
         };
         let mut reader = super::Reader::new(self.0);
         match copy_value(&mut reader, &mut copy).and_then(|()| reader.finish()) {

@@ -6,12 +6,13 @@
 //! JavaScript. A frame that breaks one is refused whole with
 //! [`ProtocolError::OutOfBounds`], which names the field and never the value.
 
-use serde_json::Value;
+use serde_json::Number;
 
 use super::error::ProtocolError;
 use super::fragment::{Fragment, Media};
 use super::frame::{Event, Frame};
 use super::payload::{MessagePayload, StreamPayload, StreamingInfo};
+use crate::json::RawJson;
 
 /// Ids: message, chat, trace, user, device ids and nonces. ClawChat's are under 64 bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -73,23 +74,19 @@ fn signed(field: &'static str, n: i64) -> Checked {
     unsigned(field, n.unsigned_abs())
 }
 
-/// True when every number inside `value` is exact in JavaScript.
-fn exact_numbers(value: &Value) -> bool {
-    match value {
-        Value::Number(n) => {
-            n.as_f64().is_some_and(f64::is_finite)
-                && n.as_u64().is_none_or(|u| u <= MAX_SAFE_INTEGER)
-                && n.as_i64()
-                    .is_none_or(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER)
-        }
-        Value::Array(items) => items.iter().all(exact_numbers),
-        Value::Object(map) => map.values().all(exact_numbers),
-        Value::Null | Value::Bool(_) | Value::String(_) => true,
-    }
+/// True when the number `text` is exact in JavaScript (read as serde_json reads it: an
+/// integer beyond 64 bits is a float).
+fn exact_number(text: &str) -> bool {
+    text.parse::<Number>().is_ok_and(|n| {
+        n.as_f64().is_some_and(f64::is_finite)
+            && n.as_u64().is_none_or(|u| u <= MAX_SAFE_INTEGER)
+            && n.as_i64()
+                .is_none_or(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER)
+    })
 }
 
-fn raw(field: &'static str, value: &Value) -> Checked {
-    if exact_numbers(value) {
+fn raw(field: &'static str, value: &RawJson) -> Checked {
+    if value.all_numbers(exact_number) {
         Ok(())
     } else {
         Err(out_of_bounds(field))

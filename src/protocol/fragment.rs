@@ -2,9 +2,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
-use crate::json::{self, FromJson, JsonError, Kind, Reader, ToJson, Writer};
+use crate::json::{FromJson, JsonError, Kind, RawJson, Reader, ToJson, Writer};
 
 /// The kind of a media fragment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +95,7 @@ pub enum Fragment {
     /// An image, file, audio or video attachment.
     Media(Media),
     /// A fragment this client cannot interpret, preserved as received.
-    Unsupported(Value),
+    Unsupported(RawJson),
 }
 
 impl Fragment {
@@ -129,14 +127,8 @@ impl Fragment {
                 .len()
                 .saturating_add(opt(&m.name))
                 .saturating_add(opt(&m.mime)),
-            Fragment::Unsupported(raw) => raw.to_string().len(),
+            Fragment::Unsupported(raw) => raw.text().len(),
         }
-    }
-
-    /// The fragment a JSON value describes (an unknown kind, or a known kind without its
-    /// required fields, is kept as `Unsupported`).
-    pub fn from_value(raw: Value) -> Self {
-        json::from_str(&json::to_string(&raw)).unwrap_or(Fragment::Unsupported(raw))
     }
 }
 
@@ -332,7 +324,13 @@ impl ToJson for Media {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
+    use serde_json::{json, Value};
+
+    /// The fragment kept verbatim as `text`.
+    fn kept(text: &str) -> Fragment {
+        Fragment::Unsupported(json::from_str(text).unwrap())
+    }
 
     fn round_trip(raw: Value) -> (Fragment, Value) {
         let fragment: Fragment = json::from_str(&raw.to_string()).unwrap();
@@ -368,7 +366,7 @@ mod tests {
             json!(null),
         ] {
             let (fragment, back) = round_trip(raw.clone());
-            assert_eq!(fragment, Fragment::Unsupported(raw.clone()));
+            assert_eq!(fragment, kept(&raw.to_string()));
             assert_eq!(back, raw);
         }
     }
@@ -382,7 +380,7 @@ mod tests {
         );
         assert_eq!(
             parse(r#"{"kind":"text","text":"a","text":1}"#),
-            Fragment::Unsupported(json!({"kind": "text", "text": 1}))
+            kept(r#"{"kind":"text","text":"a","text":1}"#)
         );
         assert_eq!(
             parse(r#"{"kind":"sticker","kind":"mention","user_id":"u","display":7}"#),
@@ -404,6 +402,23 @@ mod tests {
             let fragment: Fragment = json::from_str(raw).unwrap();
             assert_eq!(json::to_string(&fragment), raw);
         }
+    }
+
+    /// A kept fragment is written compact, its keys and numbers as received (a JSON map
+    /// once sorted them and re-spelled numbers: JS reads the same value either way).
+    #[test]
+    fn kept_fragments_are_written_compact_with_keys_and_numbers_as_received() {
+        let fragment: Fragment =
+            json::from_str(r#" { "z" : [1.50, 1E2] , "kind" : "sticker", "a_b" : "\u00e9" } "#)
+                .unwrap();
+        assert_eq!(
+            json::to_string(&fragment),
+            r#"{"z":[1.50,1E2],"kind":"sticker","a_b":"é"}"#
+        );
+        assert_eq!(
+            json::to_string_camel(&fragment),
+            r#"{"z":[1.50,1E2],"kind":"sticker","aB":"é"}"#
+        );
     }
 
     #[test]
@@ -481,9 +496,14 @@ mod tests {
             "null",
             "12",
         ] {
-            let (fragment, _) = codec(text);
+            let (fragment, back) = codec(text);
+            assert_eq!(fragment, kept(text), "{text}");
             let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(fragment, Fragment::Unsupported(value), "{text}");
+            assert_eq!(
+                serde_json::from_str::<Value>(&back).unwrap(),
+                value,
+                "{text}"
+            );
         }
     }
 
@@ -496,7 +516,7 @@ mod tests {
         );
         assert_eq!(
             parse(r#"{"kind":"text","text":"a","text":1}"#),
-            Fragment::Unsupported(json!({"kind": "text", "text": 1}))
+            kept(r#"{"kind":"text","text":"a","text":1}"#)
         );
     }
 

@@ -2,15 +2,13 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
 use super::bounds;
 use super::error::ProtocolError;
 use super::payload::{
     or_default, Ack, Challenge, Connect, HelloFail, HelloOk, MessagePayload, SendFailure,
     StreamPayload, Typing,
 };
-use crate::json::{self, FromJson, JsonError, Kind, Reader, ToJson, Writer};
+use crate::json::{self, FromJson, JsonError, Kind, RawJson, Reader, ToJson, Writer};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: &str = "2";
@@ -188,12 +186,12 @@ pub enum Event {
     /// `typing.update`
     Typing(Typing),
     /// `ping` (payload echoed by `pong`)
-    Ping(Value),
+    Ping(RawJson),
     /// `pong`
-    Pong(Value),
+    Pong(RawJson),
     /// `replay.done`: the replay of missed envelopes after `hello-ok` is over; what
     /// follows is live (payload kept as received).
-    ReplayDone(Value),
+    ReplayDone(RawJson),
     /// `offline.batch/ack/done`: legacy, ignored.
     LegacyOffline(String),
     /// Any other event, kept as received.
@@ -201,7 +199,7 @@ pub enum Event {
         /// The event name.
         name: String,
         /// The raw payload.
-        payload: Value,
+        payload: RawJson,
     },
 }
 
@@ -512,7 +510,6 @@ pub fn decode(text: &str) -> Result<Frame, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     /// Frames as the serde-derived encoder wrote them (uplink and downlink alike unless
     /// routed): decoding each and encoding it again must give the same bytes.
@@ -590,7 +587,10 @@ mod tests {
         let frame = decode(text).unwrap();
         assert_eq!(frame.event, Event::Typing(Typing { is_typing: false }));
         let text = r#"{"payload":{"k":1},"event":"ping"}"#;
-        assert_eq!(decode(text).unwrap().event, Event::Ping(json!({"k": 1})));
+        assert_eq!(
+            decode(text).unwrap().event,
+            Event::Ping(json::from_str(r#"{"k":1}"#).unwrap())
+        );
     }
 
     #[test]

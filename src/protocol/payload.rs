@@ -1,10 +1,9 @@
 //! Payloads of the v2 events (PROTOCOL.md §3).
 
-use serde_json::Value;
 use std::fmt;
 
 use super::fragment::Fragment;
-use crate::json::{self, FromJson, JsonError, Kind, Reader, ToJson, Writer};
+use crate::json::{self, FromJson, JsonError, Kind, RawJson, Reader, ToJson, Writer};
 
 /// `connect.challenge`: the server's nonce, to be echoed in `connect`.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +80,9 @@ pub struct HelloFail {
     pub reason: String,
 }
 
-/// A mention recorded in a message's context (kept as received).
-pub type MentionEntry = Value;
+/// A mention recorded in a message's context (kept as received): a user id, or an object
+/// with `user_id`.
+pub type MentionEntry = RawJson;
 
 /// The preview of the message being replied to.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,9 +2,7 @@
 //! and routing of frames to the outbox and the inbound filter. Pure: every input carries
 //! [`Now`] (monotonic and wall clock), outputs are [`Action`]s for the platform shell.
 
-use serde_json::json;
-
-use crate::json::{ToJson, Writer};
+use crate::json::{RawJson, ToJson, Writer};
 
 use crate::protocol::{
     decode, ids, Capabilities, Connect, Event, Fragment, Frame, HandshakeFailure, MessageBody,
@@ -642,7 +640,7 @@ impl<E: Entropy> Connection<E> {
     fn judge(&mut self, verdict: Option<Verdict>, now: Now, out: &mut Vec<Action>) {
         match verdict {
             Some(Verdict::Ping) => {
-                let ping = self.frame(Event::Ping(json!({})), now);
+                let ping = self.frame(Event::Ping(RawJson::empty_object()), now);
                 out.push(Action::SendText(ping.encode_uplink()));
             }
             Some(Verdict::Dead) => {

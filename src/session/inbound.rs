@@ -6,9 +6,7 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
-use serde_json::Value;
-
-use crate::json::{ObjectWriter, ToJson, Writer};
+use crate::json::{ObjectWriter, RawJson, ToJson, Writer};
 use crate::protocol::{ChatType, Event, Fragment, Frame, MessagePayload};
 
 use super::dedupe::DedupeWindow;
@@ -56,7 +54,7 @@ pub struct InboundMessage {
     /// The body's plain text.
     pub text: String,
     /// Mentions as received.
-    pub mentions: Vec<Value>,
+    pub mentions: Vec<RawJson>,
     /// We are mentioned, by our id or through `user_id: "all"`.
     pub mentions_me: bool,
     /// Everyone in the chat is mentioned (`user_id: "all"`).
@@ -309,7 +307,7 @@ impl InboundFilter {
 mod tests {
     use super::*;
     use crate::protocol::decode;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn frame(event: &str, sender: &str, payload: Value) -> Frame {
         let text = json!({"version": "2", "event": event, "trace_id": "t", "emitted_at": 9, "chat_id": "c1",
@@ -425,9 +423,20 @@ mod tests {
         let Delivery::Message(m) = accept(send) else {
             panic!("not a message")
         };
+        let serde_wrote = r#"{"messageId":"msg-1","chatId":"c1","chatType":"group","senderId":"u1","senderName":"Ann \"A\" é🙂","fragments":[{"kind":"text","text":"hi\n\u0001 there"},{"display":"@bo","kind":"mention","userId":"u2"},{"height":3,"kind":"image","mime":"image/png","size":10,"url":"/m/1.png","width":2},{"kind":"sticker","packId":7,"z":[null,1.5]}],"text":"hi\n\u0001 there@bo","mentions":[{"nickName":"Bo","userId":"u2"},"all"],"mentionsMe":true,"mentionsAll":true,"reply":{"messageId":"m0","nickName":"Bo","fragments":[{"kind":"text","text":"earlier"}],"text":"earlier"},"sentAt":1700000000000}"#;
+        // One difference, on purpose: a mention entry is kept as received, its keys in
+        // the server's order (a JSON map sorted them); the app gets the same object.
+        let written = crate::json::to_string_camel(&m);
         assert_eq!(
-            crate::json::to_string_camel(&m),
-            r#"{"messageId":"msg-1","chatId":"c1","chatType":"group","senderId":"u1","senderName":"Ann \"A\" é🙂","fragments":[{"kind":"text","text":"hi\n\u0001 there"},{"display":"@bo","kind":"mention","userId":"u2"},{"height":3,"kind":"image","mime":"image/png","size":10,"url":"/m/1.png","width":2},{"kind":"sticker","packId":7,"z":[null,1.5]}],"text":"hi\n\u0001 there@bo","mentions":[{"nickName":"Bo","userId":"u2"},"all"],"mentionsMe":true,"mentionsAll":true,"reply":{"messageId":"m0","nickName":"Bo","fragments":[{"kind":"text","text":"earlier"}],"text":"earlier"},"sentAt":1700000000000}"#
+            written,
+            serde_wrote.replace(
+                r#"{"nickName":"Bo","userId":"u2"}"#,
+                r#"{"userId":"u2","nickName":"Bo"}"#
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&written).unwrap(),
+            serde_json::from_str::<Value>(serde_wrote).unwrap()
         );
         let Delivery::Stream(s) = accept(add) else {
             panic!("not a stream")

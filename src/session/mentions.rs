@@ -2,8 +2,9 @@
 //! entries (a user id string, or an object with `user_id`); `user_id: "all"` means
 //! everyone in the chat.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
+use crate::json::RawJson;
 use crate::protocol::Fragment;
 
 /// The user id that mentions everyone in the chat.
@@ -18,26 +19,24 @@ pub struct Mentioned {
     pub everyone: bool,
 }
 
-fn entry_id(entry: &Value) -> Option<&str> {
-    match entry {
-        Value::String(id) => Some(id),
-        Value::Object(map) => map.get("user_id").and_then(Value::as_str),
-        _ => None,
-    }
+/// The user id of a `context.mentions` entry: the entry itself when it is a string, else
+/// its `user_id` string.
+fn entry_id(entry: &RawJson) -> Option<Cow<'_, str>> {
+    entry.as_str().or_else(|| entry.str_field("user_id"))
 }
 
 /// Reads the mentions of a message for the user `own_user_id` ("" matches only "all").
-pub fn mentioned(fragments: &[Fragment], context: &[Value], own_user_id: &str) -> Mentioned {
+pub fn mentioned(fragments: &[Fragment], context: &[RawJson], own_user_id: &str) -> Mentioned {
     let ids = fragments
         .iter()
         .filter_map(|f| match f {
-            Fragment::Mention { user_id, .. } => user_id.as_deref(),
+            Fragment::Mention { user_id, .. } => user_id.as_deref().map(Cow::Borrowed),
             _ => None,
         })
-        .chain(context.iter().filter_map(entry_id))
-        .map(str::trim);
+        .chain(context.iter().filter_map(entry_id));
     let mut result = Mentioned::default();
     for id in ids {
+        let id = id.trim();
         if id == EVERYONE {
             result.everyone = true;
             result.me = true;
@@ -51,7 +50,12 @@ pub fn mentioned(fragments: &[Fragment], context: &[Value], own_user_id: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
+
+    /// A `context.mentions` entry as read from `text`.
+    fn entry(text: &str) -> RawJson {
+        json::from_str(text).unwrap()
+    }
 
     fn mention(id: &str) -> Fragment {
         Fragment::Mention {
@@ -67,8 +71,11 @@ mod tests {
             everyone: true,
         };
         assert_eq!(mentioned(&[mention("all")], &[], "me"), everyone);
-        assert_eq!(mentioned(&[], &[json!({"user_id": "all"})], "me"), everyone);
-        assert_eq!(mentioned(&[], &[json!("all")], ""), everyone);
+        assert_eq!(
+            mentioned(&[], &[entry(r#"{"user_id": "all"}"#)], "me"),
+            everyone
+        );
+        assert_eq!(mentioned(&[], &[entry(r#""all""#)], ""), everyone);
     }
 
     #[test]
@@ -78,13 +85,18 @@ mod tests {
             everyone: false,
         };
         assert_eq!(mentioned(&[mention("me")], &[], "me"), me);
-        assert_eq!(mentioned(&[], &[json!("me")], "me"), me);
+        assert_eq!(mentioned(&[], &[entry(r#""me""#)], "me"), me);
         let none = Mentioned::default();
         assert_eq!(
-            mentioned(&[mention("bo")], &[json!(3), json!({})], "me"),
+            mentioned(&[mention("bo")], &[entry("3"), entry("{}")], "me"),
             none
         );
-        assert_eq!(mentioned(&[mention("")], &[json!("")], ""), none);
+        assert_eq!(mentioned(&[mention("")], &[entry(r#""""#)], ""), none);
         assert_eq!(mentioned(&[Fragment::text("@all")], &[], "me"), none);
+        // An object's `user_id`, unescaped and trimmed; the last of a repeated key counts.
+        let escaped = entry(r#"{"nick_name":"Me","user_\u0069d":" m\u0065 "}"#);
+        assert_eq!(mentioned(&[], &[escaped], "me"), me);
+        let repeated = entry(r#"{"user_id":"me","user_id":null}"#);
+        assert_eq!(mentioned(&[], &[repeated], "me"), none);
     }
 }

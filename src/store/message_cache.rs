@@ -127,12 +127,8 @@ impl Entry {
 
     /// An item of `GET /v1/chats/{id}/messages` (the frame as delivered): a
     /// `message.send` or `message.reply` of `chat_id`, ours included.
-    pub fn from_history(
-        item: &serde_json::Value,
-        chat_id: &str,
-        own_user_id: &str,
-    ) -> Result<Entry, EntryError> {
-        Entry::from_frame(&item.to_string(), chat_id, own_user_id)
+    pub fn from_history(item: &str, chat_id: &str, own_user_id: &str) -> Result<Entry, EntryError> {
+        Entry::from_frame(item, chat_id, own_user_id)
     }
 
     /// A downlink message frame of `chat_id`, decoded and bounded like one from the socket.
@@ -322,7 +318,8 @@ mod tests {
     #[test]
     fn a_row_round_trips_with_reply_and_mentions() {
         let mut message = entry("m1", 5);
-        message.0.mentions = vec![json!({"user_id": "me", "display": "@me"})];
+        message.0.mentions =
+            vec![crate::json::from_str(r#"{"user_id":"me","display":"@me"}"#).unwrap()];
         message.0.mentions_me = true;
         message.0.reply = Some(ReplyInfo {
             message_id: "m0".into(),
@@ -436,12 +433,20 @@ mod tests {
 
     #[test]
     fn history_items_become_messages_ours_included_and_strays_are_refused() {
-        let theirs =
-            Entry::from_history(&item("message.send", "m1", "c1", "ann"), "c1", "me").unwrap();
+        let theirs = Entry::from_history(
+            &item("message.send", "m1", "c1", "ann").to_string(),
+            "c1",
+            "me",
+        )
+        .unwrap();
         assert_eq!((theirs.0.text.as_str(), theirs.0.sent_at), ("hi", 7));
         assert_eq!(theirs.0.origin.sender_name, "Ann");
-        let ours =
-            Entry::from_history(&item("message.reply", "m2", "c1", "me"), "c1", "me").unwrap();
+        let ours = Entry::from_history(
+            &item("message.reply", "m2", "c1", "me").to_string(),
+            "c1",
+            "me",
+        )
+        .unwrap();
         assert_eq!(ours.0.origin.sender_id, "me");
         let long_id = "x".repeat(300);
         for (bad, chat) in [
@@ -451,7 +456,10 @@ mod tests {
             (json!([1, 2]), "c1"),
             (item("message.send", &long_id, "c1", "ann"), "c1"),
         ] {
-            assert!(Entry::from_history(&bad, chat, "me").is_err(), "{bad}");
+            assert!(
+                Entry::from_history(&bad.to_string(), chat, "me").is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -4,21 +4,37 @@
 //! Nothing survives the realm.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+/// One account's rows as `(message id, JSON text)`, sorted by id (ULID order: oldest
+/// first). A sorted `Vec`, not a `BTreeMap`: an outbox holds a handful of rows, and the
+/// map's code was the module's only B-tree (about 10 KB of wasm).
+type Account = Vec<(String, String)>;
 
 thread_local! {
-    /// Rows' JSON text by account key, then by message id (ULID order: oldest first).
-    static ROWS: RefCell<HashMap<String, BTreeMap<String, String>>> = RefCell::new(HashMap::new());
+    /// Rows by account key.
+    static ROWS: RefCell<HashMap<String, Account>> = RefCell::new(HashMap::new());
+}
+
+/// Where `message_id` is in `account`: `Ok` at its index, `Err` where it would go.
+fn find(account: &Account, message_id: &str) -> Result<usize, usize> {
+    account.binary_search_by(|(id, _)| id.as_str().cmp(message_id))
 }
 
 /// Stores (inserts or replaces) `row` (its JSON text) of `account_key` under
 /// `message_id`.
 pub fn put(account_key: &str, message_id: &str, row: String) {
     ROWS.with(|rows| {
-        rows.borrow_mut()
-            .entry(account_key.to_owned())
-            .or_default()
-            .insert(message_id.to_owned(), row)
+        let mut rows = rows.borrow_mut();
+        let account = rows.entry(account_key.to_owned()).or_default();
+        match find(account, message_id) {
+            Ok(at) => {
+                if let Some(slot) = account.get_mut(at) {
+                    slot.1 = row;
+                }
+            }
+            Err(at) => account.insert(at, (message_id.to_owned(), row)),
+        }
     });
 }
 
@@ -26,7 +42,9 @@ pub fn put(account_key: &str, message_id: &str, row: String) {
 pub fn remove(account_key: &str, message_id: &str) {
     ROWS.with(|rows| {
         if let Some(account) = rows.borrow_mut().get_mut(account_key) {
-            account.remove(message_id);
+            if let Ok(at) = find(account, message_id) {
+                account.remove(at);
+            }
         }
     });
 }
@@ -36,7 +54,7 @@ pub fn rows(account_key: &str) -> Vec<String> {
     ROWS.with(|rows| {
         rows.borrow()
             .get(account_key)
-            .map(|account| account.values().cloned().collect())
+            .map(|account| account.iter().map(|(_, row)| row.clone()).collect())
             .unwrap_or_default()
     })
 }
@@ -51,7 +69,12 @@ mod tests {
         put("om-a", "msg-1", "1".into());
         put("om-b", "msg-9", "9".into());
         put("om-a", "msg-2", "22".into());
-        assert_eq!(rows("om-a"), ["1", "22"]);
+        put("om-a", "msg-0", "0".into());
+        put("om-a", "msg-3", "3".into());
+        assert_eq!(rows("om-a"), ["0", "1", "22", "3"]);
+        remove("om-a", "msg-0");
+        remove("om-a", "msg-3");
+        remove("om-a", "msg-4");
         remove("om-a", "msg-1");
         remove("om-none", "msg-1");
         assert_eq!(rows("om-a"), ["22"]);

@@ -196,7 +196,7 @@ fn events_are_forwarded_only_while_a_follower_listens() {
 fn a_follower_keeps_the_leaders_state_and_emits_forwarded_events() {
     let mut follower = Coordinator::new("F".into(), CoordinatorConfig::default());
     follower.start(true);
-    let state = EventJson::of(&json!({"state": "ready"}));
+    let state = EventJson::from_text(json!({"state": "ready"}).to_string()).unwrap();
     let out = follower.on_wire(
         TabWire::Event {
             name: "state".into(),

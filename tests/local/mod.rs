@@ -86,7 +86,7 @@ pub async fn malformed_indexeddb_rows_are_typed_errors() {
     let blank = unique("blank");
     let row = serde_json::json!({"account_key": blank, "user_id": "u", "access_token": " ",
         "refresh_token": "", "device_id": "d", "activated_at": 0});
-    let row = clawchat_wasm::platform::json::write_js(&row);
+    let row = js_sys::JSON::parse(&row.to_string()).expect("JSON");
     idb.put(SESSIONS, &row).await.expect("written");
     let wrong = unique("wrong");
     let row = js_sys::JSON::parse(&format!(r#"{{"account_key":"{wrong}","user_id":7}}"#));
