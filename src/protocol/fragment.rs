@@ -508,19 +508,6 @@ mod tests {
     }
 
     #[test]
-    fn through_the_codec_too_the_last_of_a_repeated_key_wins() {
-        let parse = |text: &str| json::from_str::<Fragment>(text).unwrap();
-        assert_eq!(
-            parse(r#"{"kind":"text","text":1,"delta":"d","text":"b","delta":2}"#),
-            Fragment::text("b")
-        );
-        assert_eq!(
-            parse(r#"{"kind":"text","text":"a","text":1}"#),
-            kept(r#"{"kind":"text","text":"a","text":1}"#)
-        );
-    }
-
-    #[test]
     fn broken_json_in_a_fragment_is_an_error() {
         for text in [
             r#"{"kind":"text","text":"a""#,
