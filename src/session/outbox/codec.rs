@@ -46,13 +46,24 @@ impl SendErrorKind {
     }
 }
 
+/// The one of `all` whose name (`name_of`) is the string read, else
+/// [`JsonError::Variant`] naming `field`: the reader of the outbox's name-spelled enums.
+fn by_name<T: Copy>(
+    r: &mut Reader<'_>,
+    all: &[T],
+    name_of: fn(T) -> &'static str,
+    field: &'static str,
+) -> Result<T, JsonError> {
+    let name = r.string()?;
+    all.iter()
+        .copied()
+        .find(|value| name_of(*value) == name)
+        .ok_or(JsonError::Variant { field })
+}
+
 impl FromJson<'_> for RowStatus {
     fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
-        let name = r.string()?;
-        RowStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == name)
-            .ok_or(JsonError::Variant { field: "status" })
+        by_name(r, &RowStatus::ALL, RowStatus::as_str, "status")
     }
 }
 
@@ -64,11 +75,7 @@ impl ToJson for RowStatus {
 
 impl FromJson<'_> for SendErrorKind {
     fn read(r: &mut Reader<'_>) -> Result<Self, JsonError> {
-        let name = r.string()?;
-        SendErrorKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
-            .ok_or(JsonError::Variant { field: "kind" })
+        by_name(r, &SendErrorKind::ALL, SendErrorKind::as_str, "kind")
     }
 }
 
