@@ -18,6 +18,11 @@ async fn with_memory_storage_the_next_client_of_the_realm_sends_it_once() {
 }
 
 #[wasm_bindgen_test]
+async fn sends_made_on_each_ack_share_the_outbox_transactions() {
+    support::outbox::sends_made_on_each_ack_share_the_outbox_transactions().await;
+}
+
+#[wasm_bindgen_test]
 async fn a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader() {
     support::outbox::a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader()
         .await;

@@ -40,6 +40,7 @@ use crate::tabs::{
 
 use super::convert::{parse_json, send_error};
 use super::events::Emitter;
+use super::jobs::{Job, JobQueue};
 
 /// How often the connection's tick runs.
 const TICK_MS: u32 = 1_000;
@@ -100,7 +101,8 @@ pub(super) struct Driver {
     /// The WebSocket class from the `transport` option (else the global one).
     pub transport: Option<Function>,
     tick: Option<Interval>,
-    /// online / visibilitychange / pageshow / focus: the connection re-checks its socket.
+    /// online / visibilitychange / pageshow / focus: the connection re-checks its socket;
+    /// visibilitychange / pagehide: the store workers stop waiting.
     wakers: Vec<Listener>,
     wake: Vec<Listener>,
     timer: Option<(i64, Timeout)>,
@@ -141,37 +143,31 @@ pub(super) struct Driver {
     loaded: bool,
 }
 
-/// Jobs for a store worker that takes all of them each round, and whether it runs.
-struct JobQueue<J> {
-    jobs: Vec<J>,
-    running: bool,
-}
-
-impl<J> Default for JobQueue<J> {
-    fn default() -> Self {
-        JobQueue {
-            jobs: Vec::new(),
-            running: false,
-        }
+impl Job for RowJob {
+    /// A row to store holds its send back, a read its answer; a removal waits (to share
+    /// the transaction of the next send's row, when the app sends on each ack).
+    fn urgent(&self) -> bool {
+        !matches!(self, RowJob::Write(RowWrite::Remove(_)))
     }
 }
 
-impl<J> JobQueue<J> {
-    /// Queues `job`; true when no worker runs, so the caller must start one (it is then
-    /// counted as running).
-    fn push(&mut self, job: J) -> bool {
-        self.jobs.push(job);
-        !std::mem::replace(&mut self.running, true)
-    }
-
-    /// Everything queued, for the worker's next round; `None` when nothing is, and the
-    /// worker stops.
-    fn take(&mut self) -> Option<Vec<J>> {
-        let jobs = std::mem::take(&mut self.jobs);
-        self.running = !jobs.is_empty();
-        self.running.then_some(jobs)
+impl Job for CacheJob {
+    /// Reads and the logout's clear go at once; messages to cache wait for company.
+    fn urgent(&self) -> bool {
+        !matches!(
+            self,
+            CacheJob::Write(CacheWrite::Put(_) | CacheWrite::Remove(..))
+        )
     }
 }
+
+/// How long outbox removals wait for the next send's row: until the end of this task
+/// (an app that sends on each ack sends within it).
+const ROW_PATIENCE_MS: u32 = 0;
+
+/// How long messages to cache wait for more (a burst of inbound or acked messages goes in
+/// one transaction instead of one each, which a send's row would queue behind).
+const CACHE_PATIENCE_MS: u32 = 50;
 
 /// The driver, shared by the facade and every callback.
 pub(super) type Shared = Rc<RefCell<Driver>>;
@@ -246,10 +242,10 @@ impl Driver {
             refresh_lock: None,
             requests: HashMap::new(),
             outbox: OutboxStore::for_tokens(&store),
-            row_jobs: JobQueue::default(),
+            row_jobs: JobQueue::new(ROW_PATIENCE_MS),
             messages: MessageStore::for_tokens(&store),
             cache_capacity: message_cache::DEFAULT_CAPACITY,
-            cache_jobs: JobQueue::default(),
+            cache_jobs: JobQueue::new(CACHE_PATIENCE_MS),
             unacked: HashMap::new(),
             store,
             emitter: Emitter::default(),
@@ -608,11 +604,18 @@ fn start_connection(shared: &Shared, d: &mut Driver) -> Vec<Work> {
                 }
             }
         };
+        let hurry = || {
+            let weak = Rc::downgrade(shared);
+            move || with(&weak, |s| hurry_stores(&mut s.borrow_mut()))
+        };
         d.wakers = [
             Listener::global("online", waker(Wake::Online)),
             Listener::document("visibilitychange", waker(Wake::Visible)),
             Listener::global("pageshow", waker(Wake::PageShow)),
             Listener::global("focus", waker(Wake::Focus)),
+            // The page may be going away: what waits for company is written now.
+            Listener::document("visibilitychange", hurry()),
+            Listener::global("pagehide", hurry()),
         ]
         .into_iter()
         .flatten()
@@ -639,6 +642,10 @@ fn queue_row_job(shared: &Shared, d: &mut Driver, job: RowJob) {
 /// stay in order, and a read sees every earlier write of this tab.
 async fn row_worker(weak: Weak<RefCell<Driver>>, store: OutboxStore, key: String) {
     loop {
+        let wait = weak.upgrade().and_then(|s| s.borrow_mut().row_jobs.wait());
+        if let Some(wait) = wait {
+            wait.done().await;
+        }
         let Some(jobs) = weak.upgrade().and_then(|s| s.borrow_mut().row_jobs.take()) else {
             return;
         };
@@ -815,6 +822,12 @@ async fn cache_worker(
     capacity: usize,
 ) {
     loop {
+        let wait = weak
+            .upgrade()
+            .and_then(|s| s.borrow_mut().cache_jobs.wait());
+        if let Some(wait) = wait {
+            wait.done().await;
+        }
         let Some(jobs) = weak
             .upgrade()
             .and_then(|s| s.borrow_mut().cache_jobs.take())
@@ -931,6 +944,13 @@ fn stop_connection(d: &mut Driver) {
         drop_later(socket);
     }
     d.wakers.clear();
+    hurry_stores(d);
+}
+
+/// Ends the store workers' waits: queued removals and messages are written now.
+fn hurry_stores(d: &mut Driver) {
+    d.row_jobs.hurry();
+    d.cache_jobs.hurry();
 }
 
 /// What an asynchronous effect of the rotation flow feeds back to it.

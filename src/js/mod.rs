@@ -6,6 +6,7 @@ mod driver;
 mod events;
 mod fatal;
 mod history;
+mod jobs;
 mod keys;
 mod rest;
 mod types;

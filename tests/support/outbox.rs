@@ -121,6 +121,72 @@ pub async fn a_send_made_offline_is_sent_once_by_the_next_client(storage: &str) 
     bob.client.disconnect();
 }
 
+/// Counts the read-write transactions this realm opens on IndexedDB store `store` from
+/// now on (the SDK's own, through a wrapper of `IDBDatabase.prototype.transaction`).
+fn count_writes(store: &str) -> impl Fn() -> u32 {
+    let install = Function::new_with_args(
+        "store",
+        r#"const key = "__writes_" + store;
+        if (!(key in globalThis)) {
+            globalThis[key] = 0;
+            const open = IDBDatabase.prototype.transaction;
+            IDBDatabase.prototype.transaction = function (names, mode, options) {
+                if (mode === "readwrite" && [].concat(names).includes(store)) globalThis[key]++;
+                return open.call(this, names, mode, options);
+            };
+        }
+        return key;"#,
+    );
+    let key = install.call1(&JsValue::NULL, &store.into()).unwrap();
+    move || {
+        Reflect::get(&js_sys::global(), &key)
+            .unwrap()
+            .as_f64()
+            .unwrap() as u32
+    }
+}
+
+/// Sends made one after the other, each as soon as the last one is acked (a bot's loop),
+/// with the outbox in IndexedDB: each row is stored before its send is written, and the
+/// removal of the row acked just before rides in the same transaction. So n sends take
+/// n + 1 outbox transactions (the last removal alone), not 2n; every send is acked once
+/// and nothing stays stored.
+pub async fn sends_made_on_each_ack_share_the_outbox_transactions() {
+    const SENDS: u32 = 10;
+    let outbox_writes = count_writes("outbox");
+    let session = session("outbox-loop").await;
+    let account = get_str(&session, "userId");
+    let bob = connected("outbox-loop-bob").await;
+    let me = client_for(&session, "indexeddb", None);
+    let sent = record(&me.client, "sent");
+    settle(me.client.connect()).await.expect("connect starts");
+    let chat_id = chat(&me, "direct", &[&bob]).await;
+    let send = |text: String| settle(me.client.send_text(&chat_id, &text, JsValue::UNDEFINED));
+    send("warm-up".into()).await.expect("acked");
+
+    let before = outbox_writes();
+    for i in 0..SENDS {
+        send(format!("loop {i}")).await.expect("acked");
+    }
+    // A read takes the last removal along.
+    let pending = Array::from(&settle(me.client.pending()).await.unwrap()).to_vec();
+    let writes = outbox_writes() - before;
+    assert!(pending.is_empty(), "nothing queued after the acks");
+    assert!(
+        writes <= SENDS + 1,
+        "{writes} outbox transactions for {SENDS} sends made on each ack"
+    );
+    let rows = stored_rows().await;
+    assert!(rows.iter().all(|r| get_str(r, "accountKey") != account));
+    wait_until("bob got every send", || {
+        bob.texts().len() == SENDS as usize + 1
+    })
+    .await;
+    assert_eq!(sent.borrow().len(), SENDS as usize + 1, "each acked once");
+    me.client.disconnect();
+    bob.client.disconnect();
+}
+
 fn role(tab: &Recorded) -> String {
     tab.client.role().as_string().unwrap_or_default()
 }
