@@ -237,6 +237,73 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     bob.client.disconnect();
 }
 
+/// Rows cached by a build before the time index (database version 4) are indexed by the
+/// upgrade and trimmed like new ones: the chat keeps its newest `cacheSize` by time.
+#[wasm_bindgen_test]
+async fn rows_cached_before_the_time_index_are_trimmed_after_the_upgrade() {
+    let session = session("history-upgrade").await;
+    let account = get_str(&session, "userId");
+    let ann = client_for(&session, "indexeddb", r#"{"cacheSize":3}"#);
+    let bob = connected("history-upgrade-bob").await;
+    let chat_id = chat(&bob, "direct", &[&ann]).await;
+    // The database as version 4 left it, with five rows of the chat (oldest first).
+    let plant = js_sys::Function::new_with_args(
+        "account, chat",
+        r#"return new Promise((ok, fail) => {
+            const gone = indexedDB.deleteDatabase("clawchat");
+            gone.onerror = () => fail(gone.error);
+            gone.onsuccess = () => {
+                const open = indexedDB.open("clawchat", 4);
+                open.onerror = () => fail(open.error);
+                open.onupgradeneeded = () => {
+                    const db = open.result;
+                    db.createObjectStore("sessions", { keyPath: "account_key" });
+                    db.createObjectStore("leases", { keyPath: "name" });
+                    db.createObjectStore("outbox", { keyPath: ["accountKey", "messageId"] });
+                    db.createObjectStore("messages", { keyPath: ["accountKey", "chatId", "messageId"] });
+                };
+                open.onsuccess = () => {
+                    const db = open.result;
+                    const tx = db.transaction("messages", "readwrite");
+                    // Message ids in the reverse order of time: the trim goes by time.
+                    for (let i = 1; i <= 5; i++) {
+                        tx.objectStore("messages").put({ accountKey: account, chatId: chat,
+                            messageId: `old-${6 - i}`, sentAt: i, frame: "{}" });
+                    }
+                    tx.oncomplete = () => { db.close(); ok(); };
+                    tx.onerror = () => fail(tx.error);
+                };
+            };
+        });"#,
+    );
+    let planted: js_sys::Promise = plant
+        .call2(
+            &JsValue::NULL,
+            &account.clone().into(),
+            &chat_id.clone().into(),
+        )
+        .unwrap()
+        .into();
+    settle(planted).await.expect("a version 4 database");
+    connect(&ann).await;
+    let new_id = send(&bob, &chat_id, "after the upgrade").await;
+    wait_until("ann got it", || ann.texts().len() == 1).await;
+    let mut kept: Vec<String> = read_until(
+        || async { stored_rows(&account).await },
+        |rows| rows.len() == 3,
+    )
+    .await
+    .iter()
+    .map(|row| get_str(row, "messageId"))
+    .collect();
+    kept.sort();
+    let mut newest = vec!["old-1".to_owned(), "old-2".into(), new_id];
+    newest.sort();
+    assert_eq!(kept, newest, "the newest three by time");
+    ann.client.disconnect();
+    bob.client.disconnect();
+}
+
 /// A server can open any number of chats: the account keeps the rows of at most 256
 /// (with `cacheSize` 1, at most 256 rows), whatever it is sent.
 #[wasm_bindgen_test]

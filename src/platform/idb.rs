@@ -13,9 +13,9 @@ use web_sys::{
 use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
-/// 1: sessions; 2: + leases; 3: + outbox; 4: + messages. An upgrade only adds missing
-/// stores.
-const DB_VERSION: u32 = 4;
+/// 1: sessions; 2: + leases; 3: + outbox; 4: + messages; 5: + the messages' time index.
+/// An upgrade only adds what is missing.
+const DB_VERSION: u32 = 5;
 /// The object store of sessions, keyed by `account_key`.
 pub const SESSIONS: &str = "sessions";
 /// The object store of lease rows (the lock fallback without Web Locks), keyed by `name`.
@@ -24,6 +24,9 @@ pub const LEASES: &str = "leases";
 pub const OUTBOX: &str = "outbox";
 /// The object store of cached messages, keyed by `[accountKey, chatId, messageId]`.
 pub const MESSAGES: &str = "messages";
+/// The index of [`MESSAGES`] by `[accountKey, chatId, sentAt]`: a chat's messages oldest
+/// first (ties in message id order), keys only, for trimming.
+pub const BY_TIME: &str = "byTime";
 
 /// One write of a batch.
 pub enum Write {
@@ -130,6 +133,17 @@ impl Idb {
                     }
                 }
             }
+            // The upgrade's own transaction indexes the rows already stored.
+            if let Some(messages) = upgrading
+                .transaction()
+                .and_then(|tx| tx.object_store(MESSAGES).ok())
+                .filter(|store| !store.index_names().contains(BY_TIME))
+            {
+                let by_time: JsValue =
+                    js_sys::Array::of3(&"accountKey".into(), &"chatId".into(), &"sentAt".into())
+                        .into();
+                let _ = messages.create_index_with_str_sequence(BY_TIME, &by_time);
+            }
         });
         request.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
         let db = settle(&request)
@@ -200,15 +214,31 @@ pub fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
     IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))
 }
 
-/// What to trim in the transaction of a write: when the rows under `prefix` number more
-/// than `keep`, the rows whose remaining key parts `pick` chooses.
-pub struct Trim<'a> {
-    /// The key prefix to look at.
-    pub prefix: Vec<&'a str>,
-    /// Rows kept under the prefix without looking at them.
-    pub keep: u32,
-    /// The remaining key parts (after the prefix) of the rows to delete, from the rows.
-    pub pick: &'a dyn Fn(Vec<JsValue>) -> Vec<Vec<String>>,
+/// What to trim in the transaction of a write, when the rows under a key prefix number
+/// more than they may.
+pub enum Trim<'a> {
+    /// Past `keep` rows under `prefix`, the oldest by `index` (whose keys start with the
+    /// same parts) are deleted down to `to`, read as keys only.
+    Oldest {
+        /// The key prefix to look at.
+        prefix: Vec<&'a str>,
+        /// Rows kept under the prefix without looking at them.
+        keep: u32,
+        /// Rows left after a trim.
+        to: u32,
+        /// The index that orders the rows, oldest first.
+        index: &'a str,
+    },
+    /// Past `keep` rows under `prefix`, the rows are read and those `pick` chooses
+    /// deleted.
+    Picked {
+        /// The key prefix to look at.
+        prefix: Vec<&'a str>,
+        /// Rows kept under the prefix without looking at them.
+        keep: u32,
+        /// The remaining key parts (after the prefix) of the rows to delete, from the rows.
+        pick: &'a dyn Fn(Vec<JsValue>) -> Vec<Vec<String>>,
+    },
 }
 
 impl Idb {
@@ -272,26 +302,41 @@ impl Idb {
     }
 }
 
-/// Counts the prefix's rows and, past `keep`, reads them and deletes the picked keys.
+/// Counts the prefix's rows and, past what it may keep, deletes the rows it picks.
 async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreError> {
-    let range: JsValue = prefix_range(&trim.prefix)?.into();
+    let (Trim::Oldest { prefix, keep, .. } | Trim::Picked { prefix, keep, .. }) = trim;
+    let range: JsValue = prefix_range(prefix)?.into();
     let counted = store
         .count_with_key(&range)
         .map_err(|_| io("cannot count"))?;
     let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
-    if count <= f64::from(trim.keep) {
+    if count <= f64::from(*keep) {
         return Ok(());
     }
-    let read = store
-        .get_all_with_key(&range)
-        .map_err(|_| io("cannot read for a trim"))?;
-    let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
-    for rest in (trim.pick)(rows) {
-        let key: js_sys::Array = trim.prefix.iter().map(|p| JsValue::from(*p)).collect();
-        for part in rest {
-            key.push(&part.into());
+    match trim {
+        Trim::Oldest { to, index, .. } => {
+            let excess = (count - f64::from(*to)).min(f64::from(u32::MAX)) as u32;
+            let oldest = store
+                .index(index)
+                .and_then(|index| index.get_all_keys_with_key_and_limit(&range, excess))
+                .map_err(|_| io("cannot read for a trim"))?;
+            for key in js_sys::Array::from(&settle(&oldest).await?).iter() {
+                store.delete(&key).map_err(|_| io("cannot trim"))?;
+            }
         }
-        store.delete(&key).map_err(|_| io("cannot trim"))?;
+        Trim::Picked { pick, .. } => {
+            let read = store
+                .get_all_with_key(&range)
+                .map_err(|_| io("cannot read for a trim"))?;
+            let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
+            for rest in pick(rows) {
+                let key: js_sys::Array = prefix.iter().map(|p| JsValue::from(*p)).collect();
+                for part in rest {
+                    key.push(&part.into());
+                }
+                store.delete(&key).map_err(|_| io("cannot trim"))?;
+            }
+        }
     }
     Ok(())
 }

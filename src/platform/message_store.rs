@@ -9,10 +9,10 @@ use std::rc::Rc;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::idb::{prefix_range, Idb, Trim, Write, MESSAGES};
+use super::idb::{prefix_range, Idb, Trim, Write, BY_TIME, MESSAGES};
 use super::token_store::TokenStore;
 use crate::store::message_cache::{
-    excess, excess_chats, trim_threshold, Entry, EntryError, Row, MAX_CHATS,
+    excess_chats, trim_threshold, Entry, EntryError, Row, MAX_CHATS,
 };
 use crate::store::{message_memory, StoreError};
 
@@ -144,16 +144,6 @@ impl MessageStore {
                     })
                     .collect();
                 let threshold = trim_threshold(capacity);
-                let in_chat = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
-                    let positions = rows
-                        .iter()
-                        .map(|row| (time(row, "sentAt"), text(row, "messageId")))
-                        .collect();
-                    excess(positions, capacity)
-                        .into_iter()
-                        .map(|id| vec![id])
-                        .collect()
-                };
                 let in_account = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
                     let positions = rows
                         .iter()
@@ -167,18 +157,20 @@ impl MessageStore {
                         .map(|(chat, id)| vec![chat, id])
                         .collect()
                 };
+                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
                 let mut trims: Vec<Trim> = chats
                     .iter()
-                    .map(|chat| Trim {
+                    .map(|chat| Trim::Oldest {
                         prefix: vec![account_key, *chat],
-                        keep: u32::try_from(threshold).unwrap_or(u32::MAX),
-                        pick: &in_chat,
+                        keep: count(threshold),
+                        to: count(capacity),
+                        index: BY_TIME,
                     })
                     .collect();
                 // After the chats: all of them full is within bounds; more chats are not.
-                trims.push(Trim {
+                trims.push(Trim::Picked {
                     prefix: vec![account_key],
-                    keep: u32::try_from(threshold.saturating_mul(MAX_CHATS)).unwrap_or(u32::MAX),
+                    keep: count(threshold.saturating_mul(MAX_CHATS)),
                     pick: &in_account,
                 });
                 TokenStore::idb(cell)
