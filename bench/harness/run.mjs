@@ -3,7 +3,7 @@
 // side goes first), printing min / median / max of the ratio. The machine is shared and
 // noisy: the absolute figures drift from run to run, the ratios are what count.
 //
-// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [inbound-follower] [send-ack] [cold-start]
+// node bench/harness/run.mjs [inbound-cpu] [inbound-socket] [inbound-follower] [send-ack] [send-ack-stored] [cold-start]
 //   [cold-phases] [cold-compile] [code-cache] [memory]
 // (all when none is named; bench/browser builds what this needs first)
 // The pages load the SDK from /pkg/: the npm package scripts/package.sh builds, as an app
@@ -32,7 +32,7 @@ const OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
 const EMULATOR_PORT = 18827 + OFFSET; // and its admin listener on + 1
 const SERVER_PORT = 18830 + OFFSET;
 const PACKAGE = resolve(ROOT, process.env.CLAWCHAT_BENCH_PACKAGE ?? "target/npm/clawchat-wasm");
-const ALL = ["inbound-cpu", "inbound-socket", "inbound-follower", "send-ack", "cold-start", "cold-phases", "cold-compile",
+const ALL = ["inbound-cpu", "inbound-socket", "inbound-follower", "send-ack", "send-ack-stored", "cold-start", "cold-phases", "cold-compile",
   "code-cache", "memory"];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -290,24 +290,11 @@ const benches = {
   },
 
   async "send-ack"({ browser, server, emulator }) {
-    const peer = await emulator.signIn("bench-peer");
-    const sides = {};
-    for (const kind of ["sdk", "raw"]) {
-      const session = await emulator.signIn(`bench-${kind}`);
-      sides[kind] = { session, chatId: await emulator.directChat(session, peer) };
-    }
-    const runs = await sideBySide(async (kind) => {
-      const latencies = await inPage(browser, server.url, "sendAck", {
-        kind, base: emulator.base, wsUrl: emulator.ws, ...sides[kind], n: SENDS, warmup: WARMUP_SENDS,
-      });
-      latencies.sort((a, b) => a - b);
-      return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-    });
-    for (const p of ["p50", "p99"]) {
-      const ms = (kind) => fmt(median(runs.map((r) => r[kind][p])), 3);
-      report(`send → ack ${p} (${SENDS} sends, emulator)`, runs.map((r) => r.sdk[p] / r.raw[p]),
-        `latency SDK ÷ JS; median SDK ${ms("sdk")} ms, JS ${ms("raw")} ms`);
-    }
+    await sendAck({ browser, server, emulator }, "memory");
+  },
+
+  async "send-ack-stored"({ browser, server, emulator }) {
+    await sendAck({ browser, server, emulator }, "indexeddb");
   },
 
   async "cold-start"({ browser, server, emulator }) {
@@ -406,12 +393,38 @@ const benches = {
   },
 };
 
+/**
+ * Closed-loop sends against the emulator, the SDK keeping its outbox and cache in
+ * `storage` ("memory", or "indexeddb": the default, a row stored before each send goes
+ * out); the baseline stores nothing.
+ */
+async function sendAck({ browser, server, emulator }, storage) {
+  const peer = await emulator.signIn("bench-peer");
+  const sides = {};
+  for (const kind of ["sdk", "raw"]) {
+    const session = await emulator.signIn(`bench-${kind}`);
+    sides[kind] = { session, chatId: await emulator.directChat(session, peer) };
+  }
+  const runs = await sideBySide(async (kind) => {
+    const latencies = await inPage(browser, server.url, "sendAck", {
+      kind, base: emulator.base, wsUrl: emulator.ws, ...sides[kind], n: SENDS, warmup: WARMUP_SENDS, storage,
+    });
+    latencies.sort((a, b) => a - b);
+    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  });
+  for (const p of ["p50", "p99"]) {
+    const ms = (kind) => fmt(median(runs.map((r) => r[kind][p])), 3);
+    report(`send → ack ${p} (${SENDS} sends, SDK storage ${storage})`, runs.map((r) => r.sdk[p] / r.raw[p]),
+      `latency SDK ÷ JS; median SDK ${ms("sdk")} ms, JS ${ms("raw")} ms`);
+  }
+}
+
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
   const unknown = names.filter((n) => !ALL.includes(n));
   if (unknown.length) throw new Error(`unknown bench ${unknown.join(", ")}; known: ${ALL.join(", ")}`);
   const server = await startServer({ root: ROOT, pkg: PACKAGE, port: SERVER_PORT });
-  const emulator = names.some((n) => ["send-ack", "cold-start", "cold-phases", "cold-compile", "code-cache"].includes(n)) ? new ReleaseEmulator(EMULATOR_PORT) : null;
+  const emulator = names.some((n) => ["send-ack", "send-ack-stored", "cold-start", "cold-phases", "cold-compile", "code-cache"].includes(n)) ? new ReleaseEmulator(EMULATOR_PORT) : null;
   let browser = null;
   try {
     await emulator?.start();

@@ -120,8 +120,8 @@ async function follow({ device }) {
 }
 
 /** Bench 3: closed-loop send → ack latencies (ms) against the emulator. */
-async function sendAck({ kind, base, wsUrl, session, chatId, n, warmup }) {
-  const c = await client(kind, { url: wsUrl, base, session });
+async function sendAck({ kind, base, wsUrl, session, chatId, n, warmup, storage }) {
+  const c = await client(kind, { url: wsUrl, base, session, storage });
   for (let i = 0; i < warmup; i++) await c.send(chatId, `warm-up ${i}`);
   const latencies = [];
   for (let i = 0; i < n; i++) {
