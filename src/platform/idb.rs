@@ -218,14 +218,12 @@ pub fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
 /// more than they may.
 pub enum Trim<'a> {
     /// Past `keep` rows under `prefix`, the oldest by `index` (whose keys start with the
-    /// same parts) are deleted down to `to`, read as keys only.
+    /// same parts) are deleted, read as keys only: as many as the rows past `keep`.
     Oldest {
         /// The key prefix to look at.
         prefix: Vec<&'a str>,
-        /// Rows kept under the prefix without looking at them.
+        /// Rows kept under the prefix.
         keep: u32,
-        /// Rows left after a trim.
-        to: u32,
         /// The index that orders the rows, oldest first.
         index: &'a str,
     },
@@ -314,8 +312,8 @@ async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreErr
         return Ok(());
     }
     match trim {
-        Trim::Oldest { to, index, .. } => {
-            let excess = (count - f64::from(*to)).min(f64::from(u32::MAX)) as u32;
+        Trim::Oldest { index, .. } => {
+            let excess = (count - f64::from(*keep)).min(f64::from(u32::MAX)) as u32;
             let oldest = store
                 .index(index)
                 .and_then(|index| index.get_all_keys_with_key_and_limit(&range, excess))

@@ -98,7 +98,8 @@ impl MessageStore {
     }
 
     /// Applies `writes` of `account_key` in one transaction, then trims each chat a `Put`
-    /// touched past [`trim_threshold`] to its newest `capacity`, in the same transaction.
+    /// touched to its newest `capacity` (in IndexedDB; in memory past
+    /// [`trim_threshold`]), in the same transaction.
     pub async fn write(
         &self,
         account_key: &str,
@@ -158,12 +159,13 @@ impl MessageStore {
                         .collect()
                 };
                 let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                // A chat's trim reads only the keys it deletes: each write keeps the chat
+                // at `capacity` (the deletes spread evenly, no trim of many at once).
                 let mut trims: Vec<Trim> = chats
                     .iter()
                     .map(|chat| Trim::Oldest {
                         prefix: vec![account_key, *chat],
-                        keep: count(threshold),
-                        to: count(capacity),
+                        keep: count(capacity),
                         index: BY_TIME,
                     })
                     .collect();
