@@ -166,7 +166,9 @@ impl Job for CacheJob {
 const ROW_PATIENCE_MS: u32 = 0;
 
 /// How long messages to cache wait for more (a burst of inbound or acked messages goes in
-/// one transaction instead of one each, which a send's row would queue behind).
+/// one transaction instead of one each, which a send's row would queue behind). A hidden
+/// page runs its timers at most once a second, so there the wait can reach a second; the
+/// page hiding or going away ends it.
 const CACHE_PATIENCE_MS: u32 = 50;
 
 /// The driver, shared by the facade and every callback.

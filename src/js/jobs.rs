@@ -85,7 +85,7 @@ impl<J: Job> JobQueue<J> {
 
 /// A wait of up to some ms that an urgent job ends early; the timer is cancelled when it
 /// is dropped.
-#[must_use = "the wait ends at once when dropped"]
+#[must_use = "await `done()`: dropping a wait cancels its timer"]
 pub(super) struct Wait {
     done: Promise,
     wake: Function,
