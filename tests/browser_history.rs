@@ -237,16 +237,17 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     bob.client.disconnect();
 }
 
-/// Rows cached by a build before the time index (database version 4) are indexed by the
-/// upgrade and trimmed like new ones: the chat keeps its newest `cacheSize` by time.
+/// A database an older build created has no time index (the index raises no version, so
+/// that tabs of the older build keep their database): its chats are trimmed by reading
+/// their rows, the newest `cacheSize` by time kept, once past a quarter more.
 #[wasm_bindgen_test]
-async fn rows_cached_before_the_time_index_are_trimmed_after_the_upgrade() {
-    let session = session("history-upgrade").await;
+async fn a_database_without_the_time_index_is_trimmed_by_reading_its_rows() {
+    let session = session("history-no-index").await;
     let account = get_str(&session, "userId");
     let ann = client_for(&session, "indexeddb", r#"{"cacheSize":3}"#);
-    let bob = connected("history-upgrade-bob").await;
+    let bob = connected("history-no-index-bob").await;
     let chat_id = chat(&bob, "direct", &[&ann]).await;
-    // The database as version 4 left it, with five rows of the chat (oldest first).
+    // The database as the older build created it, with five rows of the chat.
     let plant = js_sys::Function::new_with_args(
         "account, chat",
         r#"return new Promise((ok, fail) => {
@@ -284,9 +285,9 @@ async fn rows_cached_before_the_time_index_are_trimmed_after_the_upgrade() {
         )
         .unwrap()
         .into();
-    settle(planted).await.expect("a version 4 database");
+    settle(planted).await.expect("a database without the index");
     connect(&ann).await;
-    let new_id = send(&bob, &chat_id, "after the upgrade").await;
+    let new_id = send(&bob, &chat_id, "into the old database").await;
     wait_until("ann got it", || ann.texts().len() == 1).await;
     let mut kept: Vec<String> = read_until(
         || async { stored_rows(&account).await },
@@ -302,6 +303,16 @@ async fn rows_cached_before_the_time_index_are_trimmed_after_the_upgrade() {
     assert_eq!(kept, newest, "the newest three by time");
     ann.client.disconnect();
     bob.client.disconnect();
+    // The next tests get a database of this build (with the index) again.
+    let drop_database = js_sys::Function::new_no_args(
+        r#"return new Promise((ok, fail) => {
+            const gone = indexedDB.deleteDatabase("clawchat");
+            gone.onsuccess = () => ok();
+            gone.onerror = () => fail(gone.error);
+        });"#,
+    );
+    let dropped: js_sys::Promise = drop_database.call0(&JsValue::NULL).unwrap().into();
+    settle(dropped).await.expect("the database deleted");
 }
 
 /// A server can open any number of chats: the account keeps the rows of at most 256

@@ -23,6 +23,11 @@ async fn sends_made_on_each_ack_share_the_outbox_transactions() {
 }
 
 #[wasm_bindgen_test]
+async fn a_client_freed_on_an_ack_leaves_no_row_behind() {
+    support::outbox::a_client_freed_on_an_ack_leaves_no_row_behind().await;
+}
+
+#[wasm_bindgen_test]
 async fn a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader() {
     support::outbox::a_followers_send_stored_by_a_closed_leader_goes_out_from_the_next_leader()
         .await;

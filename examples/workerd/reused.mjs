@@ -5,7 +5,8 @@
 // message there (nothing is lost). A Durable Object keeps its socket across requests
 // instead: see durable.mjs.
 // GET /first: connects a client, creates a chat and sends (acked). GET /second: sends
-// again with the same client; answers with the ack and the error kinds seen.
+// again with the same client; answers with the ack, the error kinds seen and the texts
+// its message cache holds.
 import * as sdk from "../../target/npm/clawchat-wasm/clawchat_wasm.js";
 import wasm from "../../target/npm/clawchat-wasm/clawchat_wasm_bg.wasm";
 import { connected } from "../exchange.mjs";
@@ -36,7 +37,10 @@ async function first(baseUrl) {
 
 async function second() {
   const sent = await within(kept.client.sendText(kept.chatId, "from the second request"), 10_000, "ack");
-  const result = { messageId: sent.messageId, errors: kept.errors, state: kept.client.state.state };
+  // The message cache (memory here) still answers: both sends, the first request's too.
+  const history = await within(kept.client.history(kept.chatId), 10_000, "history");
+  const result = { messageId: sent.messageId, errors: kept.errors, state: kept.client.state.state,
+    cached: history.map((m) => m.text) };
   kept.client.disconnect();
   return result;
 }

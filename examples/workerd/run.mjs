@@ -2,7 +2,7 @@
 // $CLAWCHAT_EMULATOR_URL, printing one JSON line each; exits non-zero unless all passed:
 // - worker.mjs: one request, two clients exchange a message;
 // - reused.mjs: a client reused by a second request reports "cross_request_io",
-//   reconnects within that request and gets its send acked;
+//   reconnects within that request, gets its send acked and its message cache answers;
 // - durable.mjs: one client per Durable Object, kept across requests (its session in the
 //   object's storage), exchanges a message with another object's client without any error.
 import { fileURLToPath } from "node:url";
@@ -54,8 +54,9 @@ await withWorker("worker.mjs", {}, async (get) => {
 await withWorker("reused.mjs", {}, async (get) => {
   const first = await get("/first");
   const second = await get("/second");
-  const result = { firstAck: first.messageId, secondAck: second.messageId, errors: second.errors };
-  report("client reused across requests", result, Boolean(second.messageId) && second.errors.includes("cross_request_io"));
+  const result = { firstAck: first.messageId, secondAck: second.messageId, errors: second.errors, cached: second.cached };
+  const bothCached = JSON.stringify(second.cached) === JSON.stringify(["from the first request", "from the second request"]);
+  report("client reused across requests", result, Boolean(second.messageId) && second.errors.includes("cross_request_io") && bothCached);
 });
 
 await withWorker("durable.mjs", { durableObjects: { USERS: "ChatUser" } }, async (get) => {

@@ -102,7 +102,7 @@ pub(super) struct Driver {
     pub transport: Option<Function>,
     tick: Option<Interval>,
     /// online / visibilitychange / pageshow / focus: the connection re-checks its socket;
-    /// visibilitychange / pagehide: the store workers stop waiting.
+    /// visibilitychange / freeze / pagehide: the store workers stop waiting.
     wakers: Vec<Listener>,
     wake: Vec<Listener>,
     timer: Option<(i64, Timeout)>,
@@ -161,15 +161,55 @@ impl Job for CacheJob {
     }
 }
 
-/// How long outbox removals wait for the next send's row: until the end of this task
-/// (an app that sends on each ack sends within it).
+/// How long outbox removals wait for the next send's row in IndexedDB: until the end of
+/// this task (an app that sends on each ack sends within it). Memory stores do not wait:
+/// their writes cost nothing to batch, and an edge runtime may cancel a timer with the
+/// request that set it.
 const ROW_PATIENCE_MS: u32 = 0;
 
-/// How long messages to cache wait for more (a burst of inbound or acked messages goes in
-/// one transaction instead of one each, which a send's row would queue behind). A hidden
-/// page runs its timers at most once a second, so there the wait can reach a second; the
-/// page hiding or going away ends it.
+/// How long messages to cache in IndexedDB wait for more (a burst of inbound or acked
+/// messages goes in one transaction instead of one each, which a send's row would queue
+/// behind). A hidden page does not wait; the page hiding, freezing or going away ends a
+/// wait.
 const CACHE_PATIENCE_MS: u32 = 50;
+
+impl Drop for Driver {
+    /// Writes what the store workers have not taken yet (a client freed while they wait
+    /// for company); reads still queued have no one left to answer.
+    fn drop(&mut self) {
+        let rows: Vec<RowWrite> = self
+            .row_jobs
+            .drain()
+            .into_iter()
+            .filter_map(|job| match job {
+                RowJob::Write(write) => Some(write),
+                _ => None,
+            })
+            .collect();
+        let messages: Vec<CacheWrite> = self
+            .cache_jobs
+            .drain()
+            .into_iter()
+            .filter_map(|job| match job {
+                CacheJob::Write(write) => Some(write),
+                CacheJob::Page { .. } => None,
+            })
+            .collect();
+        if rows.is_empty() && messages.is_empty() {
+            return;
+        }
+        let (outbox, cache) = (self.outbox.clone(), self.messages.clone());
+        let (key, capacity) = (std::mem::take(&mut self.account_key), self.cache_capacity);
+        spawn_local(async move {
+            if !rows.is_empty() {
+                let _ = outbox.write(&key, &rows).await;
+            }
+            if !messages.is_empty() {
+                let _ = cache.write(&key, messages, capacity).await;
+            }
+        });
+    }
+}
 
 /// The driver, shared by the facade and every callback.
 pub(super) type Shared = Rc<RefCell<Driver>>;
@@ -226,6 +266,7 @@ impl Driver {
         device_override: Option<String>,
         startup_warning: Option<String>,
     ) -> Self {
+        let durable = matches!(store, TokenStore::IndexedDb(_));
         Driver {
             machine,
             rotation,
@@ -244,10 +285,10 @@ impl Driver {
             refresh_lock: None,
             requests: HashMap::new(),
             outbox: OutboxStore::for_tokens(&store),
-            row_jobs: JobQueue::new(ROW_PATIENCE_MS),
+            row_jobs: JobQueue::new(durable.then_some(ROW_PATIENCE_MS)),
             messages: MessageStore::for_tokens(&store),
             cache_capacity: message_cache::DEFAULT_CAPACITY,
-            cache_jobs: JobQueue::new(CACHE_PATIENCE_MS),
+            cache_jobs: JobQueue::new(durable.then_some(CACHE_PATIENCE_MS)),
             unacked: HashMap::new(),
             store,
             emitter: Emitter::default(),
@@ -617,6 +658,7 @@ fn start_connection(shared: &Shared, d: &mut Driver) -> Vec<Work> {
             Listener::global("focus", waker(Wake::Focus)),
             // The page may be going away: what waits for company is written now.
             Listener::document("visibilitychange", hurry()),
+            Listener::document("freeze", hurry()),
             Listener::global("pagehide", hurry()),
         ]
         .into_iter()
@@ -663,6 +705,18 @@ async fn row_worker(weak: Weak<RefCell<Driver>>, store: OutboxStore, key: String
             true => Ok(()),
             false => store.write(&key, &writes).await,
         };
+        if written.is_err() {
+            // The removals a refused row took along (a full disk refuses new rows, not
+            // deletions) go again alone.
+            let removals: Vec<RowWrite> = writes
+                .iter()
+                .filter(|write| matches!(write, RowWrite::Remove(_)))
+                .cloned()
+                .collect();
+            if !removals.is_empty() && removals.len() < writes.len() {
+                let _ = store.write(&key, &removals).await;
+            }
+        }
         let loaded = match reads.is_empty() {
             true => Ok(Vec::new()),
             false => store.load(&key).await,

@@ -7,6 +7,8 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::platform::page_visible;
+
 /// A job of a store worker.
 pub(super) trait Job {
     /// Something waits for it (a send for its row, a read for its answer): a round that
@@ -19,15 +21,16 @@ pub(super) struct JobQueue<J> {
     jobs: Vec<J>,
     running: bool,
     urgent: bool,
-    /// How long a round of jobs that are not urgent waits for more, in ms.
-    patience_ms: u32,
+    /// How long a round of jobs that are not urgent waits for more, in ms (`None`: it
+    /// does not).
+    patience_ms: Option<u32>,
     /// Ends the worker's current wait (a `resolve` of the promise it awaits).
     wake: Option<Function>,
 }
 
 impl<J: Job> JobQueue<J> {
     /// An empty queue whose rounds of jobs that are not urgent wait `patience_ms`.
-    pub fn new(patience_ms: u32) -> Self {
+    pub fn new(patience_ms: Option<u32>) -> Self {
         JobQueue {
             jobs: Vec::new(),
             running: false,
@@ -60,16 +63,24 @@ impl<J: Job> JobQueue<J> {
     }
 
     /// What the worker waits for before its next round: `None` when a round may start at
-    /// once (an urgent job is queued, or nothing is and the worker stops at [`take`]).
+    /// once (an urgent job is queued, or nothing is and the worker stops at [`take`]; the
+    /// queue has no patience; the page is hidden, where timers are throttled to a minute
+    /// and other tabs may be reading the store).
     ///
     /// [`take`]: JobQueue::take
     pub fn wait(&mut self) -> Option<Wait> {
-        if self.urgent || self.jobs.is_empty() {
+        let patience_ms = self.patience_ms?;
+        if self.urgent || self.jobs.is_empty() || !page_visible() {
             return None;
         }
-        let wait = Wait::new(self.patience_ms)?;
+        let wait = Wait::new(patience_ms)?;
         self.wake = Some(wait.wake.clone());
         Some(wait)
+    }
+
+    /// Everything queued, without a worker (the driver is going away).
+    pub fn drain(&mut self) -> Vec<J> {
+        std::mem::take(&mut self.jobs)
     }
 
     /// Everything queued, for the worker's next round; `None` when nothing is, and the

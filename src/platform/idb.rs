@@ -13,9 +13,11 @@ use web_sys::{
 use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
-/// 1: sessions; 2: + leases; 3: + outbox; 4: + messages; 5: + the messages' time index.
-/// An upgrade only adds what is missing.
-const DB_VERSION: u32 = 5;
+/// 1: sessions; 2: + leases; 3: + outbox; 4: + messages. An upgrade only adds what is
+/// missing. The messages' time index comes with any upgrade (a new database included) but
+/// raises no version: a tab of an older build would lose its database to a new version
+/// (the refresh it saves among it), and the code does without the index.
+const DB_VERSION: u32 = 4;
 /// The object store of sessions, keyed by `account_key`.
 pub const SESSIONS: &str = "sessions";
 /// The object store of lease rows (the lock fallback without Web Locks), keyed by `name`.
@@ -25,7 +27,8 @@ pub const OUTBOX: &str = "outbox";
 /// The object store of cached messages, keyed by `[accountKey, chatId, messageId]`.
 pub const MESSAGES: &str = "messages";
 /// The index of [`MESSAGES`] by `[accountKey, chatId, sentAt]`: a chat's messages oldest
-/// first (ties in message id order), keys only, for trimming.
+/// first (ties in message id order), keys only, for trimming. Absent from a database an
+/// older build created.
 pub const BY_TIME: &str = "byTime";
 
 /// One write of a batch.
@@ -133,7 +136,7 @@ impl Idb {
                     }
                 }
             }
-            // The upgrade's own transaction indexes the rows already stored.
+            // The messages' time index, in the upgrade's own transaction.
             if let Some(messages) = upgrading
                 .transaction()
                 .and_then(|tx| tx.object_store(MESSAGES).ok())
@@ -214,29 +217,20 @@ pub fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
     IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))
 }
 
-/// What to trim in the transaction of a write, when the rows under a key prefix number
+/// What to trim in the transaction of a write: the rows under `prefix`, when they number
 /// more than they may.
-pub enum Trim<'a> {
-    /// Past `keep` rows under `prefix`, the oldest by `index` (whose keys start with the
-    /// same parts) are deleted, read as keys only: as many as the rows past `keep`.
-    Oldest {
-        /// The key prefix to look at.
-        prefix: Vec<&'a str>,
-        /// Rows kept under the prefix.
-        keep: u32,
-        /// The index that orders the rows, oldest first.
-        index: &'a str,
-    },
-    /// Past `keep` rows under `prefix`, the rows are read and those `pick` chooses
-    /// deleted.
-    Picked {
-        /// The key prefix to look at.
-        prefix: Vec<&'a str>,
-        /// Rows kept under the prefix without looking at them.
-        keep: u32,
-        /// The remaining key parts (after the prefix) of the rows to delete, from the rows.
-        pick: &'a dyn Fn(Vec<JsValue>) -> Vec<Vec<String>>,
-    },
+pub struct Trim<'a> {
+    /// The key prefix to look at.
+    pub prefix: Vec<&'a str>,
+    /// Where the store has this index (whose keys start with the prefix's parts, then a
+    /// time), the rows it holds past this many are deleted, oldest first, read as keys
+    /// only; `keep` and `pick` are then not used.
+    pub oldest_by: Option<(&'a str, u32)>,
+    /// Otherwise, rows kept under the prefix without looking at them.
+    pub keep: u32,
+    /// Past `keep`, the remaining key parts (after the prefix) of the rows to delete,
+    /// from the rows.
+    pub pick: &'a dyn Fn(Vec<JsValue>) -> Vec<Vec<String>>,
 }
 
 impl Idb {
@@ -300,41 +294,47 @@ impl Idb {
     }
 }
 
-/// Counts the prefix's rows and, past what it may keep, deletes the rows it picks.
+/// Counts the prefix's rows and, past what it may keep, deletes the oldest or the picked.
 async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreError> {
-    let (Trim::Oldest { prefix, keep, .. } | Trim::Picked { prefix, keep, .. }) = trim;
-    let range: JsValue = prefix_range(prefix)?.into();
+    let range: JsValue = prefix_range(&trim.prefix)?.into();
+    let by_index = trim
+        .oldest_by
+        .and_then(|(name, keep)| Some((store.index(name).ok()?, keep)));
+    if let Some((index, keep)) = by_index {
+        // Counted in the index: a row without a time, never in it, is never trimmed.
+        let counted = index
+            .count_with_key(&range)
+            .map_err(|_| io("cannot count"))?;
+        let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
+        if count <= f64::from(keep) {
+            return Ok(());
+        }
+        let excess = (count - f64::from(keep)).min(f64::from(u32::MAX)) as u32;
+        let oldest = index
+            .get_all_keys_with_key_and_limit(&range, excess)
+            .map_err(|_| io("cannot read for a trim"))?;
+        for key in js_sys::Array::from(&settle(&oldest).await?).iter() {
+            store.delete(&key).map_err(|_| io("cannot trim"))?;
+        }
+        return Ok(());
+    }
     let counted = store
         .count_with_key(&range)
         .map_err(|_| io("cannot count"))?;
     let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
-    if count <= f64::from(*keep) {
+    if count <= f64::from(trim.keep) {
         return Ok(());
     }
-    match trim {
-        Trim::Oldest { index, .. } => {
-            let excess = (count - f64::from(*keep)).min(f64::from(u32::MAX)) as u32;
-            let oldest = store
-                .index(index)
-                .and_then(|index| index.get_all_keys_with_key_and_limit(&range, excess))
-                .map_err(|_| io("cannot read for a trim"))?;
-            for key in js_sys::Array::from(&settle(&oldest).await?).iter() {
-                store.delete(&key).map_err(|_| io("cannot trim"))?;
-            }
+    let read = store
+        .get_all_with_key(&range)
+        .map_err(|_| io("cannot read for a trim"))?;
+    let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
+    for rest in (trim.pick)(rows) {
+        let key: js_sys::Array = trim.prefix.iter().map(|p| JsValue::from(*p)).collect();
+        for part in rest {
+            key.push(&part.into());
         }
-        Trim::Picked { pick, .. } => {
-            let read = store
-                .get_all_with_key(&range)
-                .map_err(|_| io("cannot read for a trim"))?;
-            let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
-            for rest in pick(rows) {
-                let key: js_sys::Array = prefix.iter().map(|p| JsValue::from(*p)).collect();
-                for part in rest {
-                    key.push(&part.into());
-                }
-                store.delete(&key).map_err(|_| io("cannot trim"))?;
-            }
-        }
+        store.delete(&key).map_err(|_| io("cannot trim"))?;
     }
     Ok(())
 }

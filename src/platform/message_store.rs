@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 use super::idb::{prefix_range, Idb, Trim, Write, BY_TIME, MESSAGES};
 use super::token_store::TokenStore;
 use crate::store::message_cache::{
-    excess_chats, trim_threshold, Entry, EntryError, Row, MAX_CHATS,
+    excess, excess_chats, trim_threshold, Entry, EntryError, Row, MAX_CHATS,
 };
 use crate::store::{message_memory, StoreError};
 
@@ -98,8 +98,8 @@ impl MessageStore {
     }
 
     /// Applies `writes` of `account_key` in one transaction, then trims each chat a `Put`
-    /// touched to its newest `capacity` (in IndexedDB; in memory past
-    /// [`trim_threshold`]), in the same transaction.
+    /// touched to its newest `capacity`, in the same transaction: at once where the
+    /// database has the time index, else (and in memory) past [`trim_threshold`].
     pub async fn write(
         &self,
         account_key: &str,
@@ -145,6 +145,16 @@ impl MessageStore {
                     })
                     .collect();
                 let threshold = trim_threshold(capacity);
+                let in_chat = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
+                    let positions = rows
+                        .iter()
+                        .map(|row| (time(row, "sentAt"), text(row, "messageId")))
+                        .collect();
+                    excess(positions, capacity)
+                        .into_iter()
+                        .map(|id| vec![id])
+                        .collect()
+                };
                 let in_account = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
                     let positions = rows
                         .iter()
@@ -159,19 +169,23 @@ impl MessageStore {
                         .collect()
                 };
                 let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-                // A chat's trim reads only the keys it deletes: each write keeps the chat
-                // at `capacity` (the deletes spread evenly, no trim of many at once).
+                // With the time index, a chat's trim reads only the keys it deletes, so
+                // each write keeps the chat at `capacity` (no trim of many at once);
+                // without it (a database an older build created), every row is read, so
+                // only past the threshold.
                 let mut trims: Vec<Trim> = chats
                     .iter()
-                    .map(|chat| Trim::Oldest {
+                    .map(|chat| Trim {
                         prefix: vec![account_key, *chat],
-                        keep: count(capacity),
-                        index: BY_TIME,
+                        oldest_by: Some((BY_TIME, count(capacity))),
+                        keep: count(threshold),
+                        pick: &in_chat,
                     })
                     .collect();
                 // After the chats: all of them full is within bounds; more chats are not.
-                trims.push(Trim::Picked {
+                trims.push(Trim {
                     prefix: vec![account_key],
+                    oldest_by: None,
                     keep: count(threshold.saturating_mul(MAX_CHATS)),
                     pick: &in_account,
                 });

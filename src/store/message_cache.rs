@@ -199,10 +199,10 @@ pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
     unique
 }
 
-/// How many rows past `capacity` a chat in memory may hold before it is trimmed back to
-/// `capacity`: a quarter, so that a busy chat is sorted and trimmed once every
-/// `capacity / 4` messages, not on every one (IndexedDB trims by its time index on every
-/// write). Reads never depend on it.
+/// How many rows past `capacity` a chat may hold before it is trimmed back to
+/// `capacity`, where the trim reads and sorts the whole chat (in memory, or in an
+/// IndexedDB without the time index): a quarter, so that a busy chat is sorted and trimmed
+/// once every `capacity / 4` messages, not on every one. Reads never depend on it.
 pub fn trim_threshold(capacity: usize) -> usize {
     capacity.saturating_add(capacity / 4)
 }

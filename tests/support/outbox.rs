@@ -187,6 +187,34 @@ pub async fn sends_made_on_each_ack_share_the_outbox_transactions() {
     bob.client.disconnect();
 }
 
+/// A client freed (dropped without `disconnect()`) as soon as its send is acked: the
+/// removal of the send's row, which was waiting for company, is still written, so no
+/// acked send is left stored to be sent again by the next client.
+pub async fn a_client_freed_on_an_ack_leaves_no_row_behind() {
+    let session = session("outbox-freed").await;
+    let account = get_str(&session, "userId");
+    let bob = connected("outbox-freed-bob").await;
+    let me = client_for(&session, "indexeddb", None);
+    settle(me.client.connect()).await.expect("connect starts");
+    let chat_id = chat(&me, "direct", &[&bob]).await;
+    settle(
+        me.client
+            .send_text(&chat_id, "then freed", JsValue::UNDEFINED),
+    )
+    .await
+    .expect("acked");
+    drop(me);
+    let rows = read_until(stored_rows, |rows| {
+        rows.iter().all(|r| get_str(r, "accountKey") != account)
+    })
+    .await;
+    assert!(
+        rows.iter().all(|r| get_str(r, "accountKey") != account),
+        "the acked send's row is removed"
+    );
+    bob.client.disconnect();
+}
+
 fn role(tab: &Recorded) -> String {
     tab.client.role().as_string().unwrap_or_default()
 }
