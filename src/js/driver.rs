@@ -144,20 +144,38 @@ pub(super) struct Driver {
 }
 
 impl Job for RowJob {
+    type Write = RowWrite;
+
     /// A row to store holds its send back, a read its answer; a removal waits (to share
     /// the transaction of the next send's row, when the app sends on each ack).
     fn urgent(&self) -> bool {
         !matches!(self, RowJob::Write(RowWrite::Remove(_)))
     }
+
+    fn into_write(self) -> Option<RowWrite> {
+        match self {
+            RowJob::Write(write) => Some(write),
+            RowJob::Restore | RowJob::Report(_) => None,
+        }
+    }
 }
 
 impl Job for CacheJob {
+    type Write = CacheWrite;
+
     /// Reads and the logout's clear go at once; messages to cache wait for company.
     fn urgent(&self) -> bool {
         !matches!(
             self,
             CacheJob::Write(CacheWrite::Put(_) | CacheWrite::Remove(..))
         )
+    }
+
+    fn into_write(self) -> Option<CacheWrite> {
+        match self {
+            CacheJob::Write(write) => Some(write),
+            CacheJob::Page { .. } => None,
+        }
     }
 }
 
@@ -175,26 +193,10 @@ const CACHE_PATIENCE_MS: u32 = 50;
 
 impl Drop for Driver {
     /// Writes what the store workers have not taken yet (a client freed while they wait
-    /// for company); reads still queued have no one left to answer.
+    /// for company).
     fn drop(&mut self) {
-        let rows: Vec<RowWrite> = self
-            .row_jobs
-            .drain()
-            .into_iter()
-            .filter_map(|job| match job {
-                RowJob::Write(write) => Some(write),
-                _ => None,
-            })
-            .collect();
-        let messages: Vec<CacheWrite> = self
-            .cache_jobs
-            .drain()
-            .into_iter()
-            .filter_map(|job| match job {
-                CacheJob::Write(write) => Some(write),
-                CacheJob::Page { .. } => None,
-            })
-            .collect();
+        let rows = self.row_jobs.drain_writes();
+        let messages = self.cache_jobs.drain_writes();
         if rows.is_empty() && messages.is_empty() {
             return;
         }

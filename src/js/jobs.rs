@@ -11,9 +11,15 @@ use crate::platform::page_visible;
 
 /// A job of a store worker.
 pub(super) trait Job {
+    /// The change a write job makes to its store.
+    type Write;
+
     /// Something waits for it (a send for its row, a read for its answer): a round that
     /// holds it starts at once. Other jobs may wait for company.
     fn urgent(&self) -> bool;
+
+    /// The change, if the job is a write.
+    fn into_write(self) -> Option<Self::Write>;
 }
 
 /// Jobs for a store worker that takes all of them each round, and whether it runs.
@@ -78,9 +84,13 @@ impl<J: Job> JobQueue<J> {
         Some(wait)
     }
 
-    /// Everything queued, without a worker (the driver is going away).
-    pub fn drain(&mut self) -> Vec<J> {
+    /// The writes queued, taken without a worker (the driver is going away; the reads
+    /// have no one left to answer).
+    pub fn drain_writes(&mut self) -> Vec<J::Write> {
         std::mem::take(&mut self.jobs)
+            .into_iter()
+            .filter_map(Job::into_write)
+            .collect()
     }
 
     /// Everything queued, for the worker's next round; `None` when nothing is, and the
