@@ -15,8 +15,9 @@ use crate::store::StoreError;
 const DB_NAME: &str = "clawchat";
 /// 1: sessions; 2: + leases; 3: + outbox; 4: + messages. An upgrade only adds what is
 /// missing. The messages' time index comes with any upgrade (a new database included) but
-/// raises no version: a tab of an older build would lose its database to a new version
-/// (the refresh it saves among it), and the code does without the index.
+/// raises no version: a new version would cut a tab of an older build off its database,
+/// and off saving the tokens it refreshes; the code works without the index, and the next
+/// version brings it to the databases of older builds.
 const DB_VERSION: u32 = 4;
 /// The object store of sessions, keyed by `account_key`.
 pub const SESSIONS: &str = "sessions";
