@@ -20,6 +20,7 @@ pub mod auth;
 pub mod json;
 pub mod protocol;
 pub mod session;
+pub mod small_map;
 pub mod store;
 pub mod tabs;
 

@@ -4,7 +4,7 @@
 //! the results of asynchronous effects to them as inputs. It decides nothing itself.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
@@ -32,6 +32,7 @@ use crate::session::{
     stored_message_id, Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError,
     SystemEntropy, Wake,
 };
+use crate::small_map::SmallMap;
 use crate::store::message_cache::{self, Entry};
 use crate::store::StoredSession;
 use crate::tabs::{
@@ -109,7 +110,7 @@ pub(super) struct Driver {
     channel: Option<TabChannel>,
     leader_lock: Option<LockHold>,
     refresh_lock: Option<(u64, RefreshLock)>,
-    requests: HashMap<u64, AbortController>,
+    requests: SmallMap<u64, AbortController>,
     /// Where the session is persisted.
     pub store: TokenStore,
     /// Where queued sends are persisted (beside the session).
@@ -123,10 +124,10 @@ pub(super) struct Driver {
     pub cache_capacity: usize,
     cache_jobs: JobQueue<CacheJob>,
     /// The rows of sends not yet acked, by message id: an acked one is cached as ours.
-    unacked: HashMap<String, OutboxRow>,
+    unacked: SmallMap<String, OutboxRow>,
     emitter: Emitter,
-    pending: HashMap<String, (Function, Function)>,
-    waiters: HashMap<u64, Function>,
+    pending: SmallMap<String, (Function, Function)>,
+    waiters: SmallMap<u64, Function>,
     next_ticket: u64,
     /// REST base URL.
     pub base: BaseUrl,
@@ -285,17 +286,17 @@ impl Driver {
             channel: None,
             leader_lock: None,
             refresh_lock: None,
-            requests: HashMap::new(),
+            requests: SmallMap::default(),
             outbox: OutboxStore::for_tokens(&store),
             row_jobs: JobQueue::new(durable.then_some(ROW_PATIENCE_MS)),
             messages: MessageStore::for_tokens(&store),
             cache_capacity: message_cache::DEFAULT_CAPACITY,
             cache_jobs: JobQueue::new(durable.then_some(CACHE_PATIENCE_MS)),
-            unacked: HashMap::new(),
+            unacked: SmallMap::default(),
             store,
             emitter: Emitter::default(),
-            pending: HashMap::new(),
-            waiters: HashMap::new(),
+            pending: SmallMap::default(),
+            waiters: SmallMap::default(),
             next_ticket: 0,
             base,
             level,

@@ -6,11 +6,10 @@
     deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)
 )]
 
-use std::collections::HashMap;
-
 use crate::json::{ToJson, Writer};
 use crate::protocol::bounds::MAX_FRAGMENTS;
 use crate::protocol::{Fragment, StreamPayload, StreamPhase};
+use crate::small_map::SmallMap;
 
 use super::dedupe::DedupeWindow;
 use super::inbound::{plain_text, Origin};
@@ -99,7 +98,7 @@ struct Stream {
 /// Live streams by message id.
 #[derive(Debug)]
 pub struct StreamAssembler {
-    streams: HashMap<String, Stream>,
+    streams: SmallMap<String, Stream>,
     finished: DedupeWindow,
     stall_ms: i64,
     /// `add` frames whose `delta` disagreed with the cumulative text (the text wins).
@@ -112,7 +111,7 @@ impl StreamAssembler {
     /// Streams silent for `stall_ms` are failed by [`StreamAssembler::on_tick`].
     pub fn new(stall_ms: i64) -> Self {
         StreamAssembler {
-            streams: HashMap::new(),
+            streams: SmallMap::default(),
             finished: DedupeWindow::new(FINISHED_WINDOW),
             stall_ms,
             delta_mismatches: 0,
@@ -132,14 +131,11 @@ impl StreamAssembler {
         if self.finished.contains(&payload.message_id) {
             return Err(StreamSkip::Stale);
         }
-        if !self.streams.contains_key(&payload.message_id) && self.streams.len() >= MAX_LIVE_STREAMS
-        {
-            return Err(StreamSkip::Refused("too many live streams"));
-        }
-        let stream = self
-            .streams
-            .entry(payload.message_id.clone())
-            .or_insert_with(|| Stream {
+        if !self.streams.contains_key(&payload.message_id) {
+            if self.streams.len() >= MAX_LIVE_STREAMS {
+                return Err(StreamSkip::Refused("too many live streams"));
+            }
+            let stream = Stream {
                 view: StreamView {
                     message_id: payload.message_id.clone(),
                     origin,
@@ -150,7 +146,12 @@ impl StreamAssembler {
                     reason: None,
                 },
                 updated_at: now,
-            });
+            };
+            self.streams.insert(payload.message_id.clone(), stream);
+        }
+        let Some(stream) = self.streams.get_mut(&payload.message_id) else {
+            return Err(StreamSkip::Stale);
+        };
         let view = &mut stream.view;
         let terminal = matches!(phase, StreamPhase::Done | StreamPhase::Failed);
         if view.status != StreamStatus::Streaming
