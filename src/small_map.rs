@@ -1,7 +1,8 @@
-//! A map kept as a vector of pairs, for the client's maps of a few entries (requests in
-//! flight, sends waiting for their outcome, live streams, the accounts of a realm): a
-//! linear scan over a handful of keys costs less time than hashing them, and far less
-//! wasm than a hash map instance (about 1.7 KB each).
+//! A map kept as a vector of pairs, for a client's maps of a few entries (requests in
+//! flight, sends waiting for their outcome, live streams): a linear scan over a handful
+//! of keys costs less time than hashing them, and far less wasm than a hash map instance
+//! (about 1.7 KB each). Maps that can grow with the number of users (the memory stores,
+//! shared by every client of a realm, which may be a server's) stay hash maps.
 
 use std::borrow::Borrow;
 

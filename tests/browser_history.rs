@@ -237,26 +237,65 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     bob.client.disconnect();
 }
 
+/// Deletes the SDK's database when dropped (also when the test fails before its end),
+/// so that the next tests get a database of this build: later opens wait for it.
+struct DeleteDatabaseOnDrop;
+
+impl Drop for DeleteDatabaseOnDrop {
+    fn drop(&mut self) {
+        let delete = js_sys::Function::new_no_args(r#"indexedDB.deleteDatabase("clawchat");"#);
+        let _ = delete.call0(&JsValue::NULL);
+    }
+}
+
+/// Whether the SDK's `messages` store has the time index (and the database's version).
+async fn time_index() -> (bool, f64) {
+    let read = js_sys::Function::new_no_args(
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                const db = open.result;
+                const has = db.transaction("messages").objectStore("messages").indexNames.contains("byTime");
+                db.close();
+                ok([has, db.version]);
+            };
+        });"#,
+    );
+    let promise: js_sys::Promise = read.call0(&JsValue::NULL).unwrap().into();
+    let pair = Array::from(&settle(promise).await.expect("the database opens"));
+    (pair.get(0).is_truthy(), pair.get(1).as_f64().unwrap_or(0.0))
+}
+
 /// A database an older build created has no time index (the index raises no version, so
 /// that tabs of the older build keep their database): its chats are trimmed by reading
-/// their rows, the newest `cacheSize` by time kept, once past a quarter more.
+/// their rows, past a quarter more than `cacheSize`, to the newest `cacheSize` by time.
 #[wasm_bindgen_test]
 async fn a_database_without_the_time_index_is_trimmed_by_reading_its_rows() {
+    let _cleanup = DeleteDatabaseOnDrop;
     let session = session("history-no-index").await;
     let account = get_str(&session, "userId");
-    let ann = client_for(&session, "indexeddb", r#"{"cacheSize":3}"#);
-    let bob = connected("history-no-index-bob").await;
+    let ann = client_for(&session, "indexeddb", r#"{"cacheSize":4}"#);
+    // Bob keeps nothing in IndexedDB: no open of his may create the database first.
+    let bob = client_for(
+        &support::session("history-no-index-bob").await,
+        "memory",
+        "{}",
+    );
+    connect(&bob).await;
     let chat_id = chat(&bob, "direct", &[&ann]).await;
-    // The database as the older build created it, with five rows of the chat.
+    // The database as the older build created it, with four rows of the chat.
     let plant = js_sys::Function::new_with_args(
         "account, chat",
         r#"return new Promise((ok, fail) => {
             const gone = indexedDB.deleteDatabase("clawchat");
             gone.onerror = () => fail(gone.error);
             gone.onsuccess = () => {
+                let created = false;
                 const open = indexedDB.open("clawchat", 4);
                 open.onerror = () => fail(open.error);
                 open.onupgradeneeded = () => {
+                    created = true;
                     const db = open.result;
                     db.createObjectStore("sessions", { keyPath: "account_key" });
                     db.createObjectStore("leases", { keyPath: "name" });
@@ -267,11 +306,11 @@ async fn a_database_without_the_time_index_is_trimmed_by_reading_its_rows() {
                     const db = open.result;
                     const tx = db.transaction("messages", "readwrite");
                     // Message ids in the reverse order of time: the trim goes by time.
-                    for (let i = 1; i <= 5; i++) {
+                    for (let i = 1; i <= 4; i++) {
                         tx.objectStore("messages").put({ accountKey: account, chatId: chat,
-                            messageId: `old-${6 - i}`, sentAt: i, frame: "{}" });
+                            messageId: `old-${5 - i}`, sentAt: i, frame: "{}" });
                     }
-                    tx.oncomplete = () => { db.close(); ok(); };
+                    tx.oncomplete = () => { db.close(); ok(created); };
                     tx.onerror = () => fail(tx.error);
                 };
             };
@@ -285,34 +324,39 @@ async fn a_database_without_the_time_index_is_trimmed_by_reading_its_rows() {
         )
         .unwrap()
         .into();
-    settle(planted).await.expect("a database without the index");
+    let created = settle(planted).await.expect("a database without the index");
+    assert!(
+        created.is_truthy(),
+        "the older build's database, made by the plant"
+    );
     connect(&ann).await;
-    let new_id = send(&bob, &chat_id, "into the old database").await;
-    wait_until("ann got it", || ann.texts().len() == 1).await;
-    let mut kept: Vec<String> = read_until(
+    let ids = |rows: &Vec<JsValue>| -> Vec<String> {
+        let mut ids: Vec<String> = rows.iter().map(|row| get_str(row, "messageId")).collect();
+        ids.sort();
+        ids
+    };
+
+    // Five rows are within a quarter more than four: none is read or trimmed.
+    let first = send(&bob, &chat_id, "into the old database").await;
+    let rows = read_until(
         || async { stored_rows(&account).await },
-        |rows| rows.len() == 3,
+        |rows| ids(rows).contains(&first),
     )
-    .await
-    .iter()
-    .map(|row| get_str(row, "messageId"))
-    .collect();
-    kept.sort();
-    let mut newest = vec!["old-1".to_owned(), "old-2".into(), new_id];
+    .await;
+    assert_eq!(rows.len(), 5, "kept past cacheSize, up to the threshold");
+    // Six are past it: the chat is read and the newest four by time kept.
+    let second = send(&bob, &chat_id, "and another").await;
+    let rows = read_until(
+        || async { stored_rows(&account).await },
+        |rows| ids(rows).contains(&second),
+    )
+    .await;
+    let mut newest = vec!["old-1".to_owned(), "old-2".into(), first, second];
     newest.sort();
-    assert_eq!(kept, newest, "the newest three by time");
+    assert_eq!(ids(&rows), newest, "the newest four by time");
+    assert_eq!(time_index().await, (false, 4.0), "no index, no new version");
     ann.client.disconnect();
     bob.client.disconnect();
-    // The next tests get a database of this build (with the index) again.
-    let drop_database = js_sys::Function::new_no_args(
-        r#"return new Promise((ok, fail) => {
-            const gone = indexedDB.deleteDatabase("clawchat");
-            gone.onsuccess = () => ok();
-            gone.onerror = () => fail(gone.error);
-        });"#,
-    );
-    let dropped: js_sys::Promise = drop_database.call0(&JsValue::NULL).unwrap().into();
-    settle(dropped).await.expect("the database deleted");
 }
 
 /// A server can open any number of chats: the account keeps the rows of at most 256

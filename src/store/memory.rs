@@ -4,12 +4,12 @@
 //! IndexedDB. Nothing survives the realm.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use super::StoredSession;
-use crate::small_map::SmallMap;
 
 thread_local! {
-    static ROWS: RefCell<SmallMap<String, StoredSession>> = RefCell::new(SmallMap::default());
+    static ROWS: RefCell<HashMap<String, StoredSession>> = RefCell::new(HashMap::new());
 }
 
 /// The row of `account_key`.

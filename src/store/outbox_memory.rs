@@ -4,8 +4,7 @@
 //! Nothing survives the realm.
 
 use std::cell::RefCell;
-
-use crate::small_map::SmallMap;
+use std::collections::HashMap;
 
 /// One account's rows as `(message id, JSON text)`, sorted by id (ULID order: oldest
 /// first). A sorted `Vec`, not a `BTreeMap`: an outbox holds a handful of rows, and the
@@ -14,7 +13,7 @@ type Account = Vec<(String, String)>;
 
 thread_local! {
     /// Rows by account key.
-    static ROWS: RefCell<SmallMap<String, Account>> = RefCell::new(SmallMap::default());
+    static ROWS: RefCell<HashMap<String, Account>> = RefCell::new(HashMap::new());
 }
 
 /// Where `message_id` is in `account`: `Ok` at its index, `Err` where it would go.
@@ -27,12 +26,7 @@ fn find(account: &Account, message_id: &str) -> Result<usize, usize> {
 pub fn put(account_key: &str, message_id: &str, row: String) {
     ROWS.with(|rows| {
         let mut rows = rows.borrow_mut();
-        if !rows.contains_key(account_key) {
-            rows.insert(account_key.to_owned(), Account::new());
-        }
-        let Some(account) = rows.get_mut(account_key) else {
-            return;
-        };
+        let account = rows.entry(account_key.to_owned()).or_default();
         match find(account, message_id) {
             Ok(at) => {
                 if let Some(slot) = account.get_mut(at) {

@@ -188,8 +188,9 @@ pub async fn sends_made_on_each_ack_share_the_outbox_transactions() {
 }
 
 /// A client freed (dropped without `disconnect()`) as soon as its send is acked: the
-/// removal of the send's row, which was waiting for company, is still written, so no
-/// acked send is left stored to be sent again by the next client.
+/// removal of the send's row and the cached copy of the message, both waiting for
+/// company, are still written, so no acked send is left stored to be sent again by the
+/// next client, and the message is in the cache.
 pub async fn a_client_freed_on_an_ack_leaves_no_row_behind() {
     let session = session("outbox-freed").await;
     let account = get_str(&session, "userId");
@@ -197,12 +198,13 @@ pub async fn a_client_freed_on_an_ack_leaves_no_row_behind() {
     let me = client_for(&session, "indexeddb", None);
     settle(me.client.connect()).await.expect("connect starts");
     let chat_id = chat(&me, "direct", &[&bob]).await;
-    settle(
+    let receipt = settle(
         me.client
             .send_text(&chat_id, "then freed", JsValue::UNDEFINED),
     )
     .await
     .expect("acked");
+    let message_id = get_str(&receipt, "messageId");
     drop(me);
     let rows = read_until(stored_rows, |rows| {
         rows.iter().all(|r| get_str(r, "accountKey") != account)
@@ -211,6 +213,15 @@ pub async fn a_client_freed_on_an_ack_leaves_no_row_behind() {
     assert!(
         rows.iter().all(|r| get_str(r, "accountKey") != account),
         "the acked send's row is removed"
+    );
+    let cached = read_until(
+        || idb_rows("messages"),
+        |rows| rows.iter().any(|r| get_str(r, "messageId") == message_id),
+    )
+    .await;
+    assert!(
+        cached.iter().any(|r| get_str(r, "messageId") == message_id),
+        "the acked send is cached"
     );
     bob.client.disconnect();
 }
