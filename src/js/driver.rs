@@ -684,16 +684,28 @@ fn queue_row_job(shared: &Shared, d: &mut Driver, job: RowJob) {
     spawn_local(async move { row_worker(weak, store, key).await });
 }
 
+/// The jobs of a store worker's next round, after any wait for company; `None` when the
+/// driver is gone or nothing is queued (the worker stops).
+async fn next_round<J: Job>(
+    weak: &Weak<RefCell<Driver>>,
+    queue: fn(&mut Driver) -> &mut JobQueue<J>,
+) -> Option<Vec<J>> {
+    let wait = weak
+        .upgrade()
+        .and_then(|s| queue(&mut s.borrow_mut()).wait());
+    if let Some(wait) = wait {
+        wait.done().await;
+    }
+    weak.upgrade()
+        .and_then(|s| queue(&mut s.borrow_mut()).take())
+}
+
 /// Runs the outbox jobs in order: each round writes every queued change in one
 /// transaction, then reads the rows if a job wants them. Writes of one message id thus
 /// stay in order, and a read sees every earlier write of this tab.
 async fn row_worker(weak: Weak<RefCell<Driver>>, store: OutboxStore, key: String) {
     loop {
-        let wait = weak.upgrade().and_then(|s| s.borrow_mut().row_jobs.wait());
-        if let Some(wait) = wait {
-            wait.done().await;
-        }
-        let Some(jobs) = weak.upgrade().and_then(|s| s.borrow_mut().row_jobs.take()) else {
+        let Some(jobs) = next_round(&weak, |d| &mut d.row_jobs).await else {
             return;
         };
         let mut writes = Vec::new();
@@ -881,16 +893,7 @@ async fn cache_worker(
     capacity: usize,
 ) {
     loop {
-        let wait = weak
-            .upgrade()
-            .and_then(|s| s.borrow_mut().cache_jobs.wait());
-        if let Some(wait) = wait {
-            wait.done().await;
-        }
-        let Some(jobs) = weak
-            .upgrade()
-            .and_then(|s| s.borrow_mut().cache_jobs.take())
-        else {
+        let Some(jobs) = next_round(&weak, |d| &mut d.cache_jobs).await else {
             return;
         };
         let mut writes = Vec::new();

@@ -301,15 +301,17 @@ async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreErr
     let by_index = trim
         .oldest_by
         .and_then(|(name, keep)| Some((store.index(name).ok()?, keep)));
-    if let Some((index, keep)) = by_index {
-        // Counted in the index: a row without a time, never in it, is never trimmed.
-        let counted = index
-            .count_with_key(&range)
-            .map_err(|_| io("cannot count"))?;
-        let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
-        if count <= f64::from(keep) {
-            return Ok(());
-        }
+    // With the index, counted in it: a row without a time, never in it, is never trimmed.
+    let (counted, keep) = match &by_index {
+        Some((index, keep)) => (index.count_with_key(&range), *keep),
+        None => (store.count_with_key(&range), trim.keep),
+    };
+    let counted = counted.map_err(|_| io("cannot count"))?;
+    let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
+    if count <= f64::from(keep) {
+        return Ok(());
+    }
+    if let Some((index, _)) = by_index {
         let excess = (count - f64::from(keep)).min(f64::from(u32::MAX)) as u32;
         let oldest = index
             .get_all_keys_with_key_and_limit(&range, excess)
@@ -317,13 +319,6 @@ async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreErr
         for key in js_sys::Array::from(&settle(&oldest).await?).iter() {
             store.delete(&key).map_err(|_| io("cannot trim"))?;
         }
-        return Ok(());
-    }
-    let counted = store
-        .count_with_key(&range)
-        .map_err(|_| io("cannot count"))?;
-    let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
-    if count <= f64::from(trim.keep) {
         return Ok(());
     }
     let read = store
