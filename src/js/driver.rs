@@ -521,7 +521,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             use crate::session::Delivery;
             let (event, payload) = match delivery {
                 Delivery::Message(m) => {
-                    let payload = write_js_camel(&m);
+                    let payload = crate::platform::message_event::message_js(&m);
                     // Only the tab that owns the socket sees this: the cache's one writer.
                     let put = CacheWrite::Put(Entry(m));
                     queue_cache_job(shared, &mut d, CacheJob::Write(put));

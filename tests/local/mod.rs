@@ -679,6 +679,54 @@ pub async fn rest_and_send_failures_are_instances_of_their_classes() {
 
 /// Declares one `#[wasm_bindgen_test]` per check above in the calling suite (which picks
 /// the context with `wasm_bindgen_test_configure!`).
+/// The `message` event built from the message's strings (the inbound fast path) is the
+/// object its JSON text gives, key for key: plain and non-ASCII text (UTF-16 lengths),
+/// escapes, several fragments, mentions, media, unknown kinds, a delta and a reply.
+pub fn message_events_built_from_strings_equal_their_json() {
+    use clawchat_wasm::json::to_string_camel;
+    use clawchat_wasm::platform::message_event::message_js;
+    use clawchat_wasm::protocol::decode;
+    use clawchat_wasm::session::inbound::InboundFilter;
+    use clawchat_wasm::session::Delivery;
+    let bodies = [
+        r#"{"fragments":[{"kind":"text","text":"see you at lunch"}]}"#,
+        r#"{"fragments":[{"kind":"text","text":"café 🙂 ☕ \"quoted\"\n\ttab \u0001 \u2028 end"}]}"#,
+        r#"{"fragments":[{"kind":"text","text":""}]}"#,
+        r#"{"fragments":[]}"#,
+        r#"{"fragments":[{"kind":"text","text":"a"},{"kind":"text","text":"b"}]}"#,
+        r#"{"fragments":[{"kind":"text","text":"grows","delta":"s"}]}"#,
+        r#"{"fragments":[{"kind":"mention","user_id":"usr_me","display":"@Me"},{"kind":"text","text":" hi"}]}"#,
+        r#"{"fragments":[{"kind":"image","url":"/media/m1","name":"p.jpg","mime":"image/jpeg","size":2000,"width":1280,"height":960}]}"#,
+        r#"{"fragments":[{"kind":"poll","question":"lunch?","options":["yes","no"]}]}"#,
+    ];
+    let contexts = [
+        r#"{"mentions":[],"reply":null}"#,
+        r#"{"mentions":["usr_me",{"user_id":"all"}],"reply":null}"#,
+        r#"{"mentions":[],"reply":{"reply_to_msg_id":"msg-0","reply_preview":{"id":"msg-0","nick_name":"Tomás 🙂","fragments":[{"kind":"text","text":"earlier"}]}}}"#,
+    ];
+    let mut filter = InboundFilter::new("usr_me", 60_000);
+    let mut checked = 0;
+    for (i, body) in bodies.iter().enumerate() {
+        for (j, context) in contexts.iter().enumerate() {
+            let frame = format!(
+                r#"{{"version":"2","event":"message.send","trace_id":"t","emitted_at":{},"chat_id":"cht_1","chat_type":"{}","sender":{{"id":"usr_2","type":"direct","nick_name":"Zoë 🙂"}},"payload":{{"message_id":"msg-{i}-{j}","message_mode":"normal","message":{{"body":{body},"context":{context}}}}}}}"#,
+                1_780_000_000_000_i64 + i as i64,
+                if j == 1 { "group" } else { "direct" },
+            );
+            let decoded = decode(&frame).expect("a valid frame");
+            let Ok(Delivery::Message(message)) = filter.accept(decoded, 0) else {
+                panic!("frame {i}/{j} is not delivered as a message");
+            };
+            let built = js_sys::JSON::stringify(&message_js(&message))
+                .expect("the event is JSON")
+                .as_string();
+            assert_eq!(built, Some(to_string_camel(&message)), "frame {i}/{j}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, bodies.len() * contexts.len());
+}
+
 macro_rules! local_checks {
     (sync: $($sync:ident),*; async: $($async:ident),*) => {
         $(
@@ -704,7 +752,8 @@ macro_rules! all_local_checks {
             sync: ids_come_from_web_crypto, invalid_options_throw_clawchat_errors,
             unknown_option_keys_are_named_and_values_never_echoed,
             the_apps_objects_in_the_options_need_not_be_json, log_levels_read_by_their_names,
-            wrong_option_types_name_the_option_and_what_it_must_be;
+            wrong_option_types_name_the_option_and_what_it_must_be,
+            message_events_built_from_strings_equal_their_json;
             async: indexeddb_store_round_trips_between_instances,
             on_checks_its_arguments_and_unsubscribes_idempotently,
             send_options_are_optional_and_checked,
