@@ -1,6 +1,6 @@
 //! The `message` event as a JS object, built by one small JS function from the message's
 //! strings: the app's hottest event skips writing and parsing JSON for its flat fields
-//! (11 µs of a frame's 53 in `bench/browser inbound-cpu`). The object equals
+//! (≈ 10 µs of a frame's 45 in `bench/browser inbound-cpu`). The object equals
 //! [`write_js_camel`](super::json::write_js_camel) of the message, key order included;
 //! the fragments, mentions and reply, when they are more than one plain text, go as JSON.
 
