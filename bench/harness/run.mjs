@@ -272,7 +272,7 @@ const benches = {
       { kind, n: STORED_FRAMES, warmup: WARMUP_FRAMES, storage: "indexeddb" }));
     const ratios = runs.map((r) => r.raw.ms / r.sdk.ms);
     const us = (kind) => fmt(median(runs.map((r) => r[kind].perFrameUs)));
-    report(`inbound with the default storage, until cached (${STORED_FRAMES / 1000}k frames)`, ratios,
+    report(`inbound with the default storage, until written to the cache (${STORED_FRAMES / 1000}k frames)`, ratios,
       `throughput SDK ÷ JS; median µs/frame SDK ${us("sdk")}, JS ${us("raw")}`);
   },
 

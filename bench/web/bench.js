@@ -45,9 +45,9 @@ async function client(kind, { url, base = location.origin, session, storage = "m
   return {
     counter,
     send: (chat, text) => c.sendText(chat, text),
-    // Resolves once every message delivered before is in the cache: a read waits for the
-    // cache writes queued before it.
-    cached: (chat) => c.history(chat, { limit: 1 }),
+    // The id of the chat's newest cached message, once every message delivered before
+    // is written: a read waits for the cache writes queued before it.
+    cachedNewest: async (chat) => (await c.history(chat, { limit: 1 }))[0]?.messageId,
     close: () => c.disconnect(),
   };
 }
@@ -70,21 +70,29 @@ const replaySession = (deviceId) => ({ userId: me, accessToken: fakeToken(me, de
 /**
  * Bench 1: decode + dispatch of `n` frames pushed through the in-page replay socket. With
  * `storage: "indexeddb"` (the SDK's default) the time runs until the SDK's message cache
- * holds them all (the baseline caches nothing).
+ * has written them all (and trimmed each chat to its newest 200); the baseline caches
+ * nothing.
  */
 async function cpu({ kind, n, warmup, storage = "memory" }) {
   globalThis.WebSocket = ReplaySocket;
   const c = await client(kind, { url: "ws://replay.invalid/ws", session: replaySession(`cpu-${kind}-${storage}`), storage });
   const socket = ReplaySocket.last;
   const stored = kind === "sdk" && storage !== "memory";
+  const chat = cast().chats[0].id;
   await socket.push(events(messageFrames(warmup, 1)));
-  if (stored) await c.cached(cast().chats[0].id);
-  const timed = events(messageFrames(n, 2));
+  if (stored) await c.cachedNewest(chat);
+  const frames = messageFrames(n, 2);
+  const timed = events(frames);
   await nextTask();
   const t0 = performance.now();
   await socket.push(timed);
-  if (stored) await c.cached(cast().chats[0].id);
+  const newest = stored ? await c.cachedNewest(chat) : null;
   const ms = performance.now() - t0;
+  if (stored) {
+    // A failed cache write is only a `warn` event: check the last one reached the store.
+    const last = frames.map((f) => JSON.parse(f)).filter((f) => f.chat_id === chat).at(-1);
+    if (newest !== last.payload.message_id) throw new Error(`the cache holds ${newest}, not ${last.payload.message_id}`);
+  }
   if (c.counter.count !== warmup + n) throw new Error(`${kind}: ${c.counter.count} of ${warmup + n} delivered`);
   c.close();
   return { ms, perFrameUs: (ms * 1000) / n };

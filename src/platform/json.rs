@@ -1,6 +1,7 @@
 //! Rust values to and from JS values through JSON text: one `JSON.parse` or
 //! `JSON.stringify` across the boundary, and the module's own codec ([`crate::json`]) on
-//! this side, for every value it exchanges with JS (options, rows, events).
+//! this side, for the values it exchanges with JS (options, rows, events; the `message`
+//! event has a faster builder of its own, [`super::message_event`]).
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;

@@ -75,7 +75,8 @@ pub struct TypingUpdate {
 }
 
 impl Origin {
-    /// Writes the fields into an event's object (camelCase, as the app reads them).
+    /// Writes the fields into an event's object (camelCase, as the app reads them). The
+    /// `message` event's JS builder (`platform::message_event`) keeps the same order.
     pub fn write_fields(&self, o: &mut ObjectWriter<'_>) {
         o.field("chatId", &self.chat_id)
             .field("chatType", &self.chat_type)
@@ -85,7 +86,9 @@ impl Origin {
 }
 
 /// The `message` event (camelCase keys; write it camel-cased, see
-/// [`crate::json::to_string_camel`], so the fragments' and mentions' keys are too).
+/// [`crate::json::to_string_camel`], so the fragments' and mentions' keys are too). The
+/// live event is built in JS by `platform::message_event` with the same keys in the same
+/// order: change both (a browser check compares them).
 impl ToJson for InboundMessage {
     fn write(&self, w: &mut Writer) {
         let mut o = w.object();

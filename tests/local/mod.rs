@@ -677,17 +677,29 @@ pub async fn rest_and_send_failures_are_instances_of_their_classes() {
         .is_some_and(|id| ids::is_message_id(&id)));
 }
 
-/// Declares one `#[wasm_bindgen_test]` per check above in the calling suite (which picks
-/// the context with `wasm_bindgen_test_configure!`).
+/// `JSON.stringify` of an object and its own keys in order.
+fn json_and_keys(value: &JsValue) -> (Option<String>, Vec<String>) {
+    let json = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string());
+    let keys = js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>())
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect();
+    (json, keys)
+}
+
 /// The `message` event built from the message's strings (the inbound fast path) is the
-/// object its JSON text gives, key for key: plain and non-ASCII text (UTF-16 lengths),
-/// escapes, several fragments, mentions, media, unknown kinds, a delta and a reply.
+/// object the JSON path builds, key for key: plain and non-ASCII text (UTF-16 lengths),
+/// a byte-order mark opening the id, escapes, several fragments, mentions with numbers
+/// as sent, media, unknown kinds, a delta, a reply, the extreme times, and a message
+/// whose one text fragment is not its text.
 pub fn message_events_built_from_strings_equal_their_json() {
-    use clawchat_wasm::json::to_string_camel;
+    use clawchat_wasm::platform::json::write_js_camel;
     use clawchat_wasm::platform::message_event::message_js;
-    use clawchat_wasm::protocol::decode;
+    use clawchat_wasm::protocol::{decode, ChatType, Fragment};
     use clawchat_wasm::session::inbound::InboundFilter;
-    use clawchat_wasm::session::Delivery;
+    use clawchat_wasm::session::{Delivery, InboundMessage, Origin};
     let bodies = [
         r#"{"fragments":[{"kind":"text","text":"see you at lunch"}]}"#,
         r#"{"fragments":[{"kind":"text","text":"café 🙂 ☕ \"quoted\"\n\ttab \u0001 \u2028 end"}]}"#,
@@ -697,36 +709,67 @@ pub fn message_events_built_from_strings_equal_their_json() {
         r#"{"fragments":[{"kind":"text","text":"grows","delta":"s"}]}"#,
         r#"{"fragments":[{"kind":"mention","user_id":"usr_me","display":"@Me"},{"kind":"text","text":" hi"}]}"#,
         r#"{"fragments":[{"kind":"image","url":"/media/m1","name":"p.jpg","mime":"image/jpeg","size":2000,"width":1280,"height":960}]}"#,
-        r#"{"fragments":[{"kind":"poll","question":"lunch?","options":["yes","no"]}]}"#,
+        r#"{"fragments":[{"kind":"poll","question":"lunch?","votes":[1.50,1E2,-0]}]}"#,
     ];
     let contexts = [
         r#"{"mentions":[],"reply":null}"#,
-        r#"{"mentions":["usr_me",{"user_id":"all"}],"reply":null}"#,
+        r#"{"mentions":["usr_me",{"user_id":"all","rank":1.50,"weight":1E2}],"reply":null}"#,
         r#"{"mentions":[],"reply":{"reply_to_msg_id":"msg-0","reply_preview":{"id":"msg-0","nick_name":"Tomás 🙂","fragments":[{"kind":"text","text":"earlier"}]}}}"#,
     ];
+    let times = [
+        1_780_000_000_000_i64,
+        9_007_199_254_740_991,
+        -9_007_199_254_740_991,
+    ];
     let mut filter = InboundFilter::new("usr_me", 60_000);
-    let mut checked = 0;
+    let mut messages = Vec::new();
     for (i, body) in bodies.iter().enumerate() {
         for (j, context) in contexts.iter().enumerate() {
             let frame = format!(
-                r#"{{"version":"2","event":"message.send","trace_id":"t","emitted_at":{},"chat_id":"cht_1","chat_type":"{}","sender":{{"id":"usr_2","type":"direct","nick_name":"Zoë 🙂"}},"payload":{{"message_id":"msg-{i}-{j}","message_mode":"normal","message":{{"body":{body},"context":{context}}}}}}}"#,
-                1_780_000_000_000_i64 + i as i64,
+                r#"{{"version":"2","event":"message.send","trace_id":"t","emitted_at":{},"chat_id":"cht_1","chat_type":"{}","sender":{{"id":"usr_2","type":"direct","nick_name":"Zoë 🙂"}},"payload":{{"message_id":"\ufeffmsg-{i}-{j}","message_mode":"normal","message":{{"body":{body},"context":{context}}}}}}}"#,
+                times[(i + j) % times.len()],
                 if j == 1 { "group" } else { "direct" },
             );
             let decoded = decode(&frame).expect("a valid frame");
             let Ok(Delivery::Message(message)) = filter.accept(decoded, 0) else {
                 panic!("frame {i}/{j} is not delivered as a message");
             };
-            let built = js_sys::JSON::stringify(&message_js(&message))
-                .expect("the event is JSON")
-                .as_string();
-            assert_eq!(built, Some(to_string_camel(&message)), "frame {i}/{j}");
-            checked += 1;
+            messages.push(message);
         }
     }
-    assert_eq!(checked, bodies.len() * contexts.len());
+    let mut other_text = messages[0].clone();
+    other_text.text = "not the fragment's".into();
+    messages.push(other_text);
+    messages.push(InboundMessage {
+        message_id: String::new(),
+        origin: Origin {
+            chat_id: String::new(),
+            chat_type: ChatType::Group,
+            sender_id: String::new(),
+            sender_name: String::new(),
+        },
+        fragments: vec![Fragment::text("")],
+        text: String::new(),
+        mentions: Vec::new(),
+        mentions_me: true,
+        mentions_all: false,
+        reply: None,
+        sent_at: 0,
+    });
+    for (n, message) in messages.iter().enumerate() {
+        let built = json_and_keys(&message_js(message));
+        assert_eq!(
+            built,
+            json_and_keys(&write_js_camel(message)),
+            "message {n}"
+        );
+        assert!(built.0.is_some(), "message {n} is an object");
+    }
+    assert_eq!(messages.len(), bodies.len() * contexts.len() + 2);
 }
 
+/// Declares one `#[wasm_bindgen_test]` per check above in the calling suite (which picks
+/// the context with `wasm_bindgen_test_configure!`).
 macro_rules! local_checks {
     (sync: $($sync:ident),*; async: $($async:ident),*) => {
         $(
