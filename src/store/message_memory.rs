@@ -65,6 +65,10 @@ pub fn put(account_key: &str, entries: Vec<Entry>, capacity: usize) {
 
 /// Drops the chats of `account_key` written least recently past [`MAX_CHATS`].
 fn forget_oldest_chats(chats: &mut HashMap<(String, String), Chat>, account_key: &str) {
+    if chats.len() <= MAX_CHATS {
+        // No account can have more (the common case, checked without a look at each).
+        return;
+    }
     let mut mine: Vec<(i64, &str)> = chats
         .iter()
         .filter(|((account, _), _)| account == account_key)
