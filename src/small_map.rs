@@ -60,6 +60,18 @@ impl<K: PartialEq, V> SmallMap<K, V> {
         None
     }
 
+    /// The value of `key`, first set from `value` if it has none.
+    pub fn get_or_insert_with(&mut self, key: K, value: impl FnOnce() -> V) -> &mut V {
+        let at = match self.entries.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.entries.push((key, value()));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[at].1
+    }
+
     /// Takes the value of `key` out of the map (the others keep their order).
     pub fn remove<Q: PartialEq + ?Sized>(&mut self, key: &Q) -> Option<V>
     where
@@ -103,11 +115,12 @@ mod tests {
         if let Some(c) = map.get_mut("c") {
             *c = 30;
         }
-        assert_eq!(map.insert("d".to_owned(), 5), None);
+        *map.get_or_insert_with("c".to_owned(), || 0) += 1;
+        assert_eq!(*map.get_or_insert_with("d".to_owned(), || 5), 5);
         assert_eq!(map.remove("b"), Some(2));
         assert_eq!(map.remove("b"), None);
         let entries: Vec<_> = map.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        assert_eq!(entries, [("a", 4), ("c", 30), ("d", 5)]);
+        assert_eq!(entries, [("a", 4), ("c", 31), ("d", 5)]);
         assert!(!map.is_empty());
     }
 }

@@ -131,11 +131,13 @@ impl StreamAssembler {
         if self.finished.contains(&payload.message_id) {
             return Err(StreamSkip::Stale);
         }
-        if !self.streams.contains_key(&payload.message_id) {
-            if self.streams.len() >= MAX_LIVE_STREAMS {
-                return Err(StreamSkip::Refused("too many live streams"));
-            }
-            let stream = Stream {
+        if !self.streams.contains_key(&payload.message_id) && self.streams.len() >= MAX_LIVE_STREAMS
+        {
+            return Err(StreamSkip::Refused("too many live streams"));
+        }
+        let stream = self
+            .streams
+            .get_or_insert_with(payload.message_id.clone(), || Stream {
                 view: StreamView {
                     message_id: payload.message_id.clone(),
                     origin,
@@ -146,12 +148,7 @@ impl StreamAssembler {
                     reason: None,
                 },
                 updated_at: now,
-            };
-            self.streams.insert(payload.message_id.clone(), stream);
-        }
-        let Some(stream) = self.streams.get_mut(&payload.message_id) else {
-            return Err(StreamSkip::Stale);
-        };
+            });
         let view = &mut stream.view;
         let terminal = matches!(phase, StreamPhase::Done | StreamPhase::Failed);
         if view.status != StreamStatus::Streaming
