@@ -22,6 +22,7 @@ use crate::platform::coordination::{
 use crate::platform::fetch::{self, Body};
 use crate::platform::json::{write_js, write_js_camel};
 use crate::platform::log::{log, Level};
+use crate::platform::message_event::message_js;
 use crate::platform::message_store::{CacheWrite, Loaded, MessageStore};
 use crate::platform::outbox_store::{OutboxStore, RowWrite};
 use crate::platform::socket::{OpenError, Socket, SocketEvent};
@@ -521,7 +522,7 @@ fn perform_connection(shared: &Shared, action: Action) -> Vec<Work> {
             use crate::session::Delivery;
             let (event, payload) = match delivery {
                 Delivery::Message(m) => {
-                    let payload = crate::platform::message_event::message_js(&m);
+                    let payload = message_js(&m);
                     // Only the tab that owns the socket sees this: the cache's one writer.
                     let put = CacheWrite::Put(Entry(m));
                     queue_cache_job(shared, &mut d, CacheJob::Write(put));
