@@ -1,8 +1,9 @@
 //! The local message cache and `history()` on the main thread, against the emulator:
 //! received and sent messages survive a new client of the account (a reload), pages go
 //! back with `before`, a fresh store fills from the server's history route and keeps
-//! what it got, each chat is trimmed to `cacheSize`, a corrupt row is dropped with a
-//! warning, and bad options are refused.
+//! what it got, each chat is trimmed to `cacheSize`, an older build's rows are read with
+//! the pages and moved into them, a corrupt row is dropped with a warning, and bad
+//! options are refused.
 #![cfg(all(target_arch = "wasm32", feature = "emulator-tests"))]
 
 mod support;
@@ -15,12 +16,23 @@ use support::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The raw rows of the SDK's IndexedDB message cache of `account`.
+/// The raw rows of the SDK's IndexedDB message cache of `account`: pages, and rows of
+/// one message (builds before pages).
 async fn stored_rows(account: &str) -> Vec<JsValue> {
     idb_rows("messages")
         .await
         .into_iter()
         .filter(|row| get_str(row, "accountKey") == account)
+        .collect()
+}
+
+/// The messages of the SDK's IndexedDB message cache of `account`, one object each,
+/// whether a page holds it or a row of its own.
+async fn stored_messages(account: &str) -> Vec<JsValue> {
+    idb_cached_messages()
+        .await
+        .into_iter()
+        .filter(|message| get_str(message, "accountKey") == account)
         .collect()
 }
 
@@ -86,7 +98,7 @@ async fn messages_survive_a_new_client(storage: &str) {
     .await;
     assert_eq!(cached, all, "cached in order");
     if storage == "indexeddb" {
-        let rows = stored_rows(&account).await;
+        let rows = stored_messages(&account).await;
         assert_eq!(rows.len(), 5, "on disk");
         let text = js_sys::JSON::stringify(&Array::from_iter(rows)).unwrap();
         let token = get_str(&session, "accessToken");
@@ -194,7 +206,7 @@ async fn a_fresh_store_fills_from_the_server_route_and_keeps_it() {
             .is_empty()
     );
 
-    let rows = read_until(|| stored_rows(&account), |r| r.len() == 3).await;
+    let rows = read_until(|| stored_messages(&account), |r| r.len() == 3).await;
     assert_eq!(rows.len(), 3, "what came is stored");
     // Now from the cache: the whole chat in one page.
     assert_eq!(
@@ -211,8 +223,9 @@ async fn a_fresh_store_fills_from_the_server_route_and_keeps_it() {
     carol.client.disconnect();
 }
 
-/// `cacheSize` bounds each chat: the oldest rows go in the transaction that stores new
-/// ones, so a chat on disk never holds more than `cacheSize`.
+/// `cacheSize` bounds each chat: `history()` holds to it at once, and the rows on disk
+/// go back to it in the transaction that takes the chat past a quarter more, rewritten
+/// as one page.
 #[wasm_bindgen_test]
 async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     let session = session("history-trim").await;
@@ -232,7 +245,26 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     )
     .await;
     assert_eq!(kept, ["m2", "m3", "m4", "m5"]);
-    assert_eq!(stored_rows(&account).await.len(), 4, "trimmed on disk");
+    assert_eq!(
+        stored_messages(&account).await.len(),
+        5,
+        "on disk up to a quarter more"
+    );
+    send(&bob, &chat_id, "m6").await;
+    let kept = read_until(
+        move || async move { texts(&history(ann_ref, chat_ref, "").await) },
+        |t| *t == ["m3", "m4", "m5", "m6"],
+    )
+    .await;
+    assert_eq!(kept, ["m3", "m4", "m5", "m6"]);
+    let texts_on_disk: Vec<String> = stored_messages(&account)
+        .await
+        .iter()
+        .map(|m| get_str(m, "frame"))
+        .collect();
+    assert_eq!(texts_on_disk.len(), 4, "trimmed on disk");
+    assert!(texts_on_disk.iter().all(|frame| !frame.contains(r#""m2""#)));
+    assert_eq!(stored_rows(&account).await.len(), 1, "in one page");
     ann.client.disconnect();
     bob.client.disconnect();
 }
@@ -267,11 +299,37 @@ async fn time_index() -> (bool, f64) {
     (pair.get(0).is_truthy(), pair.get(1).as_f64().unwrap_or(0.0))
 }
 
-/// A database an older build created has no time index (the index raises no version, so
-/// that tabs of the older build keep their database): its chats are trimmed by reading
-/// their rows, past a quarter more than `cacheSize`, to the newest `cacheSize` by time.
+/// Rows of one message under `[account, chat]` read the way builds before pages read
+/// a chat: their range ends before every page.
+async fn rows_an_older_build_reads(account: &str, chat: &str) -> Vec<JsValue> {
+    let read = js_sys::Function::new_with_args(
+        "account, chat",
+        r#"return new Promise((ok, fail) => {
+            const open = indexedDB.open("clawchat");
+            open.onerror = () => fail(open.error);
+            open.onsuccess = () => {
+                const db = open.result;
+                const range = IDBKeyRange.bound([account, chat], [account, chat, []]);
+                const all = db.transaction("messages").objectStore("messages").getAll(range);
+                all.onerror = () => { db.close(); fail(all.error); };
+                all.onsuccess = () => { db.close(); ok(all.result); };
+            };
+        });"#,
+    );
+    let promise: js_sys::Promise = read
+        .call2(&JsValue::NULL, &account.into(), &chat.into())
+        .unwrap()
+        .into();
+    Array::from(&settle(promise).await.expect("read")).to_vec()
+}
+
+/// A database an older build created and wrote: no time index (the index raises no
+/// version, so that tabs of the older build keep their database), and a row a message.
+/// Its rows are read with the pages as one history; they move into the chat's page when
+/// it passes a quarter more than `cacheSize`, trimmed to the newest `cacheSize` by time;
+/// an older build's reader, whose range ends before the pages, never sees a page.
 #[wasm_bindgen_test]
-async fn a_database_without_the_time_index_is_trimmed_by_reading_its_rows() {
+async fn an_older_builds_rows_are_read_with_the_pages_and_moved_into_them() {
     let _cleanup = DeleteDatabaseOnDrop;
     let session = session("history-no-index").await;
     let account = get_str(&session, "userId");
@@ -307,8 +365,14 @@ async fn a_database_without_the_time_index_is_trimmed_by_reading_its_rows() {
                     const tx = db.transaction("messages", "readwrite");
                     // Message ids in the reverse order of time: the trim goes by time.
                     for (let i = 1; i <= 4; i++) {
+                        const id = `old-${5 - i}`;
+                        const frame = JSON.stringify({ version: "2", event: "message.send",
+                            emitted_at: i, chat_id: chat, chat_type: "direct",
+                            sender: { id: "someone", type: "direct", nick_name: "Someone" },
+                            payload: { message_id: id, message_mode: "normal",
+                                message: { body: { fragments: [{ kind: "text", text: `old ${i}` }] } } } });
                         tx.objectStore("messages").put({ accountKey: account, chatId: chat,
-                            messageId: `old-${5 - i}`, sentAt: i, frame: "{}" });
+                            messageId: id, sentAt: i, frame });
                     }
                     tx.oncomplete = () => { db.close(); ok(created); };
                     tx.onerror = () => fail(tx.error);
@@ -336,24 +400,34 @@ async fn a_database_without_the_time_index_is_trimmed_by_reading_its_rows() {
         ids
     };
 
-    // Five rows are within a quarter more than four: none is read or trimmed.
+    // Five messages are within a quarter more than four: a page beside the four rows.
     let first = send(&bob, &chat_id, "into the old database").await;
     let rows = read_until(
-        || async { stored_rows(&account).await },
+        || async { stored_messages(&account).await },
         |rows| ids(rows).contains(&first),
     )
     .await;
     assert_eq!(rows.len(), 5, "kept past cacheSize, up to the threshold");
-    // Six are past it: the chat is read and the newest four by time kept.
+    assert_eq!(stored_rows(&account).await.len(), 5, "four rows and a page");
+    assert_eq!(
+        texts(&history(&ann, &chat_id, "").await),
+        ["old 2", "old 3", "old 4", "into the old database"],
+        "one history, the newest cacheSize"
+    );
+    let older_view = rows_an_older_build_reads(&account, &chat_id).await;
+    assert_eq!(ids(&older_view), ["old-1", "old-2", "old-3", "old-4"]);
+    // Six are past it: the chat is read and the newest four by time kept, in a page.
     let second = send(&bob, &chat_id, "and another").await;
     let rows = read_until(
-        || async { stored_rows(&account).await },
+        || async { stored_messages(&account).await },
         |rows| ids(rows).contains(&second),
     )
     .await;
     let mut newest = vec!["old-1".to_owned(), "old-2".into(), first, second];
     newest.sort();
     assert_eq!(ids(&rows), newest, "the newest four by time");
+    assert_eq!(stored_rows(&account).await.len(), 1, "moved into one page");
+    assert!(rows_an_older_build_reads(&account, &chat_id).await.is_empty());
     assert_eq!(time_index().await, (false, 4.0), "no index, no new version");
     ann.client.disconnect();
     bob.client.disconnect();
@@ -375,7 +449,7 @@ async fn an_account_caches_a_bounded_number_of_chats() {
     );
     inject(&account, &frame, 300, 0).await;
     wait_until("ann got all 300", || ann.texts().len() == 300).await;
-    let rows = read_until(|| stored_rows(&account), |r| r.len() == 256).await;
+    let rows = read_until(|| stored_messages(&account), |r| r.len() == 256).await;
     assert_eq!(
         rows.len(),
         256,
@@ -420,7 +494,7 @@ async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
         .of("warn")
         .iter()
         .any(|w| get_str(w, "message").contains("cached message malformed")));
-    let rows = read_until(|| stored_rows(&account), |r| r.len() == 1).await;
+    let rows = read_until(|| stored_messages(&account), |r| r.len() == 1).await;
     assert_eq!(rows.len(), 1, "the bad row is gone");
 }
 

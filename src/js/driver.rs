@@ -957,8 +957,9 @@ fn cache_done(
             let remove = CacheWrite::Remove(row.chat_id, row.message_id);
             d.cache_jobs.push(CacheJob::Write(remove));
         }
-        let entries = loaded.entries;
-        let entries = message_cache::chronological(entries);
+        let mut entries = message_cache::chronological(loaded.entries);
+        // A store trims a chat past a quarter more than its capacity; reads hold to it.
+        entries.drain(..entries.len().saturating_sub(d.cache_capacity));
         let page = message_cache::page(&entries, before.as_deref(), limit);
         let messages: Vec<_> = page.iter().map(|entry| &entry.0).collect();
         work.push(Work::Call(resolve, write_js_camel(&messages)));

@@ -25,12 +25,14 @@ pub const SESSIONS: &str = "sessions";
 pub const LEASES: &str = "leases";
 /// The object store of queued sends, keyed by `[accountKey, messageId]`.
 pub const OUTBOX: &str = "outbox";
-/// The object store of cached messages, keyed by `[accountKey, chatId, messageId]`.
+/// The object store of cached messages, keyed by `[accountKey, chatId, messageId]`: a
+/// chat's pages under a `messageId` of numbers (`store::message_pages`), the rows of
+/// builds before them under the message's id.
 pub const MESSAGES: &str = "messages";
-/// The index of [`MESSAGES`] by `[accountKey, chatId, sentAt]`: a chat's messages oldest
-/// first (ties in message id order), keys only, for trimming. Absent from a database an
-/// older build created.
-pub const BY_TIME: &str = "byTime";
+/// The index of [`MESSAGES`] by `[accountKey, chatId, sentAt]`, which builds before pages
+/// trim their rows by (a page has no `sentAt`, so it is not in it): still made with the
+/// database, for their tabs open on it.
+const BY_TIME: &str = "byTime";
 
 /// One write of a batch.
 pub enum Write {
@@ -211,67 +213,100 @@ impl Idb {
 }
 
 /// The keys that start with `prefix` (a compound key's first parts): `[...prefix]` sorts
-/// before every `[...prefix, id]`, `[...prefix, []]` after every string id.
+/// before every `[...prefix, id]`, `[...prefix, [[]]]` after every string id and every
+/// array of numbers (the message cache's page keys).
 pub fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
     let lower: js_sys::Array = prefix.iter().map(|p| JsValue::from(*p)).collect();
-    let upper = lower.concat(&js_sys::Array::of1(&js_sys::Array::new()));
-    IdbKeyRange::bound(&lower, &upper).map_err(|_| io("bad key range"))
+    let above = js_sys::Array::of1(&js_sys::Array::of1(&js_sys::Array::new()));
+    IdbKeyRange::bound(&lower, &lower.concat(&above)).map_err(|_| io("bad key range"))
 }
 
-/// What to trim in the transaction of a write: the rows under `prefix`, when they number
-/// more than they may.
-pub struct Trim<'a> {
-    /// The key prefix to look at.
-    pub prefix: Vec<&'a str>,
-    /// Where the store has this index (whose keys start with the prefix's parts, then a
-    /// time), the rows it holds past this many are deleted, oldest first, read as keys
-    /// only; `keep` and `pick` are then not used.
-    pub oldest_by: Option<(&'a str, u32)>,
-    /// Otherwise, rows kept under the prefix without looking at them.
-    pub keep: u32,
-    /// Past `keep`, the remaining key parts (after the prefix) of the rows to delete,
-    /// from the rows.
-    pub pick: &'a dyn Fn(Vec<JsValue>) -> Vec<Vec<String>>,
+/// A read-write transaction on one store, its requests made one after the other: only
+/// its own requests are awaited while it is open. Dropped before [`WriteTx::commit`]
+/// (an error on the way), it is aborted: all or nothing.
+#[must_use = "dropped, the transaction is aborted"]
+pub struct WriteTx {
+    tx: IdbTransaction,
+    store: IdbObjectStore,
+    committing: bool,
+}
+
+impl WriteTx {
+    /// Inserts or replaces `row` (keyed by its key path).
+    pub fn put(&self, row: &JsValue) -> Result<(), StoreError> {
+        self.store
+            .put(row)
+            .map(drop)
+            .map_err(|e| io(&format!("cannot write: {}", dom_error(&e))))
+    }
+
+    /// Deletes the row under `key`, or every row in it when it is a key range.
+    pub fn delete(&self, key: &JsValue) -> Result<(), StoreError> {
+        self.store
+            .delete(key)
+            .map(drop)
+            .map_err(|e| io(&format!("cannot delete: {}", dom_error(&e))))
+    }
+
+    /// The keys of the rows in `range`, in key order.
+    pub async fn keys(&self, range: &JsValue) -> Result<js_sys::Array, StoreError> {
+        let request = self
+            .store
+            .get_all_keys_with_key(range)
+            .map_err(|_| io("cannot read keys"))?;
+        Ok(js_sys::Array::from(&settle(&request).await?))
+    }
+
+    /// The rows in `range`, in key order.
+    pub async fn rows(&self, range: &JsValue) -> Result<js_sys::Array, StoreError> {
+        let request = self
+            .store
+            .get_all_with_key(range)
+            .map_err(|_| io("cannot read"))?;
+        Ok(js_sys::Array::from(&settle(&request).await?))
+    }
+
+    /// Waits until everything written is durably committed.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.committing = true;
+        committed(&self.tx).await
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if !self.committing {
+            let _ = self.tx.abort();
+        }
+    }
 }
 
 impl Idb {
-    /// Runs `writes` in order in one read-write transaction and waits for the commit
-    /// (all or nothing). Nothing else is awaited while it is open.
-    pub async fn write_all(&self, store: &str, writes: &[Write]) -> Result<(), StoreError> {
-        self.write_and_trim(store, writes, &[]).await
-    }
-
-    /// Runs `writes` in order, then `trims` in order, in one read-write transaction, and
-    /// waits for the commit (all or nothing). Only this transaction's own requests are awaited
-    /// while it is open.
-    pub async fn write_and_trim(
-        &self,
-        store: &str,
-        writes: &[Write],
-        trims: &[Trim<'_>],
-    ) -> Result<(), StoreError> {
+    /// A read-write transaction on `store`.
+    pub fn write_tx(&self, store: &str) -> Result<WriteTx, StoreError> {
         let tx = self
             .db
             .transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite)
             .map_err(|e| io(&format!("cannot start a write: {}", dom_error(&e))))?;
-        let object_store = tx.object_store(store).map_err(|_| io("no such store"))?;
+        let store = tx.object_store(store).map_err(|_| io("no such store"))?;
+        Ok(WriteTx {
+            tx,
+            store,
+            committing: false,
+        })
+    }
+
+    /// Runs `writes` in order in one read-write transaction and waits for the commit
+    /// (all or nothing).
+    pub async fn write_all(&self, store: &str, writes: &[Write]) -> Result<(), StoreError> {
+        let tx = self.write_tx(store)?;
         for write in writes {
-            let request = match write {
-                Write::Put(row) => object_store.put(row),
-                Write::Delete(key) => object_store.delete(key),
-            };
-            if let Err(e) = request {
-                let _ = tx.abort();
-                return Err(io(&format!("cannot write: {}", dom_error(&e))));
+            match write {
+                Write::Put(row) => tx.put(row)?,
+                Write::Delete(key) => tx.delete(key)?,
             }
         }
-        for trim in trims {
-            if let Err(err) = trim_in(&object_store, trim).await {
-                let _ = tx.abort();
-                return Err(err);
-            }
-        }
-        committed(&tx).await
+        tx.commit().await
     }
 
     /// Every row of `store` whose key starts with `prefix` (a compound key's first
@@ -293,46 +328,6 @@ impl Idb {
         let rows = settle(&request).await?;
         Ok(js_sys::Array::from(&rows).iter().collect())
     }
-}
-
-/// Counts the prefix's rows and, past what it may keep, deletes the oldest or the picked.
-async fn trim_in(store: &IdbObjectStore, trim: &Trim<'_>) -> Result<(), StoreError> {
-    let range: JsValue = prefix_range(&trim.prefix)?.into();
-    let by_index = trim
-        .oldest_by
-        .and_then(|(name, keep)| Some((store.index(name).ok()?, keep)));
-    // With the index, counted in it: a row without a time, never in it, is never trimmed.
-    let (counted, keep) = match &by_index {
-        Some((index, keep)) => (index.count_with_key(&range), *keep),
-        None => (store.count_with_key(&range), trim.keep),
-    };
-    let counted = counted.map_err(|_| io("cannot count"))?;
-    let count = settle(&counted).await?.as_f64().unwrap_or(0.0);
-    if count <= f64::from(keep) {
-        return Ok(());
-    }
-    if let Some((index, _)) = by_index {
-        let excess = (count - f64::from(keep)).min(f64::from(u32::MAX)) as u32;
-        let oldest = index
-            .get_all_keys_with_key_and_limit(&range, excess)
-            .map_err(|_| io("cannot read for a trim"))?;
-        for key in js_sys::Array::from(&settle(&oldest).await?).iter() {
-            store.delete(&key).map_err(|_| io("cannot trim"))?;
-        }
-        return Ok(());
-    }
-    let read = store
-        .get_all_with_key(&range)
-        .map_err(|_| io("cannot read for a trim"))?;
-    let rows = js_sys::Array::from(&settle(&read).await?).to_vec();
-    for rest in (trim.pick)(rows) {
-        let key: js_sys::Array = trim.prefix.iter().map(|p| JsValue::from(*p)).collect();
-        for part in rest {
-            key.push(&part.into());
-        }
-        store.delete(&key).map_err(|_| io("cannot trim"))?;
-    }
-    Ok(())
 }
 
 /// A lease row: who holds `name` until when (epoch ms). Stored as the plain object

@@ -1,18 +1,21 @@
-//! Where the local message cache is kept: the account's rows in IndexedDB next to its
-//! session, or this realm's memory where the session is not in IndexedDB. Each write is
-//! one transaction that also trims the chats it touched to their newest N, and the
-//! account to the [`MAX_CHATS`] chats with the newest messages.
+//! Where the local message cache is kept: the account's pages in IndexedDB next to its
+//! session (`store::message_pages`; rows of one message from builds before pages are
+//! read with them, and moved into pages when their chat is compacted), or this realm's
+//! memory where the session is not in IndexedDB. Each write is one transaction that also
+//! trims the chats it touched to their newest N, and the account to the [`MAX_CHATS`]
+//! chats with the newest messages.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
-use super::idb::{prefix_range, Idb, Trim, Write, BY_TIME, MESSAGES};
+use super::idb::{prefix_range, Idb, MESSAGES};
 use super::token_store::TokenStore;
-use crate::store::message_cache::{
-    excess, excess_chats, trim_threshold, Entry, EntryError, Row, MAX_CHATS,
+use crate::store::message_cache::{Entry, EntryError, Row, MAX_CHATS};
+use crate::store::message_pages::{
+    compact, forgotten_chats, pack, plan, Item, Plan, Stored,
 };
 use crate::store::{message_memory, StoreError};
 
@@ -46,14 +49,6 @@ pub enum MessageStore {
     Memory,
 }
 
-/// `row[key]` as a string ("" when absent or not a string).
-fn text(row: &JsValue, key: &str) -> String {
-    Reflect::get(row, &key.into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-}
-
 /// `row[key]` as a time (0 when absent or not a number).
 fn time(row: &JsValue, key: &str) -> i64 {
     Reflect::get(row, &key.into())
@@ -62,30 +57,191 @@ fn time(row: &JsValue, key: &str) -> i64 {
         .map_or(0, |at| at as i64)
 }
 
-/// The IndexedDB row of `row`: the key parts, the time and the frame.
-fn to_js(account_key: &str, row: &Row) -> JsValue {
+/// `value[index]`, undefined where there is none (or `value` is not an object).
+fn at(value: &JsValue, index: u32) -> JsValue {
+    Reflect::get_u32(value, index).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A round's writes by chat, in the order the chats first come, after the account is
+/// cleared if it logged out (the writes queued before that go with it).
+#[derive(Default)]
+struct Batch {
+    clear: bool,
+    chats: Vec<ChatWrites>,
+}
+
+/// One chat's part of a round: its new messages, and the ids of stored ones to remove.
+struct ChatWrites {
+    chat_id: String,
+    puts: Vec<Entry>,
+    removed: Vec<String>,
+}
+
+impl Batch {
+    fn of(writes: Vec<CacheWrite>) -> Batch {
+        let mut batch = Batch::default();
+        for write in writes {
+            match write {
+                CacheWrite::Put(entry) => batch.chat(entry.chat_id()).puts.push(entry),
+                CacheWrite::Remove(chat, id) => batch.chat(&chat).removed.push(id),
+                CacheWrite::Clear => {
+                    batch = Batch {
+                        clear: true,
+                        chats: Vec::new(),
+                    }
+                }
+            }
+        }
+        batch
+    }
+
+    fn chat(&mut self, chat_id: &str) -> &mut ChatWrites {
+        let at = match self.chats.iter().position(|c| c.chat_id == chat_id) {
+            Some(at) => at,
+            None => {
+                self.chats.push(ChatWrites {
+                    chat_id: chat_id.to_owned(),
+                    puts: Vec::new(),
+                    removed: Vec::new(),
+                });
+                self.chats.len() - 1
+            }
+        };
+        &mut self.chats[at]
+    }
+}
+
+/// What a stored row's key (`[accountKey, chatId, messageId]`) tells: a message id is a
+/// row of a build before pages, numbers are a page's (read leniently: what is not a
+/// number is NaN, and a page that says nothing counts as holding one message).
+fn stored_of(key: &JsValue) -> Stored {
+    let part = at(key, 2);
+    if part.is_string() {
+        return Stored::Single;
+    }
+    let number = |i| at(&part, i).as_f64().unwrap_or(f64::NAN);
+    Stored::Page {
+        seq: number(0),
+        count: number(1) as usize,
+        newest: number(2) as i64,
+    }
+}
+
+/// The messages of a stored row, leniently: a row of a build before pages is one, a
+/// page holds many (an entry without a string id is skipped: nothing can address it;
+/// a missing time is 0, a missing frame then fails to decode).
+fn items_of(row: &JsValue) -> Vec<Item<JsValue>> {
+    let field = |key: &str| Reflect::get(row, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    if let Some(id) = field("messageId").as_string() {
+        let (sent_at, frame) = (time(row, "sentAt"), field("frame"));
+        return vec![Item { id, sent_at, frame }];
+    }
+    let (ids, times, frames) = (field("ids"), field("times"), field("frames"));
+    if !js_sys::Array::is_array(&ids) {
+        return Vec::new();
+    }
+    let ids: js_sys::Array = ids.unchecked_into();
+    (0..ids.length())
+        .filter_map(|i| {
+            Some(Item {
+                id: ids.get(i).as_string()?,
+                sent_at: at(&times, i).as_f64().map_or(0, |t| t as i64),
+                frame: at(&frames, i),
+            })
+        })
+        .collect()
+}
+
+/// The page row `seq` of a chat with `items`: its key tells its number, how many it
+/// holds and the newest one's time, so that a write reads only the keys.
+fn page_row(account_key: &str, chat_id: &str, seq: f64, items: &[Item<JsValue>]) -> JsValue {
+    let (ids, times, frames) = (js_sys::Array::new(), js_sys::Array::new(), js_sys::Array::new());
+    for item in items {
+        ids.push(&item.id.as_str().into());
+        times.push(&(item.sent_at as f64).into());
+        frames.push(&item.frame);
+    }
+    let newest = items.iter().map(|i| i.sent_at).max().unwrap_or(0) as f64;
+    let key = js_sys::Array::of3(&seq.into(), &(items.len() as f64).into(), &newest.into());
     let object = Object::new();
-    for (key, value) in [
+    for (name, value) in [
         ("accountKey", JsValue::from(account_key)),
-        ("chatId", row.chat_id.as_str().into()),
-        ("messageId", row.message_id.as_str().into()),
-        ("sentAt", (row.sent_at as f64).into()),
-        ("frame", row.frame.as_str().into()),
+        ("chatId", chat_id.into()),
+        ("messageId", key.into()),
+        ("ids", ids.into()),
+        ("times", times.into()),
+        ("frames", frames.into()),
     ] {
-        let _ = Reflect::set(&object, &key.into(), &value);
+        let _ = Reflect::set(&object, &name.into(), &value);
     }
     object.into()
 }
 
-/// A row read back from IndexedDB, leniently: a missing or mistyped field is empty
-/// (the frame then fails to decode).
-fn from_js(value: &JsValue) -> Row {
-    Row {
-        chat_id: text(value, "chatId"),
-        message_id: text(value, "messageId"),
-        sent_at: time(value, "sentAt"),
-        frame: text(value, "frame"),
+/// A frame's size for [`pack`]: its UTF-16 units.
+fn units(frame: &JsValue) -> usize {
+    frame
+        .dyn_ref::<js_sys::JsString>()
+        .map_or(0, |s| s.length() as usize)
+}
+
+/// Applies a round to the account's pages in one transaction: each chat gets a page of
+/// its new messages, or is compacted (see [`plan`]); a chat new to the cache makes the
+/// account forget its chats past [`MAX_CHATS`].
+async fn write_pages(
+    idb: &Idb,
+    account_key: &str,
+    batch: Batch,
+    capacity: usize,
+) -> Result<(), StoreError> {
+    let tx = idb.write_tx(MESSAGES)?;
+    let account: JsValue = prefix_range(&[account_key])?.into();
+    if batch.clear {
+        tx.delete(&account)?;
     }
+    let mut new_chat = false;
+    for chat in batch.chats {
+        let range: JsValue = prefix_range(&[account_key, &chat.chat_id])?.into();
+        let stored: Vec<Stored> = tx.keys(&range).await?.iter().map(|k| stored_of(&k)).collect();
+        new_chat |= stored.is_empty() && !chat.puts.is_empty();
+        let adding = chat.puts.iter().map(|entry| {
+            let row = entry.row();
+            Item {
+                id: row.message_id,
+                sent_at: row.sent_at,
+                frame: row.frame.into(),
+            }
+        });
+        let removing = !chat.removed.is_empty();
+        let (mut seq, items) = match plan(&stored, chat.puts.len(), removing, capacity) {
+            Plan::Add { seq } => (seq, adding.collect()),
+            Plan::Compact => {
+                let rows = tx.rows(&range).await?;
+                let mut items: Vec<Item<JsValue>> = rows.iter().flat_map(|r| items_of(&r)).collect();
+                items.retain(|item| !chat.removed.contains(&item.id));
+                items.extend(adding);
+                tx.delete(&range)?;
+                (0.0, compact(items, capacity))
+            }
+        };
+        for page in pack(items, units) {
+            tx.put(&page_row(account_key, &chat.chat_id, seq, &page))?;
+            seq += 1.0;
+        }
+    }
+    if new_chat {
+        let keys = tx.keys(&account).await?;
+        let chats = keys.iter().filter_map(|key| {
+            let newest = match stored_of(&key) {
+                Stored::Page { newest, .. } => newest,
+                Stored::Single => 0,
+            };
+            Some((at(&key, 1).as_string()?, newest))
+        });
+        for chat in forgotten_chats(chats.collect(), MAX_CHATS) {
+            tx.delete(&prefix_range(&[account_key, &chat])?.into())?;
+        }
+    }
+    tx.commit().await
 }
 
 impl MessageStore {
@@ -97,9 +253,9 @@ impl MessageStore {
         }
     }
 
-    /// Applies `writes` of `account_key` in one transaction, then trims each chat a `Put`
-    /// touched to its newest `capacity`, in the same transaction: at once where the
-    /// database has the time index, else (and in memory) past [`trim_threshold`].
+    /// Applies `writes` of `account_key` in one transaction, trimming each chat a `Put`
+    /// touched past a quarter more than `capacity` back to its newest `capacity`, and
+    /// the account to its [`MAX_CHATS`] chats with the newest messages.
     pub async fn write(
         &self,
         account_key: &str,
@@ -126,73 +282,8 @@ impl MessageStore {
                 Ok(())
             }
             MessageStore::IndexedDb(cell) => {
-                let mut chats: Vec<&str> = Vec::new();
-                let account_range: JsValue = prefix_range(&[account_key])?.into();
-                let rows: Vec<Write> = writes
-                    .iter()
-                    .map(|write| match write {
-                        CacheWrite::Put(entry) => {
-                            if !chats.contains(&entry.chat_id()) {
-                                chats.push(entry.chat_id());
-                            }
-                            Write::Put(to_js(account_key, &entry.row()))
-                        }
-                        CacheWrite::Remove(chat, id) => Write::Delete(
-                            js_sys::Array::of3(&account_key.into(), &chat.into(), &id.into())
-                                .into(),
-                        ),
-                        CacheWrite::Clear => Write::Delete(account_range.clone()),
-                    })
-                    .collect();
-                let threshold = trim_threshold(capacity);
-                let in_chat = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
-                    let positions = rows
-                        .iter()
-                        .map(|row| (time(row, "sentAt"), text(row, "messageId")))
-                        .collect();
-                    excess(positions, capacity)
-                        .into_iter()
-                        .map(|id| vec![id])
-                        .collect()
-                };
-                let in_account = |rows: Vec<JsValue>| -> Vec<Vec<String>> {
-                    let positions = rows
-                        .iter()
-                        .map(|row| {
-                            let at = time(row, "sentAt");
-                            (text(row, "chatId"), at, text(row, "messageId"))
-                        })
-                        .collect();
-                    excess_chats(positions, MAX_CHATS)
-                        .into_iter()
-                        .map(|(chat, id)| vec![chat, id])
-                        .collect()
-                };
-                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-                // With the time index, a chat's trim reads only the keys it deletes, so
-                // each write keeps the chat at `capacity` (no trim of many at once);
-                // without it (a database an older build created), every row is read, so
-                // only past the threshold.
-                let mut trims: Vec<Trim> = chats
-                    .iter()
-                    .map(|chat| Trim {
-                        prefix: vec![account_key, *chat],
-                        oldest_by: Some((BY_TIME, count(capacity))),
-                        keep: count(threshold),
-                        pick: &in_chat,
-                    })
-                    .collect();
-                // After the chats: all of them full is within bounds; more chats are not.
-                trims.push(Trim {
-                    prefix: vec![account_key],
-                    oldest_by: None,
-                    keep: count(threshold.saturating_mul(MAX_CHATS)),
-                    pick: &in_account,
-                });
-                TokenStore::idb(cell)
-                    .await?
-                    .write_and_trim(MESSAGES, &rows, &trims)
-                    .await
+                let idb = TokenStore::idb(cell).await?;
+                write_pages(&idb, account_key, Batch::of(writes), capacity).await
             }
         }
     }
@@ -220,7 +311,13 @@ impl MessageStore {
             }
         };
         let mut loaded = Loaded::default();
-        for row in rows.iter().map(from_js) {
+        let rows = rows.iter().flat_map(items_of).map(|item| Row {
+            chat_id: chat_id.to_owned(),
+            message_id: item.id,
+            sent_at: item.sent_at,
+            frame: item.frame.as_string().unwrap_or_default(),
+        });
+        for row in rows {
             match Entry::from_row(&row, own_user_id) {
                 Ok(entry) => loaded.entries.push(entry),
                 Err(err) => loaded.corrupt.push((row, err)),

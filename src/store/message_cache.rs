@@ -5,7 +5,7 @@
 //! become entries, their order, the trim to the newest N per chat, and the paging of
 //! `history()`. The stores (IndexedDB, memory) and the driver only move rows around.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::protocol::{
@@ -230,28 +230,6 @@ pub fn sort_oldest_first(keys: &mut [(i64, &str)]) {
 /// the chats whose newest message is oldest are forgotten.
 pub const MAX_CHATS: usize = 256;
 
-/// The (chat, message id) of every row in the chats past the `max_chats` with the newest
-/// messages: `rows` are `(chatId, sentAt, messageId)` as stored, in any order.
-pub fn excess_chats(rows: Vec<(String, i64, String)>, max_chats: usize) -> Vec<(String, String)> {
-    let mut newest: HashMap<&str, i64> = HashMap::new();
-    for (chat, at, _) in &rows {
-        let slot = newest.entry(chat.as_str()).or_insert(*at);
-        *slot = (*slot).max(*at);
-    }
-    let mut chats: Vec<(i64, &str)> = newest.into_iter().map(|(chat, at)| (at, chat)).collect();
-    sort_oldest_first(&mut chats);
-    let forgotten: HashSet<String> = chats
-        .into_iter()
-        .rev()
-        .skip(max_chats)
-        .map(|(_, chat)| chat.to_owned())
-        .collect();
-    rows.into_iter()
-        .filter(|(chat, _, _)| forgotten.contains(chat))
-        .map(|(chat, _, id)| (chat, id))
-        .collect()
-}
-
 /// One page of a chat's cached messages (`entries` chronological): the newest `limit`
 /// older than the message `before` (the newest of all without it), oldest first. Empty
 /// when the cache has nothing older, or does not hold `before`: then the server is asked.
@@ -473,24 +451,5 @@ mod tests {
             ("m9", 99, "hi")
         );
         assert!(Entry::from_sent("{", origin("c1", "me"), 1).is_err());
-    }
-
-    #[test]
-    fn past_the_chat_cap_the_chats_with_the_oldest_newest_message_go() {
-        let row = |chat: &str, at: i64, id: &str| (chat.to_owned(), at, id.to_owned());
-        let rows = vec![
-            row("old", 1, "o1"),
-            row("old", 2, "o2"),
-            row("busy", 0, "b0"),
-            row("busy", 9, "b9"),
-            row("mid", 5, "m5"),
-        ];
-        let mut gone = excess_chats(rows.clone(), 2);
-        gone.sort();
-        assert_eq!(
-            gone,
-            [("old".into(), "o1".into()), ("old".into(), "o2".into())]
-        );
-        assert!(excess_chats(rows, 3).is_empty());
     }
 }

@@ -4,6 +4,7 @@
 pub mod memory;
 pub mod message_cache;
 pub mod message_memory;
+pub mod message_pages;
 pub mod outbox_memory;
 
 use std::fmt;

@@ -100,6 +100,31 @@ pub async fn idb_rows(store: &str) -> Vec<JsValue> {
     js_sys::Array::from(&settle(promise).await.expect("IndexedDB read")).to_vec()
 }
 
+/// The messages of the SDK's IndexedDB message cache, one object each (`accountKey`,
+/// `messageId`, `sentAt`, `frame`), whether a page holds it or a row of its own (builds
+/// before pages).
+pub async fn idb_cached_messages() -> Vec<JsValue> {
+    let mut messages = Vec::new();
+    for row in idb_rows("messages").await {
+        if get(&row, "messageId").is_string() {
+            messages.push(row);
+            continue;
+        }
+        let account = get(&row, "accountKey");
+        let (ids, times, frames) = (get(&row, "ids"), get(&row, "times"), get(&row, "frames"));
+        for i in 0..js_sys::Array::from(&ids).length() {
+            let message = js_sys::Object::new();
+            js_sys::Reflect::set(&message, &"accountKey".into(), &account).unwrap();
+            for (key, list) in [("messageId", &ids), ("sentAt", &times), ("frame", &frames)] {
+                let value = js_sys::Array::from(list).get(i);
+                js_sys::Reflect::set(&message, &key.into(), &value).unwrap();
+            }
+            messages.push(message.into());
+        }
+    }
+    messages
+}
+
 /// Puts `rows` (a JSON array) into the SDK's IndexedDB store `store` in one transaction,
 /// with the browser's own API: rows as a corrupting hand or an older build would.
 pub async fn idb_put(store: &str, rows: &str) {

@@ -215,7 +215,7 @@ pub async fn a_client_freed_on_an_ack_leaves_no_row_behind() {
         "the acked send's row is removed"
     );
     let cached = read_until(
-        || idb_rows("messages"),
+        idb_cached_messages,
         |rows| rows.iter().any(|r| get_str(r, "messageId") == message_id),
     )
     .await;

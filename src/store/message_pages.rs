@@ -1,0 +1,268 @@
+//! How the IndexedDB message cache keeps a chat: in pages, rows of many messages, since
+//! IndexedDB costs the page's main thread per request (50–110 µs in Chromium), not per
+//! byte. A write adds one page a chat with the round's messages; past a quarter more
+//! than the chat's capacity the chat is compacted: read whole, each message once (the
+//! later copy wins), the newest `capacity` kept and written back as pages. This module
+//! is the pure part: what a write does to a chat, what compaction keeps, how messages
+//! split into pages and which chats an account forgets. The store moves the rows.
+
+use std::collections::{HashMap, HashSet};
+
+use super::message_cache::{sort_oldest_first, trim_threshold};
+
+/// The most a page holds, in UTF-16 units of frames (about 2 MB): past it the next page
+/// starts, so that no row nears IndexedDB's limit on a value, whatever the messages.
+pub const PAGE_UNITS: usize = 1 << 20;
+
+/// A page's number past which a chat is compacted (numbered from 0 again) rather than
+/// given the next one: numbers stay exact as JS numbers.
+const MAX_SEQ: f64 = 9_007_199_254_740_000.0;
+
+/// One cached message as a page holds it: its id, server time (ms) and frame (`F`: the
+/// frame's text, or the JS string of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item<F> {
+    /// The message id.
+    pub id: String,
+    /// Server time (ms): compaction keeps the newest.
+    pub sent_at: i64,
+    /// The message as the downlink frame that delivered it.
+    pub frame: F,
+}
+
+/// A stored row of a chat, as its key tells: a row of an older build (one message), or
+/// a page.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stored {
+    /// A row of one message, keyed by its id (builds before pages).
+    Single,
+    /// A page: its number, how many messages it holds and the newest one's time.
+    Page {
+        /// Its number in the chat: a new page takes the next.
+        seq: f64,
+        /// Its messages.
+        count: usize,
+        /// The server time (ms) of its newest message.
+        newest: i64,
+    },
+}
+
+/// What a write does to one chat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Plan {
+    /// Add the new messages as pages numbered from `seq`.
+    Add {
+        /// The first new page's number.
+        seq: f64,
+    },
+    /// Read the chat whole and write back its newest messages.
+    Compact,
+}
+
+/// What a write of `adding` messages (and the removal of some, when `removing`) does to
+/// a chat that holds `stored`: compaction when messages are removed, when the chat would
+/// hold more than [`trim_threshold`] messages (a row counts at least one, so that rows
+/// are bounded too), or when page numbers run out; else new pages.
+pub fn plan(stored: &[Stored], adding: usize, removing: bool, capacity: usize) -> Plan {
+    let held: usize = stored
+        .iter()
+        .map(|row| match row {
+            Stored::Single => 1,
+            Stored::Page { count, .. } => (*count).max(1),
+        })
+        .fold(adding, usize::saturating_add);
+    let last = stored
+        .iter()
+        .filter_map(|row| match row {
+            Stored::Page { seq, .. } => Some(*seq),
+            Stored::Single => None,
+        })
+        .fold(-1.0, f64::max);
+    let seq = (last + 1.0).floor();
+    match removing || held > trim_threshold(capacity) || !(0.0..MAX_SEQ).contains(&seq) {
+        true => Plan::Compact,
+        false => Plan::Add { seq },
+    }
+}
+
+/// A chat's messages after compaction: `items` as stored and added, in the order they
+/// were written, each id once (the later copy wins: a fill from the server replaces
+/// what this device stored), the newest `capacity` by server time (then id), oldest
+/// first.
+pub fn compact<F>(items: Vec<Item<F>>, capacity: usize) -> Vec<Item<F>> {
+    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
+    let mut latest: Vec<Item<F>> = Vec::with_capacity(items.len());
+    for item in items.into_iter().rev() {
+        if seen.insert(item.id.clone()) {
+            latest.push(item);
+        }
+    }
+    let at: HashMap<&str, usize> = latest
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (item.id.as_str(), i))
+        .collect();
+    let mut order: Vec<(i64, &str)> = latest.iter().map(|i| (i.sent_at, i.id.as_str())).collect();
+    sort_oldest_first(&mut order);
+    let skip = order.len().saturating_sub(capacity);
+    let order: Vec<usize> = order
+        .iter()
+        .skip(skip)
+        .filter_map(|(_, id)| at.get(id).copied())
+        .collect();
+    let mut slots: Vec<Option<Item<F>>> = latest.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
+/// `items` in pages of at most [`PAGE_UNITS`] (`units` of a frame; a larger frame gets
+/// a page of its own), in order.
+pub fn pack<F>(items: Vec<Item<F>>, units: impl Fn(&F) -> usize) -> Vec<Vec<Item<F>>> {
+    let mut pages: Vec<Vec<Item<F>>> = Vec::new();
+    let mut filled = 0usize;
+    for item in items {
+        let size = units(&item.frame);
+        match pages.last_mut() {
+            Some(page) if filled.saturating_add(size) <= PAGE_UNITS => {
+                filled += size;
+                page.push(item);
+            }
+            _ => {
+                filled = size;
+                pages.push(vec![item]);
+            }
+        }
+    }
+    pages
+}
+
+/// The chats past the `max_chats` whose newest message is newest, from `rows`: each
+/// stored row's chat and newest message time (0 where its key does not tell: the rows of
+/// builds before pages), in any order.
+pub fn forgotten_chats(rows: Vec<(String, i64)>, max_chats: usize) -> Vec<String> {
+    let mut newest: HashMap<String, i64> = HashMap::new();
+    for (chat, at) in rows {
+        let slot = newest.entry(chat).or_insert(at);
+        *slot = (*slot).max(at);
+    }
+    if newest.len() <= max_chats {
+        return Vec::new();
+    }
+    let mut chats: Vec<(i64, &str)> = newest.iter().map(|(chat, at)| (*at, chat.as_str())).collect();
+    sort_oldest_first(&mut chats);
+    let past = chats.len() - max_chats;
+    chats
+        .into_iter()
+        .take(past)
+        .map(|(_, chat)| chat.to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, at: i64, frame: &str) -> Item<String> {
+        Item {
+            id: id.into(),
+            sent_at: at,
+            frame: frame.into(),
+        }
+    }
+
+    fn page(seq: f64, count: usize) -> Stored {
+        Stored::Page {
+            seq,
+            count,
+            newest: 0,
+        }
+    }
+
+    #[test]
+    fn a_write_adds_the_next_page_until_the_chat_passes_a_quarter_more_than_capacity() {
+        assert_eq!(plan(&[], 3, false, 4), Plan::Add { seq: 0.0 });
+        assert_eq!(
+            plan(&[page(0.0, 2), page(7.0, 1)], 2, false, 4),
+            Plan::Add { seq: 8.0 }
+        );
+        // Four rows of an older build and one new message: 5, within a quarter more.
+        let singles = [Stored::Single; 4];
+        assert_eq!(plan(&singles, 1, false, 4), Plan::Add { seq: 0.0 });
+        assert_eq!(plan(&singles, 2, false, 4), Plan::Compact);
+        assert_eq!(plan(&[page(0.0, 200)], 50, false, 200), Plan::Add { seq: 1.0 });
+        assert_eq!(plan(&[page(0.0, 200)], 51, false, 200), Plan::Compact);
+    }
+
+    #[test]
+    fn removals_empty_pages_and_spent_numbers_compact() {
+        assert_eq!(plan(&[page(0.0, 1)], 0, true, 200), Plan::Compact);
+        // A page that says it holds nothing still counts one: rows stay bounded.
+        let empty = vec![page(0.0, 0); 251];
+        assert_eq!(plan(&empty, 0, false, 200), Plan::Compact);
+        assert_eq!(plan(&[page(MAX_SEQ, 1)], 1, false, 200), Plan::Compact);
+        assert_eq!(plan(&[page(f64::NAN, 1)], 1, false, 200), Plan::Add { seq: 0.0 });
+        assert_eq!(plan(&[page(-5.0, 1)], 1, false, 200), Plan::Add { seq: 0.0 });
+        assert_eq!(plan(&[page(f64::INFINITY, 1)], 1, false, 200), Plan::Compact);
+    }
+
+    #[test]
+    fn compaction_keeps_each_id_once_the_later_copy_and_the_newest_capacity_in_order() {
+        let items = vec![
+            item("b", 20, "old b"),
+            item("a", 10, "a"),
+            item("c", 30, "c"),
+            item("b", 20, "new b"),
+            item("z", 0, "timeless"),
+        ];
+        let kept = compact(items.clone(), 3);
+        assert_eq!(
+            kept,
+            [item("a", 10, "a"), item("b", 20, "new b"), item("c", 30, "c")]
+        );
+        let all = compact(items.clone(), 10);
+        let ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["z", "a", "b", "c"]);
+        assert!(compact(items, 0).is_empty());
+        // Ties in time go by id.
+        let tied = compact(vec![item("y", 5, ""), item("x", 5, "")], 1);
+        assert_eq!(tied, [item("y", 5, "")]);
+    }
+
+    #[test]
+    fn pages_split_at_their_size_and_a_large_frame_gets_its_own() {
+        let half = "x".repeat(PAGE_UNITS / 2);
+        let items = vec![
+            item("a", 1, &half),
+            item("b", 2, &half),
+            item("c", 3, "small"),
+            item("d", 4, &"y".repeat(PAGE_UNITS + 1)),
+            item("e", 5, "small"),
+        ];
+        let pages = pack(items, String::len);
+        let ids: Vec<Vec<&str>> = pages
+            .iter()
+            .map(|p| p.iter().map(|i| i.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [vec!["a", "b"], vec!["c"], vec!["d"], vec!["e"]]);
+        assert!(pack(Vec::<Item<String>>::new(), String::len).is_empty());
+    }
+
+    #[test]
+    fn past_the_chat_cap_the_chats_with_the_oldest_newest_message_go() {
+        let row = |chat: &str, at: i64| (chat.to_owned(), at);
+        let rows = vec![
+            row("old", 1),
+            row("old", 2),
+            row("busy", 0),
+            row("busy", 9),
+            row("mid", 5),
+        ];
+        assert_eq!(forgotten_chats(rows.clone(), 2), ["old"]);
+        let mut two = forgotten_chats(rows.clone(), 1);
+        two.sort();
+        assert_eq!(two, ["mid", "old"]);
+        assert!(forgotten_chats(rows, 3).is_empty());
+    }
+}
