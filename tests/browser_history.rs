@@ -427,7 +427,9 @@ async fn an_older_builds_rows_are_read_with_the_pages_and_moved_into_them() {
     newest.sort();
     assert_eq!(ids(&rows), newest, "the newest four by time");
     assert_eq!(stored_rows(&account).await.len(), 1, "moved into one page");
-    assert!(rows_an_older_build_reads(&account, &chat_id).await.is_empty());
+    assert!(rows_an_older_build_reads(&account, &chat_id)
+        .await
+        .is_empty());
     assert_eq!(time_index().await, (false, 4.0), "no index, no new version");
     ann.client.disconnect();
     bob.client.disconnect();

@@ -14,9 +14,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::idb::{prefix_range, Idb, MESSAGES};
 use super::token_store::TokenStore;
 use crate::store::message_cache::{Entry, EntryError, Row, MAX_CHATS};
-use crate::store::message_pages::{
-    compact, forgotten_chats, pack, plan, Item, Plan, Stored,
-};
+use crate::store::message_pages::{compact, forgotten_chats, pack, plan, Item, Plan, Stored};
 use crate::store::{message_memory, StoreError};
 
 /// One change to the cache.
@@ -155,7 +153,11 @@ fn items_of(row: &JsValue) -> Vec<Item<JsValue>> {
 /// The page row `seq` of a chat with `items`: its key tells its number, how many it
 /// holds and the newest one's time, so that a write reads only the keys.
 fn page_row(account_key: &str, chat_id: &str, seq: f64, items: &[Item<JsValue>]) -> JsValue {
-    let (ids, times, frames) = (js_sys::Array::new(), js_sys::Array::new(), js_sys::Array::new());
+    let (ids, times, frames) = (
+        js_sys::Array::new(),
+        js_sys::Array::new(),
+        js_sys::Array::new(),
+    );
     for item in items {
         ids.push(&item.id.as_str().into());
         times.push(&(item.sent_at as f64).into());
@@ -201,7 +203,12 @@ async fn write_pages(
     let mut new_chat = false;
     for chat in batch.chats {
         let range: JsValue = prefix_range(&[account_key, &chat.chat_id])?.into();
-        let stored: Vec<Stored> = tx.keys(&range).await?.iter().map(|k| stored_of(&k)).collect();
+        let stored: Vec<Stored> = tx
+            .keys(&range)
+            .await?
+            .iter()
+            .map(|k| stored_of(&k))
+            .collect();
         new_chat |= stored.is_empty() && !chat.puts.is_empty();
         let adding = chat.puts.iter().map(|entry| {
             let row = entry.row();
@@ -216,7 +223,8 @@ async fn write_pages(
             Plan::Add { seq } => (seq, adding.collect()),
             Plan::Compact => {
                 let rows = tx.rows(&range).await?;
-                let mut items: Vec<Item<JsValue>> = rows.iter().flat_map(|r| items_of(&r)).collect();
+                let mut items: Vec<Item<JsValue>> =
+                    rows.iter().flat_map(|r| items_of(&r)).collect();
                 items.retain(|item| !chat.removed.contains(&item.id));
                 items.extend(adding);
                 tx.delete(&range)?;

@@ -166,28 +166,7 @@ impl Entry {
 /// sends are stored as "direct" (an uplink has no chat type): if the server stamped any
 /// message of the chat "group", they all are.
 pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
-    let mut at: HashMap<String, usize> = HashMap::with_capacity(entries.len());
-    let mut unique: Vec<Entry> = Vec::with_capacity(entries.len());
-    for entry in entries {
-        match at.get(entry.message_id()).and_then(|&i| unique.get_mut(i)) {
-            Some(kept) => *kept = entry,
-            None => {
-                at.insert(entry.message_id().to_owned(), unique.len());
-                unique.push(entry);
-            }
-        }
-    }
-    let mut order: Vec<(i64, &str)> = unique.iter().map(Entry::position).collect();
-    sort_oldest_first(&mut order);
-    let order: Vec<usize> = order
-        .iter()
-        .filter_map(|(_, id)| at.get(*id).copied())
-        .collect();
-    let mut slots: Vec<Option<Entry>> = unique.into_iter().map(Some).collect();
-    let mut unique: Vec<Entry> = order
-        .into_iter()
-        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
-        .collect();
+    let mut unique = latest_oldest_first(entries, Entry::position);
     if unique
         .iter()
         .any(|e| e.0.origin.chat_type == ChatType::Group)
@@ -197,6 +176,33 @@ pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
         }
     }
     unique
+}
+
+/// `items` each id once, the later copy kept, oldest first: `position` tells an item's
+/// server time and id.
+pub fn latest_oldest_first<T>(items: Vec<T>, position: fn(&T) -> (i64, &str)) -> Vec<T> {
+    let mut at: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut unique: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        match at.get(position(&item).1).and_then(|&i| unique.get_mut(i)) {
+            Some(kept) => *kept = item,
+            None => {
+                at.insert(position(&item).1.to_owned(), unique.len());
+                unique.push(item);
+            }
+        }
+    }
+    let mut order: Vec<(i64, &str)> = unique.iter().map(position).collect();
+    sort_oldest_first(&mut order);
+    let order: Vec<usize> = order
+        .iter()
+        .filter_map(|(_, id)| at.get(*id).copied())
+        .collect();
+    let mut slots: Vec<Option<T>> = unique.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
 }
 
 /// How many rows past `capacity` a chat may hold before it is trimmed back to

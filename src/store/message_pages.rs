@@ -6,9 +6,7 @@
 //! is the pure part: what a write does to a chat, what compaction keeps, how messages
 //! split into pages and which chats an account forgets. The store moves the rows.
 
-use std::collections::{HashMap, HashSet};
-
-use super::message_cache::{sort_oldest_first, trim_threshold};
+use super::message_cache::{latest_oldest_first, sort_oldest_first, trim_threshold};
 
 /// The most a page holds, in UTF-16 units of frames (about 2 MB): past it the next page
 /// starts, so that no row nears IndexedDB's limit on a value, whatever the messages.
@@ -28,6 +26,13 @@ pub struct Item<F> {
     pub sent_at: i64,
     /// The message as the downlink frame that delivered it.
     pub frame: F,
+}
+
+impl<F> Item<F> {
+    /// Where it sorts: server time, then id.
+    fn position(&self) -> (i64, &str) {
+        (self.sent_at, &self.id)
+    }
 }
 
 /// A stored row of a chat, as its key tells: a row of an older build (one message), or
@@ -90,31 +95,9 @@ pub fn plan(stored: &[Stored], adding: usize, removing: bool, capacity: usize) -
 /// what this device stored), the newest `capacity` by server time (then id), oldest
 /// first.
 pub fn compact<F>(items: Vec<Item<F>>, capacity: usize) -> Vec<Item<F>> {
-    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
-    let mut latest: Vec<Item<F>> = Vec::with_capacity(items.len());
-    for item in items.into_iter().rev() {
-        if seen.insert(item.id.clone()) {
-            latest.push(item);
-        }
-    }
-    let at: HashMap<&str, usize> = latest
-        .iter()
-        .enumerate()
-        .map(|(i, item)| (item.id.as_str(), i))
-        .collect();
-    let mut order: Vec<(i64, &str)> = latest.iter().map(|i| (i.sent_at, i.id.as_str())).collect();
-    sort_oldest_first(&mut order);
-    let skip = order.len().saturating_sub(capacity);
-    let order: Vec<usize> = order
-        .iter()
-        .skip(skip)
-        .filter_map(|(_, id)| at.get(id).copied())
-        .collect();
-    let mut slots: Vec<Option<Item<F>>> = latest.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
-        .collect()
+    let mut kept = latest_oldest_first(items, Item::position);
+    kept.drain(..kept.len().saturating_sub(capacity));
+    kept
 }
 
 /// `items` in pages of at most [`PAGE_UNITS`] (`units` of a frame; a larger frame gets
@@ -140,20 +123,19 @@ pub fn pack<F>(items: Vec<Item<F>>, units: impl Fn(&F) -> usize) -> Vec<Vec<Item
 
 /// The chats past the `max_chats` whose newest message is newest, from `rows`: each
 /// stored row's chat and newest message time (0 where its key does not tell: the rows of
-/// builds before pages), in any order.
+/// builds before pages), a chat's rows one after the other (as in key order).
 pub fn forgotten_chats(rows: Vec<(String, i64)>, max_chats: usize) -> Vec<String> {
-    let mut newest: HashMap<String, i64> = HashMap::new();
+    let mut chats: Vec<(i64, String)> = Vec::new();
     for (chat, at) in rows {
-        let slot = newest.entry(chat).or_insert(at);
-        *slot = (*slot).max(at);
+        match chats.last_mut() {
+            Some((newest, last)) if *last == chat => *newest = (*newest).max(at),
+            _ => chats.push((at, chat)),
+        }
     }
-    if newest.len() <= max_chats {
-        return Vec::new();
-    }
-    let mut chats: Vec<(i64, &str)> = newest.iter().map(|(chat, at)| (*at, chat.as_str())).collect();
-    sort_oldest_first(&mut chats);
-    let past = chats.len() - max_chats;
-    chats
+    let past = chats.len().saturating_sub(max_chats);
+    let mut order: Vec<(i64, &str)> = chats.iter().map(|(at, c)| (*at, c.as_str())).collect();
+    sort_oldest_first(&mut order);
+    order
         .into_iter()
         .take(past)
         .map(|(_, chat)| chat.to_owned())
@@ -191,7 +173,10 @@ mod tests {
         let singles = [Stored::Single; 4];
         assert_eq!(plan(&singles, 1, false, 4), Plan::Add { seq: 0.0 });
         assert_eq!(plan(&singles, 2, false, 4), Plan::Compact);
-        assert_eq!(plan(&[page(0.0, 200)], 50, false, 200), Plan::Add { seq: 1.0 });
+        assert_eq!(
+            plan(&[page(0.0, 200)], 50, false, 200),
+            Plan::Add { seq: 1.0 }
+        );
         assert_eq!(plan(&[page(0.0, 200)], 51, false, 200), Plan::Compact);
     }
 
@@ -202,9 +187,18 @@ mod tests {
         let empty = vec![page(0.0, 0); 251];
         assert_eq!(plan(&empty, 0, false, 200), Plan::Compact);
         assert_eq!(plan(&[page(MAX_SEQ, 1)], 1, false, 200), Plan::Compact);
-        assert_eq!(plan(&[page(f64::NAN, 1)], 1, false, 200), Plan::Add { seq: 0.0 });
-        assert_eq!(plan(&[page(-5.0, 1)], 1, false, 200), Plan::Add { seq: 0.0 });
-        assert_eq!(plan(&[page(f64::INFINITY, 1)], 1, false, 200), Plan::Compact);
+        assert_eq!(
+            plan(&[page(f64::NAN, 1)], 1, false, 200),
+            Plan::Add { seq: 0.0 }
+        );
+        assert_eq!(
+            plan(&[page(-5.0, 1)], 1, false, 200),
+            Plan::Add { seq: 0.0 }
+        );
+        assert_eq!(
+            plan(&[page(f64::INFINITY, 1)], 1, false, 200),
+            Plan::Compact
+        );
     }
 
     #[test]
@@ -219,7 +213,11 @@ mod tests {
         let kept = compact(items.clone(), 3);
         assert_eq!(
             kept,
-            [item("a", 10, "a"), item("b", 20, "new b"), item("c", 30, "c")]
+            [
+                item("a", 10, "a"),
+                item("b", 20, "new b"),
+                item("c", 30, "c")
+            ]
         );
         let all = compact(items.clone(), 10);
         let ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
@@ -253,11 +251,11 @@ mod tests {
     fn past_the_chat_cap_the_chats_with_the_oldest_newest_message_go() {
         let row = |chat: &str, at: i64| (chat.to_owned(), at);
         let rows = vec![
-            row("old", 1),
-            row("old", 2),
             row("busy", 0),
             row("busy", 9),
             row("mid", 5),
+            row("old", 1),
+            row("old", 2),
         ];
         assert_eq!(forgotten_chats(rows.clone(), 2), ["old"]);
         let mut two = forgotten_chats(rows.clone(), 1);

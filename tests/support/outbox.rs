@@ -214,10 +214,9 @@ pub async fn a_client_freed_on_an_ack_leaves_no_row_behind() {
         rows.iter().all(|r| get_str(r, "accountKey") != account),
         "the acked send's row is removed"
     );
-    let cached = read_until(
-        idb_cached_messages,
-        |rows| rows.iter().any(|r| get_str(r, "messageId") == message_id),
-    )
+    let cached = read_until(idb_cached_messages, |rows| {
+        rows.iter().any(|r| get_str(r, "messageId") == message_id)
+    })
     .await;
     assert!(
         cached.iter().any(|r| get_str(r, "messageId") == message_id),
