@@ -128,3 +128,63 @@ async fn a_victim_survives_every_hostile_frame_and_goes_on_chatting() {
         "wasm memory grew {growth} bytes (bound {MEMORY_GROWTH_BOUND})"
     );
 }
+
+/// A server that fills a stream to 200 fragments of 1 KB and then rewrites its last
+/// fragment 2,000 times (small frames, each of which made a whole ≈ 400 KB event):
+/// the updates are folded into a few events, and the final one carries the last rewrite.
+#[wasm_bindgen_test]
+async fn rewriting_a_large_stream_makes_few_events_and_the_final_one_is_whole() {
+    let victim = connected("stream-victim").await;
+    let mallory = connected("stream-mallory").await;
+    let chat_id = chat(&mallory, "direct", &[&victim]).await;
+    let (v, m) = (victim.user_id(), mallory.user_id());
+    let fragment = format!(r#"{{"kind":"text","text":"{}"}}"#, "x".repeat(1000));
+    let fragments = vec![fragment; 200].join(",");
+    let created = downlink(
+        "message.created",
+        &chat_id,
+        &m,
+        &format!(r#"{{"message_id":"s-big","sequence":0,"fragments":[{fragments}]}}"#),
+    );
+    inject(&v, &created, 1, 0).await;
+    // Sequences 10, 11, … 19, 110, … grow with {n}.
+    let rewrite = downlink(
+        "message.add",
+        &chat_id,
+        &m,
+        r#"{"message_id":"s-big","sequence":1{n},"mutation":{"type":"append","target_fragment_index":199},"fragments":[{"kind":"text","text":"y{n}"}]}"#,
+    );
+    const REWRITES: usize = 2_000;
+    inject(&v, &rewrite, REWRITES as u32, 0).await;
+    let done = downlink(
+        "message.done",
+        &chat_id,
+        &m,
+        r#"{"message_id":"s-big","sequence":99999999,"fragments":[]}"#,
+    );
+    inject(&v, &done, 1, 0).await;
+
+    wait_until("the stream ends", || {
+        victim
+            .of("stream")
+            .iter()
+            .any(|s| get_str(s, "status") == "done")
+    })
+    .await;
+    let events = victim.of("stream");
+    web_sys::console::log_1(&format!("{REWRITES} rewrites, {} events", events.len()).into());
+    assert!(
+        events.len() < REWRITES / 20,
+        "{} events for {REWRITES} rewrites",
+        events.len()
+    );
+    let last = events.last().expect("events");
+    assert_eq!(get_str(last, "status"), "done");
+    let text = get_str(last, "text");
+    assert_eq!(text.len(), 199 * 1000 + "y1999".len());
+    assert!(
+        text.ends_with("xy1999"),
+        "the last rewrite is in the final event"
+    );
+    assert_eq!(victim.state(), "ready");
+}

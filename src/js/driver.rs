@@ -27,7 +27,7 @@ use crate::platform::message_store::{CacheWrite, Loaded, MessageStore};
 use crate::platform::outbox_store::{OutboxStore, RowWrite};
 use crate::platform::socket::{OpenError, Socket, SocketEvent};
 use crate::platform::token_store::TokenStore;
-use crate::platform::{now, now_ms, page_visible, Listener};
+use crate::platform::{monotonic_ms, now, now_ms, page_visible, Listener};
 use crate::protocol::ids;
 use crate::session::{
     stored_message_id, Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError,
@@ -108,6 +108,8 @@ pub(super) struct Driver {
     wakers: Vec<Listener>,
     wake: Vec<Listener>,
     timer: Option<(i64, Timeout)>,
+    /// The timer of the connection's deadline (held stream updates).
+    connection_timer: Option<(i64, Timeout)>,
     channel: Option<TabChannel>,
     leader_lock: Option<LockHold>,
     refresh_lock: Option<(u64, RefreshLock)>,
@@ -284,6 +286,7 @@ impl Driver {
             wakers: Vec::new(),
             wake: Vec::new(),
             timer: None,
+            connection_timer: None,
             channel: None,
             leader_lock: None,
             refresh_lock: None,
@@ -1378,29 +1381,43 @@ fn first_sighting(machine: &mut Connection<SystemEntropy>, message: &JsValue) ->
         .is_none_or(|id| machine.delivered_elsewhere(&id))
 }
 
-/// Arms one timer at the earliest deadline of the rotation flow and the coordinator.
+/// Arms one timer at the earliest deadline of the rotation flow and the coordinator
+/// (wall clock), and one at the connection's (monotonic clock).
 fn rearm(shared: &Shared) {
     let mut d = shared.borrow_mut();
     let at = [d.rotation.poll_timeout(), d.tabs.poll_timeout()]
         .into_iter()
         .flatten()
         .min();
-    if d.timer.as_ref().map(|(a, _)| *a) == at {
+    arm(shared, &mut d.timer, at, now_ms, |s| {
+        s.borrow_mut().timer = None;
+        on_deadline(s);
+    });
+    let at = d.machine.poll_timeout();
+    arm(shared, &mut d.connection_timer, at, monotonic_ms, |s| {
+        s.borrow_mut().connection_timer = None;
+        drive_connection(s, |m, now| m.on_timeout(now));
+    });
+}
+
+/// Arms `slot` to `fire` at `at` (read against `clock`), unless it is armed for it.
+fn arm(
+    shared: &Shared,
+    slot: &mut Option<(i64, Timeout)>,
+    at: Option<i64>,
+    clock: fn() -> i64,
+    fire: fn(&Shared),
+) {
+    if slot.as_ref().map(|(a, _)| *a) == at {
         return;
     }
-    if let Some((_, old)) = d.timer.take() {
+    if let Some((_, old)) = slot.take() {
         drop_later(old);
     }
     if let Some(at) = at {
-        let delay = (at - now_ms()).clamp(0, i64::from(i32::MAX)) as u32;
+        let delay = (at - clock()).clamp(0, i64::from(i32::MAX)) as u32;
         let weak = Rc::downgrade(shared);
-        let timer = Timeout::new(delay, move || {
-            with(&weak, |s| {
-                s.borrow_mut().timer = None;
-                on_deadline(s);
-            })
-        });
-        d.timer = Some((at, timer));
+        *slot = Some((at, Timeout::new(delay, move || with(&weak, fire))));
     }
 }
 

@@ -657,6 +657,18 @@ impl<E: Entropy> Connection<E> {
         }
     }
 
+    /// When held stream updates are due as events ([`Connection::on_timeout`]), on the
+    /// monotonic clock.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        self.inbound.poll_timeout()
+    }
+
+    /// A deadline of [`Connection::poll_timeout`] passed: the held stream updates due.
+    pub fn on_timeout(&mut self, now: Now) -> Vec<Action> {
+        let due = self.inbound.flush(now.mono);
+        due.into_iter().map(Action::Deliver).collect()
+    }
+
     /// The periodic tick (about once a second, far less in a hidden tab): timeouts,
     /// liveness, replay fallback, typing, stalled streams, queue age.
     pub fn on_tick(&mut self, now: Now) -> Vec<Action> {

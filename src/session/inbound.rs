@@ -152,6 +152,8 @@ pub enum Skip {
     MissingRouting,
     /// Stale or out-of-order streaming frame.
     StaleStream,
+    /// A streaming frame applied, its event held: the stream's next event carries it.
+    HeldStream,
     /// A frame no honest peer sends, or past a bound: dropped, and the app is told why.
     Refused(&'static str),
 }
@@ -260,13 +262,12 @@ impl InboundFilter {
                 {
                     return Err(Skip::NonNormalMode);
                 }
-                self.streams
-                    .apply(origin, phase, payload, now)
-                    .map(Delivery::Stream)
-                    .map_err(|skip| match skip {
-                        StreamSkip::Stale => Skip::StaleStream,
-                        StreamSkip::Refused(why) => Skip::Refused(why),
-                    })
+                match self.streams.apply(origin, phase, payload, now) {
+                    Ok(Some(view)) => Ok(Delivery::Stream(view)),
+                    Ok(None) => Err(Skip::HeldStream),
+                    Err(StreamSkip::Stale) => Err(Skip::StaleStream),
+                    Err(StreamSkip::Refused(why)) => Err(Skip::Refused(why)),
+                }
             }
             Event::Typing(typing) => Ok(Delivery::Typing(TypingUpdate {
                 origin,
@@ -296,10 +297,24 @@ impl InboundFilter {
         )))
     }
 
-    /// Streams that stalled without `done`, now failed.
+    /// Streams that stalled without `done`, now failed, and held stream updates due.
     pub fn on_tick(&mut self, now: i64) -> Vec<Delivery> {
         self.streams
             .on_tick(now)
+            .into_iter()
+            .map(Delivery::Stream)
+            .collect()
+    }
+
+    /// When the earliest held stream update is due ([`InboundFilter::flush`]).
+    pub fn poll_timeout(&self) -> Option<i64> {
+        self.streams.poll_timeout()
+    }
+
+    /// The held stream updates due by `now`.
+    pub fn flush(&mut self, now: i64) -> Vec<Delivery> {
+        self.streams
+            .flush(now)
             .into_iter()
             .map(Delivery::Stream)
             .collect()

@@ -23,6 +23,22 @@ pub const MAX_STREAM_FRAGMENTS: usize = MAX_FRAGMENTS;
 pub const MAX_LIVE_STREAMS: usize = 16;
 /// Largest streamed message, in bytes of its fragments (**ours**; about 60k words).
 pub const MAX_STREAM_BYTES: usize = 256 * 1024;
+/// The least time between two `stream` events of one message (**ours**): about a
+/// display frame. Updates in between are folded into the next event, which carries the
+/// message as it then stands; a final one (done, failed) goes out at once.
+pub const MIN_EVENT_GAP_MS: i64 = 16;
+/// Bytes of a message per millisecond between its events (**ours**): each event carries
+/// the whole message so far, so a large one goes out less often. A stream's events then
+/// carry about 1 MB a second at most, however a server rewrites it (each rewrite of a
+/// fragment of a large message would otherwise be a whole event).
+const EVENT_BYTES_PER_MS: usize = 512;
+
+/// The time between two events of a message of `bytes`.
+fn event_gap_ms(bytes: usize) -> i64 {
+    i64::try_from(bytes / EVENT_BYTES_PER_MS)
+        .unwrap_or(i64::MAX)
+        .max(MIN_EVENT_GAP_MS)
+}
 
 /// Why a streaming frame was not applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +107,32 @@ impl ToJson for StreamView {
 
 #[derive(Debug)]
 struct Stream {
+    /// The message so far (its `text` as of the last event while updates are held).
     view: StreamView,
+    /// When a frame last changed it (the stall clock).
     updated_at: i64,
+    /// When its last event went out, if one did.
+    emitted_at: Option<i64>,
+    /// Whether it changed since its last event.
+    held: bool,
+    /// The bytes of its fragments.
+    bytes: usize,
+}
+
+impl Stream {
+    /// When its held updates are due as an event, if it holds any.
+    fn due_at(&self) -> Option<i64> {
+        let at = self.emitted_at.filter(|_| self.held)?;
+        Some(at.saturating_add(event_gap_ms(self.bytes)))
+    }
+
+    /// The event of it now: its view with its text brought up to date.
+    fn emit(&mut self, now: i64) -> StreamView {
+        self.emitted_at = Some(now);
+        self.held = false;
+        self.view.text = plain_text(&self.view.fragments);
+        self.view.clone()
+    }
 }
 
 /// Live streams by message id.
@@ -119,15 +159,16 @@ impl StreamAssembler {
         }
     }
 
-    /// Applies one streaming frame; returns the updated view, or why it was skipped.
-    /// A stream that grows past [`MAX_STREAM_BYTES`] is failed (and reported failed).
+    /// Applies one streaming frame; returns the event to deliver, `None` when the update
+    /// is held for a later one (see [`MIN_EVENT_GAP_MS`]), or why it was skipped. A
+    /// stream that grows past [`MAX_STREAM_BYTES`] is failed (and reported failed).
     pub fn apply(
         &mut self,
         origin: Origin,
         phase: StreamPhase,
         payload: StreamPayload,
         now: i64,
-    ) -> Result<StreamView, StreamSkip> {
+    ) -> Result<Option<StreamView>, StreamSkip> {
         if self.finished.contains(&payload.message_id) {
             return Err(StreamSkip::Stale);
         }
@@ -148,6 +189,9 @@ impl StreamAssembler {
                     reason: None,
                 },
                 updated_at: now,
+                emitted_at: None,
+                held: false,
+                bytes: 0,
             });
         let view = &mut stream.view;
         let terminal = matches!(phase, StreamPhase::Done | StreamPhase::Failed);
@@ -207,31 +251,59 @@ impl StreamAssembler {
             }
         }
         view.sequence = view.sequence.max(payload.sequence);
-        let too_large = view.fragments.len() > MAX_STREAM_FRAGMENTS
-            || view
-                .fragments
-                .iter()
-                .map(Fragment::approx_bytes)
-                .sum::<usize>()
-                > MAX_STREAM_BYTES;
+        let bytes = view
+            .fragments
+            .iter()
+            .map(Fragment::approx_bytes)
+            .fold(0, usize::saturating_add);
+        let too_large = view.fragments.len() > MAX_STREAM_FRAGMENTS || bytes > MAX_STREAM_BYTES;
         if too_large {
             view.fragments.truncate(MAX_STREAM_FRAGMENTS);
             view.status = StreamStatus::Failed;
             view.reason = Some("the streamed message grew too large".into());
         }
-        let terminal = terminal || too_large;
-        view.text = plain_text(&view.fragments);
-        stream.updated_at = now;
-        let snapshot = view.clone();
-        if terminal {
-            self.streams.remove(&snapshot.message_id);
-            self.finished.first_sighting(&snapshot.message_id);
+        (stream.updated_at, stream.held, stream.bytes) = (now, true, bytes);
+        if terminal || too_large {
+            let id = payload.message_id;
+            self.finished.first_sighting(&id);
+            return Ok(self.streams.remove(&id).map(|mut ended| ended.emit(now)));
         }
-        Ok(snapshot)
+        let due = stream.due_at().is_none_or(|at| now >= at);
+        Ok(due.then(|| stream.emit(now)))
     }
 
-    /// Fails streams that have been silent for the stall time (a missing `done`).
+    /// When the earliest held update is due as an event ([`StreamAssembler::flush`]).
+    pub fn poll_timeout(&self) -> Option<i64> {
+        self.streams.iter().filter_map(|(_, s)| s.due_at()).min()
+    }
+
+    /// The events of the held updates due by `now`.
+    pub fn flush(&mut self, now: i64) -> Vec<StreamView> {
+        let due: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.due_at().is_some_and(|at| at <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut events = Vec::with_capacity(due.len());
+        for id in &due {
+            if let Some(stream) = self.streams.get_mut(id) {
+                events.push(stream.emit(now));
+            }
+        }
+        events
+    }
+
+    /// Fails streams that have been silent for the stall time (a missing `done`), and
+    /// sends the held updates that are due (should their timer be late).
     pub fn on_tick(&mut self, now: i64) -> Vec<StreamView> {
+        let mut events = self.fail_stalled(now);
+        events.extend(self.flush(now));
+        events
+    }
+
+    /// Fails streams that have been silent for the stall time.
+    fn fail_stalled(&mut self, now: i64) -> Vec<StreamView> {
         let stall_ms = self.stall_ms;
         let stalled: Vec<String> = self
             .streams
@@ -248,7 +320,7 @@ impl StreamAssembler {
             .map(|mut s| {
                 s.view.status = StreamStatus::Failed;
                 s.view.reason = Some(format!("no update for {} s", stall_ms / 1000));
-                s.view
+                s.emit(now)
             })
             .collect()
     }
@@ -284,66 +356,137 @@ mod tests {
         json!([{"kind": "text", "text": t, "delta": d}])
     }
 
+    /// The event an applied frame gives at once.
+    fn event(applied: Result<Option<StreamView>, StreamSkip>) -> StreamView {
+        applied.expect("applied").expect("an event at once")
+    }
+
+    /// A frame time past the gap of every small message.
+    const LATER: i64 = MIN_EVENT_GAP_MS;
+
     #[test]
     fn created_add_done_grow_one_message() {
         let mut a = StreamAssembler::new(60_000);
-        let v = a
-            .apply(
-                origin(),
-                StreamPhase::Created,
-                payload(1, json!([{"kind": "text", "text": ""}])),
-                0,
-            )
-            .unwrap();
+        let v = event(a.apply(
+            origin(),
+            StreamPhase::Created,
+            payload(1, json!([{"kind": "text", "text": ""}])),
+            0,
+        ));
         assert_eq!((v.status, v.text.as_str()), (StreamStatus::Streaming, ""));
-        assert_eq!(
-            a.apply(origin(), StreamPhase::Add, payload(2, text("He", "He")), 1)
-                .unwrap()
-                .text,
-            "He"
-        );
-        assert_eq!(
-            a.apply(
-                origin(),
-                StreamPhase::Add,
-                payload(3, text("Hello", "llo")),
-                2
-            )
-            .unwrap()
-            .text,
-            "Hello"
-        );
-        let done = a
-            .apply(origin(), StreamPhase::Done, payload(4, json!([])), 3)
-            .unwrap();
+        let v = event(a.apply(
+            origin(),
+            StreamPhase::Add,
+            payload(2, text("He", "He")),
+            LATER,
+        ));
+        assert_eq!(v.text, "He");
+        let v = event(a.apply(
+            origin(),
+            StreamPhase::Add,
+            payload(3, text("Hello", "llo")),
+            2 * LATER,
+        ));
+        assert_eq!(v.text, "Hello");
+        let done = event(a.apply(
+            origin(),
+            StreamPhase::Done,
+            payload(4, json!([])),
+            3 * LATER,
+        ));
         assert_eq!(
             (done.status, done.text.as_str(), done.sequence),
             (StreamStatus::Done, "Hello", 4)
         );
         assert_eq!(
-            a.apply(origin(), StreamPhase::Add, payload(5, text("late", "x")), 4),
+            a.apply(
+                origin(),
+                StreamPhase::Add,
+                payload(5, text("late", "x")),
+                4 * LATER
+            ),
             Err(StreamSkip::Stale)
         );
         assert_eq!(a.delta_mismatches, 0);
     }
 
     #[test]
+    fn updates_within_the_gap_are_held_and_the_next_event_carries_them() {
+        let mut a = StreamAssembler::new(60_000);
+        let first = event(a.apply(origin(), StreamPhase::Add, payload(1, text("a", "a")), 100));
+        assert_eq!(first.text, "a");
+        assert_eq!(a.poll_timeout(), None, "nothing held");
+        for (seq, t) in [(2, "ab"), (3, "abc")] {
+            let held = a.apply(origin(), StreamPhase::Add, payload(seq, text(t, "x")), 105);
+            assert_eq!(held, Ok(None));
+        }
+        assert_eq!(a.poll_timeout(), Some(100 + MIN_EVENT_GAP_MS));
+        assert!(a.flush(100 + MIN_EVENT_GAP_MS - 1).is_empty());
+        let due = a.flush(100 + MIN_EVENT_GAP_MS);
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].text.as_str(), due[0].sequence), ("abc", 3));
+        assert_eq!(a.poll_timeout(), None);
+        assert!(a.flush(1_000).is_empty(), "sent once");
+        // Past the gap, a frame is its own event again; the final one never waits.
+        let held = a.apply(
+            origin(),
+            StreamPhase::Add,
+            payload(4, text("abcd", "d")),
+            120,
+        );
+        assert_eq!(held, Ok(None));
+        let done = event(a.apply(origin(), StreamPhase::Done, payload(5, json!([])), 121));
+        assert_eq!(
+            (done.status, done.text.as_str()),
+            (StreamStatus::Done, "abcd")
+        );
+        assert_eq!(a.poll_timeout(), None, "an ended stream holds nothing");
+    }
+
+    #[test]
+    fn a_large_message_goes_out_less_often_and_the_tick_sends_what_is_held() {
+        let mut a = StreamAssembler::new(60_000);
+        let big = "x".repeat(100 * 1024);
+        event(a.apply(origin(), StreamPhase::Add, payload(1, text(&big, "x")), 0));
+        let bigger = format!("{big}y");
+        let held = a.apply(
+            origin(),
+            StreamPhase::Add,
+            payload(2, text(&bigger, "y")),
+            LATER,
+        );
+        assert_eq!(held, Ok(None), "100 KiB: 200 ms between events");
+        assert_eq!(a.poll_timeout(), Some(event_gap_ms(bigger.len())));
+        assert_eq!(event_gap_ms(bigger.len()), 200);
+        assert!(a.on_tick(199).is_empty());
+        let ticked = a.on_tick(200);
+        assert_eq!((ticked.len(), ticked[0].text.len()), (1, bigger.len()));
+        assert_eq!(event_gap_ms(0), MIN_EVENT_GAP_MS);
+        assert_eq!(
+            event_gap_ms(usize::MAX),
+            i64::try_from(usize::MAX / 512).unwrap()
+        );
+    }
+
+    #[test]
     fn out_of_order_adds_are_dropped_and_cumulative_text_repairs_gaps() {
         let mut a = StreamAssembler::new(60_000);
-        a.apply(origin(), StreamPhase::Add, payload(3, text("abc", "c")), 0)
-            .unwrap();
+        event(a.apply(origin(), StreamPhase::Add, payload(3, text("abc", "c")), 0));
         assert_eq!(
-            a.apply(origin(), StreamPhase::Add, payload(2, text("ab", "b")), 1),
-            Err(StreamSkip::Stale)
-        );
-        let v = a
-            .apply(
+            a.apply(
                 origin(),
                 StreamPhase::Add,
-                payload(5, text("abcde", "e")),
-                2,
-            )
-            .unwrap();
+                payload(2, text("ab", "b")),
+                LATER
+            ),
+            Err(StreamSkip::Stale)
+        );
+        let v = event(a.apply(
+            origin(),
+            StreamPhase::Add,
+            payload(5, text("abcde", "e")),
+            2 * LATER,
+        ));
         assert_eq!(v.text, "abcde", "a missing add (seq 4) does not lose text");
         assert_eq!(a.delta_mismatches, 1, "abc + e != abcde is counted");
     }
@@ -351,13 +494,20 @@ mod tests {
     #[test]
     fn a_stream_without_done_fails_after_the_stall_time() {
         let mut a = StreamAssembler::new(1_000);
-        a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0)
-            .unwrap();
+        event(a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0));
+        let held = a.apply(
+            origin(),
+            StreamPhase::Add,
+            payload(2, text("late", "late")),
+            1,
+        );
+        assert_eq!(held, Ok(None));
+        assert_eq!(a.flush(LATER).len(), 1);
         assert!(a.on_tick(999).is_empty());
-        let stalled = a.on_tick(1_000);
+        let stalled = a.on_tick(1_001);
         assert_eq!(
-            (stalled.len(), stalled[0].status),
-            (1, StreamStatus::Failed)
+            (stalled.len(), stalled[0].status, stalled[0].text.as_str()),
+            (1, StreamStatus::Failed, "late")
         );
         assert!(a.on_tick(5_000).is_empty());
     }
@@ -375,8 +525,7 @@ mod tests {
     #[test]
     fn a_target_index_past_the_end_is_dropped_not_trusted() {
         let mut a = StreamAssembler::new(60_000);
-        a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0)
-            .unwrap();
+        event(a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0));
         // The first regression: u32::MAX wrapped `target + 1` and indexed out of bounds.
         for (seq, index) in [(2, u64::from(u32::MAX)), (3, 5_000_000), (4, 2)] {
             assert!(matches!(
@@ -385,13 +534,9 @@ mod tests {
             ));
         }
         assert_eq!(a.rejected_mutations, 3);
-        let v = a
-            .apply(origin(), StreamPhase::Add, add_at(5, 0), 2)
-            .unwrap();
+        let v = event(a.apply(origin(), StreamPhase::Add, add_at(5, 0), LATER));
         assert_eq!(v.fragments.len(), 1);
-        let v = a
-            .apply(origin(), StreamPhase::Add, add_at(6, 1), 3)
-            .unwrap();
+        let v = event(a.apply(origin(), StreamPhase::Add, add_at(6, 1), 2 * LATER));
         assert_eq!((v.fragments.len(), v.text.as_str()), (2, "xx"));
     }
 
@@ -414,8 +559,7 @@ mod tests {
             a.apply(origin(), StreamPhase::Created, created("one-more"), 0),
             Err(StreamSkip::Refused(_))
         ));
-        a.apply(origin(), StreamPhase::Done, created("s0"), 1)
-            .unwrap();
+        event(a.apply(origin(), StreamPhase::Done, created("s0"), 1));
         assert!(a
             .apply(origin(), StreamPhase::Created, created("one-more"), 2)
             .is_ok());
@@ -431,7 +575,7 @@ mod tests {
             let p = payload(seq, json!([{"kind": "text", "text": text}]));
             last = Some(a.apply(origin(), StreamPhase::Add, p, 0));
         }
-        let failed = last.unwrap().unwrap();
+        let failed = event(last.unwrap());
         assert_eq!(failed.status, StreamStatus::Failed);
         assert!(a.streams.is_empty(), "a failed stream holds no memory");
     }
@@ -439,11 +583,8 @@ mod tests {
     #[test]
     fn failed_is_terminal() {
         let mut a = StreamAssembler::new(1_000);
-        a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0)
-            .unwrap();
-        let v = a
-            .apply(origin(), StreamPhase::Failed, payload(2, json!([])), 0)
-            .unwrap();
+        event(a.apply(origin(), StreamPhase::Created, payload(1, json!([])), 0));
+        let v = event(a.apply(origin(), StreamPhase::Failed, payload(2, json!([])), 0));
         assert_eq!(v.status, StreamStatus::Failed);
         assert!(v.reason.is_some());
     }
