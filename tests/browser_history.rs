@@ -460,8 +460,10 @@ async fn an_account_caches_a_bounded_number_of_chats() {
     ann.client.disconnect();
 }
 
-/// A stored row that does not decode (no frame; a frame of another message) is dropped
-/// with a `warn` event; the good ones are read.
+/// A stored row or page entry that does not decode (no frame; a frame of another
+/// message; not JSON) is dropped with a `warn` event, a page that lies about itself is
+/// read as far as it reads, and the good messages are read (and kept, also where a bad
+/// copy of one was dropped).
 #[wasm_bindgen_test]
 async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
     let session = session("history-corrupt").await;
@@ -485,19 +487,51 @@ async fn a_corrupt_cached_row_is_dropped_with_a_warning() {
         }
         row
     };
+    let page = |key: serde_json::Value, ids, times, frames| {
+        serde_json::json!({"accountKey": account, "chatId": "chat-x", "messageId": key,
+            "ids": ids, "times": times, "frames": frames})
+    };
     let rows = serde_json::json!([
         row("m-bad", "soon".into(), None),
         row("m-good", 5.into(), Some(&frame)),
         row("m-other", 6.into(), Some(&frame)),
+        // Pages that lie: no list of ids, a count and size that are not so, an id that
+        // is a number, and a copy of the good message that does not decode.
+        page(
+            serde_json::json!([0, 1, 5, 10]),
+            "nope".into(),
+            7.into(),
+            serde_json::Value::Null
+        ),
+        page(
+            serde_json::json!([1, 99999, "x", -4]),
+            serde_json::json!(["m-good", 42, "m-bad2"]),
+            serde_json::json!(["t"]),
+            serde_json::json!(["{", null, "{"]),
+        ),
     ]);
     idb_put("messages", &rows.to_string()).await;
     assert_eq!(texts(&history(&ann, "chat-x", "").await), ["fine"]);
-    assert!(ann
-        .of("warn")
-        .iter()
-        .any(|w| get_str(w, "message").contains("cached message malformed")));
-    let rows = read_until(|| stored_messages(&account), |r| r.len() == 1).await;
-    assert_eq!(rows.len(), 1, "the bad row is gone");
+    let warned = || {
+        ann.of("warn")
+            .iter()
+            .filter(|w| get_str(w, "message").contains("cached message malformed"))
+            .count()
+    };
+    assert_eq!(
+        warned(),
+        4,
+        "m-bad, m-other, m-bad2 and the bad copy of m-good"
+    );
+    // Dropped by id: the good message is stored again, alone in one page.
+    let rows = read_until(|| stored_rows(&account), |r| r.len() == 1).await;
+    assert_eq!(rows.len(), 1, "the bad rows are gone");
+    let messages = stored_messages(&account).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(get_str(&messages[0], "messageId"), "m-good");
+    assert!(get_str(&messages[0], "frame").contains("fine"));
+    assert_eq!(texts(&history(&ann, "chat-x", "").await), ["fine"]);
+    assert_eq!(warned(), 4, "nothing bad is left");
 }
 
 #[wasm_bindgen_test]

@@ -957,8 +957,16 @@ fn cache_done(
         });
         for (row, err) in loaded.corrupt {
             work.push(warn(format!("{err}: row dropped")));
+            // Removal goes by id: where another copy reads, it is stored again.
+            let good = loaded
+                .entries
+                .iter()
+                .find(|e| e.message_id() == row.message_id);
+            let again = good.map(|entry| CacheWrite::Put(entry.clone()));
             let remove = CacheWrite::Remove(row.chat_id, row.message_id);
-            d.cache_jobs.push(CacheJob::Write(remove));
+            for write in [Some(remove), again].into_iter().flatten() {
+                d.cache_jobs.push(CacheJob::Write(write));
+            }
         }
         let mut entries = message_cache::chronological(loaded.entries);
         // A store trims a chat past a quarter more than its capacity; reads hold to it.

@@ -14,10 +14,9 @@ use crate::store::StoreError;
 
 const DB_NAME: &str = "clawchat";
 /// 1: sessions; 2: + leases; 3: + outbox; 4: + messages. An upgrade only adds what is
-/// missing. The messages' time index comes with any upgrade (a new database included) but
-/// raises no version: a new version would cut a tab of an older build off its database,
-/// and off saving the tokens it refreshes; the code works without the index, and the next
-/// version brings it to the databases of older builds.
+/// missing. The messages' time index (for builds before message pages) comes with any
+/// upgrade (a new database included) but raises no version: a new version would cut a
+/// tab of an older build off its database, and off saving the tokens it refreshes.
 const DB_VERSION: u32 = 4;
 /// The object store of sessions, keyed by `account_key`.
 pub const SESSIONS: &str = "sessions";
@@ -255,6 +254,16 @@ impl WriteTx {
             .get_all_keys_with_key(range)
             .map_err(|_| io("cannot read keys"))?;
         Ok(js_sys::Array::from(&settle(&request).await?))
+    }
+
+    /// How many rows are in `range`.
+    pub async fn count(&self, range: &JsValue) -> Result<usize, StoreError> {
+        let request = self
+            .store
+            .count_with_key(range)
+            .map_err(|_| io("cannot count"))?;
+        let count = settle(&request).await?.as_f64().unwrap_or(0.0);
+        Ok(count as usize)
     }
 
     /// The rows in `range`, in key order.

@@ -8,6 +8,7 @@ pub mod idb;
 pub mod json;
 pub mod log;
 pub mod message_event;
+pub mod message_rows;
 pub mod message_store;
 pub mod outbox_store;
 pub mod socket;

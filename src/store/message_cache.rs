@@ -209,7 +209,7 @@ pub fn latest_oldest_first<T>(items: Vec<T>, position: fn(&T) -> (i64, &str)) ->
 /// `capacity`, where the trim reads and sorts the whole chat (in memory, or in an
 /// IndexedDB without the time index): a quarter, so that a busy chat is sorted and trimmed
 /// once every `capacity / 4` messages, not on every one. Reads never depend on it.
-pub fn trim_threshold(capacity: usize) -> usize {
+pub const fn trim_threshold(capacity: usize) -> usize {
     capacity.saturating_add(capacity / 4)
 }
 

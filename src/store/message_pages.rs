@@ -11,6 +11,11 @@ use super::message_cache::{latest_oldest_first, sort_oldest_first, trim_threshol
 /// The most a page holds, in UTF-16 units of frames (about 2 MB): past it the next page
 /// starts, so that no row nears IndexedDB's limit on a value, whatever the messages.
 pub const PAGE_UNITS: usize = 1 << 20;
+/// The most a chat holds in UTF-16 units of frames (about 8 MB; a chat of 200 ordinary
+/// messages is well under 1 MB): past it the chat is compacted to its newest messages
+/// within it, so that a server sending the largest frames cannot make a compaction
+/// read more than about this much.
+pub const CHAT_UNITS: usize = 4 << 20;
 
 /// A page's number past which a chat is compacted (numbered from 0 again) rather than
 /// given the next one: numbers stay exact as JS numbers.
@@ -41,7 +46,8 @@ impl<F> Item<F> {
 pub enum Stored {
     /// A row of one message, keyed by its id (builds before pages).
     Single,
-    /// A page: its number, how many messages it holds and the newest one's time.
+    /// A page: its number, how many messages it holds, the newest one's time and the
+    /// size of its frames.
     Page {
         /// Its number in the chat: a new page takes the next.
         seq: f64,
@@ -49,6 +55,8 @@ pub enum Stored {
         count: usize,
         /// The server time (ms) of its newest message.
         newest: i64,
+        /// The UTF-16 units of its frames.
+        units: usize,
     },
 }
 
@@ -64,18 +72,26 @@ pub enum Plan {
     Compact,
 }
 
-/// What a write of `adding` messages (and the removal of some, when `removing`) does to
-/// a chat that holds `stored`: compaction when messages are removed, when the chat would
-/// hold more than [`trim_threshold`] messages (a row counts at least one, so that rows
-/// are bounded too), or when page numbers run out; else new pages.
-pub fn plan(stored: &[Stored], adding: usize, removing: bool, capacity: usize) -> Plan {
-    let held: usize = stored
+/// What a write of `adding` messages of `adding_units` (and the removal of some, when
+/// `removing`) does to a chat that holds `stored`: compaction when messages are
+/// removed, when the chat would hold more than [`trim_threshold`] messages (a row counts
+/// at least one, so that rows are bounded too) or more than [`CHAT_UNITS`], or when page
+/// numbers run out; else new pages.
+pub fn plan(
+    stored: &[Stored],
+    (adding, adding_units): (usize, usize),
+    removing: bool,
+    capacity: usize,
+) -> Plan {
+    let (held, held_units) = stored
         .iter()
         .map(|row| match row {
-            Stored::Single => 1,
-            Stored::Page { count, .. } => (*count).max(1),
+            Stored::Single => (1, 0),
+            Stored::Page { count, units, .. } => ((*count).max(1), *units),
         })
-        .fold(adding, usize::saturating_add);
+        .fold((adding, adding_units), |(n, u), (count, units)| {
+            (n.saturating_add(count), u.saturating_add(units))
+        });
     let last = stored
         .iter()
         .filter_map(|row| match row {
@@ -84,7 +100,8 @@ pub fn plan(stored: &[Stored], adding: usize, removing: bool, capacity: usize) -
         })
         .fold(-1.0, f64::max);
     let seq = (last + 1.0).floor();
-    match removing || held > trim_threshold(capacity) || !(0.0..MAX_SEQ).contains(&seq) {
+    let full = held > trim_threshold(capacity) || held_units > CHAT_UNITS;
+    match removing || full || !(0.0..MAX_SEQ).contains(&seq) {
         true => Plan::Compact,
         false => Plan::Add { seq },
     }
@@ -92,11 +109,25 @@ pub fn plan(stored: &[Stored], adding: usize, removing: bool, capacity: usize) -
 
 /// A chat's messages after compaction: `items` as stored and added, in the order they
 /// were written, each id once (the later copy wins: a fill from the server replaces
-/// what this device stored), the newest `capacity` by server time (then id), oldest
-/// first.
-pub fn compact<F>(items: Vec<Item<F>>, capacity: usize) -> Vec<Item<F>> {
+/// what this device stored), the newest `capacity` by server time (then id) within
+/// [`CHAT_UNITS`] (`units` of a frame), oldest first.
+pub fn compact<F>(
+    items: Vec<Item<F>>,
+    capacity: usize,
+    units: impl Fn(&F) -> usize,
+) -> Vec<Item<F>> {
     let mut kept = latest_oldest_first(items, Item::position);
-    kept.drain(..kept.len().saturating_sub(capacity));
+    let mut total = 0usize;
+    let newest = kept
+        .iter()
+        .rev()
+        .take(capacity)
+        .take_while(|item| {
+            total = total.saturating_add(units(&item.frame));
+            total <= CHAT_UNITS
+        })
+        .count();
+    kept.drain(..kept.len().saturating_sub(newest));
     kept
 }
 
@@ -159,44 +190,45 @@ mod tests {
             seq,
             count,
             newest: 0,
+            units: count,
         }
     }
 
     #[test]
     fn a_write_adds_the_next_page_until_the_chat_passes_a_quarter_more_than_capacity() {
-        assert_eq!(plan(&[], 3, false, 4), Plan::Add { seq: 0.0 });
+        assert_eq!(plan(&[], (3, 3), false, 4), Plan::Add { seq: 0.0 });
         assert_eq!(
-            plan(&[page(0.0, 2), page(7.0, 1)], 2, false, 4),
+            plan(&[page(0.0, 2), page(7.0, 1)], (2, 2), false, 4),
             Plan::Add { seq: 8.0 }
         );
         // Four rows of an older build and one new message: 5, within a quarter more.
         let singles = [Stored::Single; 4];
-        assert_eq!(plan(&singles, 1, false, 4), Plan::Add { seq: 0.0 });
-        assert_eq!(plan(&singles, 2, false, 4), Plan::Compact);
+        assert_eq!(plan(&singles, (1, 1), false, 4), Plan::Add { seq: 0.0 });
+        assert_eq!(plan(&singles, (2, 2), false, 4), Plan::Compact);
         assert_eq!(
-            plan(&[page(0.0, 200)], 50, false, 200),
+            plan(&[page(0.0, 200)], (50, 50), false, 200),
             Plan::Add { seq: 1.0 }
         );
-        assert_eq!(plan(&[page(0.0, 200)], 51, false, 200), Plan::Compact);
+        assert_eq!(plan(&[page(0.0, 200)], (51, 51), false, 200), Plan::Compact);
     }
 
     #[test]
     fn removals_empty_pages_and_spent_numbers_compact() {
-        assert_eq!(plan(&[page(0.0, 1)], 0, true, 200), Plan::Compact);
+        assert_eq!(plan(&[page(0.0, 1)], (0, 0), true, 200), Plan::Compact);
         // A page that says it holds nothing still counts one: rows stay bounded.
         let empty = vec![page(0.0, 0); 251];
-        assert_eq!(plan(&empty, 0, false, 200), Plan::Compact);
-        assert_eq!(plan(&[page(MAX_SEQ, 1)], 1, false, 200), Plan::Compact);
+        assert_eq!(plan(&empty, (0, 0), false, 200), Plan::Compact);
+        assert_eq!(plan(&[page(MAX_SEQ, 1)], (1, 1), false, 200), Plan::Compact);
         assert_eq!(
-            plan(&[page(f64::NAN, 1)], 1, false, 200),
+            plan(&[page(f64::NAN, 1)], (1, 1), false, 200),
             Plan::Add { seq: 0.0 }
         );
         assert_eq!(
-            plan(&[page(-5.0, 1)], 1, false, 200),
+            plan(&[page(-5.0, 1)], (1, 1), false, 200),
             Plan::Add { seq: 0.0 }
         );
         assert_eq!(
-            plan(&[page(f64::INFINITY, 1)], 1, false, 200),
+            plan(&[page(f64::INFINITY, 1)], (1, 1), false, 200),
             Plan::Compact
         );
     }
@@ -210,7 +242,7 @@ mod tests {
             item("b", 20, "new b"),
             item("z", 0, "timeless"),
         ];
-        let kept = compact(items.clone(), 3);
+        let kept = compact(items.clone(), 3, String::len);
         assert_eq!(
             kept,
             [
@@ -219,13 +251,37 @@ mod tests {
                 item("c", 30, "c")
             ]
         );
-        let all = compact(items.clone(), 10);
+        let all = compact(items.clone(), 10, String::len);
         let ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["z", "a", "b", "c"]);
-        assert!(compact(items, 0).is_empty());
+        assert!(compact(items, 0, String::len).is_empty());
         // Ties in time go by id.
-        let tied = compact(vec![item("y", 5, ""), item("x", 5, "")], 1);
+        let tied = compact(vec![item("y", 5, ""), item("x", 5, "")], 1, String::len);
         assert_eq!(tied, [item("y", 5, "")]);
+    }
+
+    #[test]
+    fn a_chat_past_its_size_compacts_to_its_newest_within_it() {
+        let big = Stored::Page {
+            seq: 0.0,
+            count: 3,
+            newest: 0,
+            units: CHAT_UNITS - 10,
+        };
+        assert_eq!(plan(&[big], (1, 10), false, 200), Plan::Add { seq: 1.0 });
+        assert_eq!(plan(&[big], (1, 11), false, 200), Plan::Compact);
+        let third = "x".repeat(CHAT_UNITS / 3);
+        let items = vec![
+            item("a", 1, &third),
+            item("b", 2, &third),
+            item("c", 3, &third),
+            item("d", 4, "small"),
+        ];
+        let kept = compact(items, 200, String::len);
+        let ids: Vec<&str> = kept.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c", "d"], "the oldest goes past the size");
+        let huge = vec![item("a", 1, &"x".repeat(CHAT_UNITS + 1))];
+        assert!(compact(huge, 200, String::len).is_empty());
     }
 
     #[test]
