@@ -199,6 +199,12 @@ export interface InboundMessage extends Origin {
   sentAt: number;
 }
 
+/**
+ * A streamed message as it stands: the whole message so far on every event. Events of
+ * one message come at most every 16 ms, and less often as it grows (about 1 MB of event
+ * a second); the updates in between are in the next one. The final one (`done`, `failed`)
+ * comes at once.
+ */
 export interface StreamUpdate extends Origin {
   messageId: string;
   fragments: Fragment[];

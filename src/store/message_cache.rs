@@ -181,27 +181,36 @@ pub fn chronological(entries: Vec<Entry>) -> Vec<Entry> {
 /// `items` each id once, the later copy kept, oldest first: `position` tells an item's
 /// server time and id.
 pub fn latest_oldest_first<T>(items: Vec<T>, position: fn(&T) -> (i64, &str)) -> Vec<T> {
-    let mut at: HashMap<String, usize> = HashMap::with_capacity(items.len());
-    let mut unique: Vec<T> = Vec::with_capacity(items.len());
-    for item in items {
-        match at.get(position(&item).1).and_then(|&i| unique.get_mut(i)) {
-            Some(kept) => *kept = item,
-            None => {
-                at.insert(position(&item).1.to_owned(), unique.len());
-                unique.push(item);
-            }
-        }
-    }
-    let mut order: Vec<(i64, &str)> = unique.iter().map(position).collect();
-    sort_oldest_first(&mut order);
-    let order: Vec<usize> = order
-        .iter()
-        .filter_map(|(_, id)| at.get(*id).copied())
-        .collect();
-    let mut slots: Vec<Option<T>> = unique.into_iter().map(Some).collect();
+    let order = latest_order(&items.iter().map(position).collect::<Vec<_>>());
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
     order
         .into_iter()
         .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
+/// The indexes of the last copy of each id in `positions` (time, id), oldest first: the
+/// part of [`latest_oldest_first`] that does not depend on the items' type (one instance).
+fn latest_order(positions: &[(i64, &str)]) -> Vec<usize> {
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(positions.len());
+    for (i, (_, id)) in positions.iter().enumerate() {
+        match last.get_mut(*id) {
+            Some(slot) => *slot = i,
+            None => {
+                last.insert((*id).to_owned(), i);
+            }
+        }
+    }
+    let mut order: Vec<(i64, &str)> = positions
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, id))| last.get(*id) == Some(i))
+        .map(|(_, position)| *position)
+        .collect();
+    sort_oldest_first(&mut order);
+    order
+        .iter()
+        .filter_map(|(_, id)| last.get(*id).copied())
         .collect()
 }
 
