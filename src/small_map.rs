@@ -95,6 +95,11 @@ impl<K: PartialEq, V> SmallMap<K, V> {
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
+
+    /// Takes every entry out, in insertion order.
+    pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
+        self.entries.drain(..)
+    }
 }
 
 #[cfg(test)]

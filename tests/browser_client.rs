@@ -303,3 +303,21 @@ async fn a_mention_is_camel_case_in_js_both_ways_and_snake_case_on_the_wire() {
         Some(bob_id.as_str())
     );
 }
+
+/// A client freed while the app awaits a refresh it asked for: the promise settles (as
+/// `skipped`, saying why) rather than never.
+#[wasm_bindgen_test]
+async fn a_refresh_asked_of_a_client_then_freed_settles() {
+    let session = session("freed-refresh").await;
+    let options = client_options(&session, "{}");
+    let client = clawchat_wasm::js::ClawChatClient::new(options).expect("client");
+    settle(client.connect()).await.expect("connect starts");
+    let refresh = client.refresh_now();
+    drop(client);
+    let report = settle(refresh).await.expect("resolved");
+    assert_eq!(
+        (get_str(&report, "outcome"), get_str(&report, "reason")),
+        ("skipped".into(), "the client was freed".into())
+    );
+    assert_eq!(get_str(&report, "trigger"), "manual");
+}

@@ -108,8 +108,13 @@ async fn messages_survive_a_new_client(storage: &str) {
         );
     }
 
-    // A reload: the page goes away without disconnect(); a new client takes the account.
+    // A reload: the page goes away without disconnect() (the client is freed with a
+    // history read under way, which is answered all the same); a new client takes the
+    // account.
+    let late = ann.client.history(&chat_id, JsValue::UNDEFINED);
     drop(ann);
+    let late = Array::from(&settle(late).await.expect("answered after the free")).to_vec();
+    assert_eq!(texts(&late), all);
     let reloaded = client_for(&session, storage, "{}");
     let newest = history(&reloaded, &chat_id, r#"{"limit":3}"#).await;
     assert_eq!(

@@ -14,7 +14,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::AbortController;
 
 use crate::api::{classify_refresh, refresh_request, BaseUrl, HttpOutcome};
-use crate::auth::{News, Rotation, RotationEffect, StartError, Trigger};
+use crate::auth::{News, Outcome, RefreshReport, Rotation, RotationEffect, StartError, Trigger};
 use crate::platform::coordination::{
     has_broadcast_channel, has_web_locks, release_lease, renew_lease, take_lease, Lease, LockHold,
     TabChannel,
@@ -30,8 +30,8 @@ use crate::platform::token_store::TokenStore;
 use crate::platform::{monotonic_ms, now, now_ms, page_visible, Listener};
 use crate::protocol::ids;
 use crate::session::{
-    stored_message_id, Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError,
-    SystemEntropy, Wake,
+    stored_message_id, Action, Connection, Entropy, Now, OutboxRow, Outgoing, RowError, SendError,
+    SendErrorKind, SystemEntropy, Wake,
 };
 use crate::small_map::SmallMap;
 use crate::store::message_cache::{self, Entry};
@@ -130,7 +130,8 @@ pub(super) struct Driver {
     unacked: SmallMap<String, OutboxRow>,
     emitter: Emitter,
     pending: SmallMap<String, (Function, Function)>,
-    waiters: SmallMap<u64, Function>,
+    /// Refreshes waited for: who waits, and what asked.
+    waiters: SmallMap<u64, (Function, &'static str)>,
     next_ticket: u64,
     /// REST base URL.
     pub base: BaseUrl,
@@ -196,26 +197,55 @@ const ROW_PATIENCE_MS: u32 = 0;
 const CACHE_PATIENCE_MS: u32 = 50;
 
 impl Drop for Driver {
-    /// Writes what the store workers have not taken yet (a client freed while they wait
-    /// for company).
+    /// The client was freed: every promise the app awaits settles (a send with a `freed`
+    /// `SendError`, a refresh with a `skipped` report), and what the store workers have
+    /// not taken yet still runs: the writes, then `pending()` answered from the store.
     fn drop(&mut self) {
-        let rows = self.row_jobs.drain_writes();
-        let messages = self.cache_jobs.drain_writes();
-        if rows.is_empty() && messages.is_empty() {
+        for (message_id, (_, reject)) in self.pending.drain() {
+            let chat_id = self.unacked.get(&message_id).map(|row| row.chat_id.clone());
+            let failure = SendError {
+                kind: SendErrorKind::Freed,
+                code: None,
+                reason: FREED_SEND.into(),
+                message_id,
+                chat_id: chat_id.unwrap_or_default(),
+                trace_id: String::new(),
+            };
+            let _ = reject.call1(&JsValue::NULL, &send_error(&failure));
+        }
+        for (_, (resolve, trigger)) in self.waiters.drain() {
+            let report = RefreshReport {
+                outcome: Outcome::Skipped,
+                trigger,
+                reason: Some("the client was freed".into()),
+            };
+            let _ = resolve.call1(&JsValue::NULL, &write_js(&report));
+        }
+        // The cache has writes only: a read's `history()` holds the driver.
+        let rows = self.row_jobs.drain();
+        let cached: Vec<CacheWrite> = self
+            .cache_jobs
+            .drain()
+            .into_iter()
+            .filter_map(Job::into_write)
+            .collect();
+        if rows.is_empty() && cached.is_empty() {
             return;
         }
-        let (outbox, cache) = (self.outbox.clone(), self.messages.clone());
+        let (outbox, messages) = (self.outbox.clone(), self.messages.clone());
         let (key, capacity) = (std::mem::take(&mut self.account_key), self.cache_capacity);
         spawn_local(async move {
-            if !rows.is_empty() {
-                let _ = outbox.write(&key, &rows).await;
-            }
-            if !messages.is_empty() {
-                let _ = cache.write(&key, messages, capacity).await;
+            rows_alone(&outbox, &key, rows).await;
+            if !cached.is_empty() {
+                let _ = messages.write(&key, cached, capacity).await;
             }
         });
     }
 }
+
+/// Why a send's promise rejects when its client is freed.
+const FREED_SEND: &str =
+    "the client was freed before the send ended: it may still go (a stored send goes with the account's next client)";
 
 /// The driver, shared by the facade and every callback.
 pub(super) type Shared = Rc<RefCell<Driver>>;
@@ -740,7 +770,10 @@ async fn row_worker(weak: Weak<RefCell<Driver>>, store: OutboxStore, key: String
             true => Ok(Vec::new()),
             false => store.load(&key).await,
         };
-        let Some(shared) = weak.upgrade() else { return };
+        let Some(shared) = weak.upgrade() else {
+            // Freed meanwhile: `pending()` still gets the stored sends.
+            return answer_reports(reads, &stored_sends(loaded.unwrap_or_default()));
+        };
         run(&shared, |d, _| {
             rows_done(d, &writes, written, reads, loaded)
         });
@@ -801,13 +834,52 @@ fn rows_done(
                         listed.push(send.row());
                     }
                 }
-                let views: Vec<_> = listed.iter().map(OutboxRow::pending_send).collect();
-                work.push(Work::Call(resolve, write_js_camel(&views)));
+                work.push(Work::Call(resolve, pending_list(&listed)));
             }
             RowJob::Write(_) => {}
         }
     }
     work
+}
+
+/// `pending()`'s answer: the queued sends of `rows`.
+fn pending_list(rows: &[OutboxRow]) -> JsValue {
+    let views: Vec<_> = rows.iter().map(OutboxRow::pending_send).collect();
+    write_js_camel(&views)
+}
+
+/// The stored rows that parse (a freed driver's reads: the others are left for the
+/// account's next client to drop).
+fn stored_sends(loaded: Vec<String>) -> Vec<OutboxRow> {
+    loaded
+        .iter()
+        .filter_map(|text| OutboxRow::parse(text).ok())
+        .collect()
+}
+
+/// Answers the `pending()` calls among `reads` with `rows` (no driver left).
+fn answer_reports(reads: Vec<RowJob>, rows: &[OutboxRow]) {
+    for read in reads {
+        if let RowJob::Report(resolve) = read {
+            let _ = resolve.call1(&JsValue::NULL, &pending_list(rows));
+        }
+    }
+}
+
+/// The outbox jobs a freed driver left: the writes, then `pending()` answered from the
+/// store.
+async fn rows_alone(store: &OutboxStore, key: &str, jobs: Vec<RowJob>) {
+    let (writes, reads): (Vec<RowJob>, Vec<RowJob>) = jobs
+        .into_iter()
+        .partition(|job| matches!(job, RowJob::Write(_)));
+    let writes: Vec<RowWrite> = writes.into_iter().filter_map(Job::into_write).collect();
+    if !writes.is_empty() {
+        let _ = store.write(key, &writes).await;
+    }
+    if reads.iter().any(|read| matches!(read, RowJob::Report(_))) {
+        let loaded = store.load(key).await.unwrap_or_default();
+        answer_reports(reads, &stored_sends(loaded));
+    }
 }
 
 /// Loads stored rows into the machine while this tab owns the account's connection.
@@ -926,6 +998,7 @@ async fn cache_worker(
             let loaded = store.load(&key, &chat_id, &own_user_id).await;
             reads.push((before, limit, resolve, loaded));
         }
+        // A read's `history()` holds the driver until it is answered.
         let Some(shared) = weak.upgrade() else { return };
         run(&shared, |d, _| cache_done(d, written, reads));
     }
@@ -1231,7 +1304,7 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             let mut work: Vec<Work> = tickets
                 .iter()
                 .filter_map(|t| d.waiters.remove(t))
-                .map(|resolve| Work::Call(resolve, value.clone()))
+                .map(|(resolve, _)| Work::Call(resolve, value.clone()))
                 .collect();
             if announce {
                 log(
@@ -1543,7 +1616,7 @@ pub(super) fn refresh_promise(shared: &Shared, trigger: Trigger) -> Promise {
         let mut d = shared.borrow_mut();
         d.next_ticket += 1;
         ticket = d.next_ticket;
-        d.waiters.insert(ticket, resolve);
+        d.waiters.insert(ticket, (resolve, trigger.name()));
     });
     drive_rotation(shared, |r, now| r.request(trigger, Some(ticket), now));
     promise

@@ -84,13 +84,9 @@ impl<J: Job> JobQueue<J> {
         Some(wait)
     }
 
-    /// The writes queued, taken without a worker (the driver is going away; the reads
-    /// have no one left to answer).
-    pub fn drain_writes(&mut self) -> Vec<J::Write> {
+    /// Everything queued, taken without a worker (the driver is going away).
+    pub fn drain(&mut self) -> Vec<J> {
         std::mem::take(&mut self.jobs)
-            .into_iter()
-            .filter_map(Job::into_write)
-            .collect()
     }
 
     /// Everything queued, for the worker's next round; `None` when nothing is, and the

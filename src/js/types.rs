@@ -143,7 +143,7 @@ export interface SendReceipt { messageId: string; acceptedAt: number }
 /** The `kind` of a `SendError`. */
 export type SendErrorKind =
   | "rejected" | "chat_closed" | "ack_mismatch" | "expired" | "queue_full"
-  | "closed" | "invalid" | "relay";
+  | "closed" | "invalid" | "relay" | "freed";
 /** The `kind` of an `ApiError`. */
 export type ApiErrorKind = "validation" | "api" | "transport" | "auth";
 

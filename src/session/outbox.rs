@@ -258,6 +258,9 @@ pub enum SendErrorKind {
     /// Relayed from another tab, and the tab owning the connection did not take or settle
     /// it in time (it may still have been delivered).
     Relay,
+    /// The client was freed before the send ended: it may still go (a stored send goes
+    /// with the account's next client).
+    Freed,
 }
 
 /// A failed send, with everything the app needs to explain it.

@@ -35,9 +35,10 @@ fn now_ms() -> f64 {
 }
 
 /// A send made while the socket cannot open is stored (in IndexedDB, or this realm's
-/// memory) while its promise is pending; the client is dropped without `disconnect()`
-/// (a reload); a new client of the account sends it with the same id, emits `sent`,
-/// and the peer gets it exactly once.
+/// memory) while its promise is pending; the client is freed without `disconnect()` (a
+/// reload): its send rejects as `freed`, and a `pending()` made just before still lists
+/// it; a new client of the account sends it with the same id, emits `sent`, and the peer
+/// gets it exactly once.
 pub async fn a_send_made_offline_is_sent_once_by_the_next_client(storage: &str) {
     let session = session(&format!("outbox-{storage}")).await;
     let account = get_str(&session, "userId");
@@ -88,8 +89,22 @@ pub async fn a_send_made_offline_is_sent_once_by_the_next_client(storage: &str) 
     assert!(!settled.get(), "the send is still pending, not failed");
     assert_eq!(offline.client.pending_sends(), 1);
 
-    // A reload: the page goes away without disconnect(); a new client takes the account.
+    // A reload: the page goes away without disconnect() (the client is freed, with a
+    // `pending()` call still queued); a new client takes the account.
+    let late_pending = offline.client.pending();
     drop(offline);
+    let freed = settle(promise)
+        .await
+        .expect_err("a freed client's send rejects");
+    assert_eq!(
+        (get_str(&freed, "kind"), get_str(&freed, "messageId")),
+        ("freed".into(), message_id.clone()),
+        "settled, not left hanging: it may still go"
+    );
+    assert_eq!(get_str(&freed, "chatId"), chat_id);
+    let listed = Array::from(&settle(late_pending).await.expect("answered from the store"));
+    assert_eq!(listed.length(), 1, "still queued");
+    assert_eq!(get_str(&listed.get(0), "messageId"), message_id);
     let reloaded_at = now_ms();
     let online = client_for(&session, storage, None);
     let sent = record(&online.client, "sent");

@@ -20,7 +20,7 @@ impl RowStatus {
 }
 
 impl SendErrorKind {
-    const ALL: [SendErrorKind; 8] = [
+    const ALL: [SendErrorKind; 9] = [
         SendErrorKind::Rejected,
         SendErrorKind::ChatClosed,
         SendErrorKind::AckMismatch,
@@ -29,6 +29,7 @@ impl SendErrorKind {
         SendErrorKind::Closed,
         SendErrorKind::Invalid,
         SendErrorKind::Relay,
+        SendErrorKind::Freed,
     ];
 
     /// Its name, as `SendError.kind` shows it.
@@ -42,6 +43,7 @@ impl SendErrorKind {
             SendErrorKind::Closed => "closed",
             SendErrorKind::Invalid => "invalid",
             SendErrorKind::Relay => "relay",
+            SendErrorKind::Freed => "freed",
         }
     }
 }
@@ -330,6 +332,7 @@ mod tests {
             "closed",
             "invalid",
             "relay",
+            "freed",
         ];
         for (kind, name) in SendErrorKind::ALL.into_iter().zip(kinds) {
             assert_eq!(json::to_string(&kind), format!("\"{name}\""));
