@@ -188,3 +188,31 @@ async fn rewriting_a_large_stream_makes_few_events_and_the_final_one_is_whole() 
     );
     assert_eq!(victim.state(), "ready");
 }
+
+/// A stream that goes quiet right after an update that was held (the agent thinks):
+/// the update still comes, as the stream's latest event, without a `done`.
+#[wasm_bindgen_test]
+async fn a_held_update_of_a_stream_that_goes_quiet_still_comes() {
+    let victim = connected("quiet-victim").await;
+    let mallory = connected("quiet-mallory").await;
+    let chat_id = chat(&mallory, "direct", &[&victim]).await;
+    let (v, m) = (victim.user_id(), mallory.user_id());
+    // Sequences 10, 11 and 12: the first is an event, the next two come within its gap.
+    let add = downlink(
+        "message.add",
+        &chat_id,
+        &m,
+        r#"{"message_id":"s-quiet","sequence":1{n},"mutation":{"type":"append","target_fragment_index":0},"fragments":[{"kind":"text","text":"thinking {n}"}]}"#,
+    );
+    inject(&v, &add, 3, 0).await;
+    wait_until("the last update comes", || {
+        victim
+            .of("stream")
+            .last()
+            .is_some_and(|s| get_str(s, "text") == "thinking 2")
+    })
+    .await;
+    let events = victim.of("stream");
+    assert!(events.iter().all(|s| get_str(s, "status") == "streaming"));
+    assert!(events.len() <= 3);
+}

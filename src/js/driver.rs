@@ -1471,12 +1471,16 @@ fn rearm(shared: &Shared) {
         .flatten()
         .min();
     arm(shared, &mut d.timer, at, now_ms, |s| {
-        s.borrow_mut().timer = None;
+        if let Some((_, fired)) = s.borrow_mut().timer.take() {
+            drop_later(fired);
+        }
         on_deadline(s);
     });
     let at = d.machine.poll_timeout();
     arm(shared, &mut d.connection_timer, at, monotonic_ms, |s| {
-        s.borrow_mut().connection_timer = None;
+        if let Some((_, fired)) = s.borrow_mut().connection_timer.take() {
+            drop_later(fired);
+        }
         drive_connection(s, |m, now| m.on_timeout(now));
     });
 }
@@ -1502,13 +1506,14 @@ fn arm(
     }
 }
 
-/// A deadline passed (or the page woke up): let both machines look at the time.
+/// A deadline passed (or the page woke up): let the machines look at the time.
 fn on_deadline(shared: &Shared) {
     run(shared, |d, now| {
         let mut work = rot(d.rotation.on_timeout(now));
         work.extend(tab(d.tabs.on_timeout(now)));
         work
     });
+    drive_connection(shared, |m, now| m.on_timeout(now));
 }
 
 /// Loads the session (once), joins the account's channel, listens for wake-ups and
@@ -1578,6 +1583,8 @@ fn listen_for_wake(shared: &Shared) {
 /// Closes the connection; a leader hands it to another tab (its followers' relayed sends
 /// go to the next leader), and this tab's pending sends fail.
 pub(super) fn disconnect(shared: &Shared) {
+    // Held stream updates go first, relayed while this tab still leads.
+    drive_connection(shared, |m, _| m.deliver_held());
     run(shared, |d, _| {
         let mut work = tab(d.tabs.stop("disconnected by the app"));
         work.extend(conn(d.machine.disconnect()));

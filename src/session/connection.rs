@@ -665,8 +665,15 @@ impl<E: Entropy> Connection<E> {
 
     /// A deadline of [`Connection::poll_timeout`] passed: the held stream updates due.
     pub fn on_timeout(&mut self, now: Now) -> Vec<Action> {
-        let due = self.inbound.flush(now.mono);
+        let due = self.inbound.flush(Some(now.mono));
         due.into_iter().map(Action::Deliver).collect()
+    }
+
+    /// Every held stream update, due or not: the connection is about to stop (a leader
+    /// sends them before it hands over, so that its followers get them too).
+    pub fn deliver_held(&mut self) -> Vec<Action> {
+        let held = self.inbound.flush(None);
+        held.into_iter().map(Action::Deliver).collect()
     }
 
     /// The periodic tick (about once a second, far less in a hidden tab): timeouts,
@@ -878,7 +885,8 @@ impl<E: Entropy> Connection<E> {
     }
 
     fn stop(&mut self, state: ConnState, reason: &str) -> Vec<Action> {
-        let mut out = Vec::new();
+        // What came before the stop is delivered before it.
+        let mut out = self.deliver_held();
         if matches!(
             self.state,
             ConnState::Connecting { .. } | ConnState::Handshaking | ConnState::Ready

@@ -311,13 +311,14 @@ impl InboundFilter {
         self.streams.poll_timeout()
     }
 
-    /// The held stream updates due by `now`.
-    pub fn flush(&mut self, now: i64) -> Vec<Delivery> {
-        self.streams
-            .flush(now)
-            .into_iter()
-            .map(Delivery::Stream)
-            .collect()
+    /// The held stream updates due by `now`; all of them with `None` (the connection
+    /// stops).
+    pub fn flush(&mut self, now: Option<i64>) -> Vec<Delivery> {
+        let events = match now {
+            Some(now) => self.streams.flush(now),
+            None => self.streams.flush_all(),
+        };
+        events.into_iter().map(Delivery::Stream).collect()
     }
 }
 

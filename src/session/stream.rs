@@ -27,13 +27,14 @@ pub const MAX_STREAM_BYTES: usize = 256 * 1024;
 /// display frame. Updates in between are folded into the next event, which carries the
 /// message as it then stands; a final one (done, failed) goes out at once.
 pub const MIN_EVENT_GAP_MS: i64 = 16;
-/// Bytes of a message per millisecond between its events (**ours**): each event carries
-/// the whole message so far, so a large one goes out less often. A stream's events then
-/// carry about 1 MB a second at most, however a server rewrites it (each rewrite of a
-/// fragment of a large message would otherwise be a whole event).
+/// Bytes of the live streams per millisecond between two events of one (**ours**): each
+/// event carries the whole message so far, so events go out less often as the messages
+/// grow. The client's stream events then carry about 1 MB of text a second at most
+/// (more where JSON escapes it), however a server rewrites its streams (each rewrite of
+/// a fragment of a large message would otherwise be a whole event).
 const EVENT_BYTES_PER_MS: usize = 512;
 
-/// The time between two events of a message of `bytes`.
+/// The time between two events of a stream while the live streams hold `bytes`.
 fn event_gap_ms(bytes: usize) -> i64 {
     i64::try_from(bytes / EVENT_BYTES_PER_MS)
         .unwrap_or(i64::MAX)
@@ -113,23 +114,30 @@ struct Stream {
     updated_at: i64,
     /// When its last event went out, if one did.
     emitted_at: Option<i64>,
-    /// Whether it changed since its last event.
-    held: bool,
+    /// When its held updates go out as an event, if it holds any: set when the first
+    /// is held, so that later ones do not move it.
+    due: Option<i64>,
     /// The bytes of its fragments.
     bytes: usize,
 }
 
 impl Stream {
-    /// When its held updates are due as an event, if it holds any.
-    fn due_at(&self) -> Option<i64> {
-        let at = self.emitted_at.filter(|_| self.held)?;
-        Some(at.saturating_add(event_gap_ms(self.bytes)))
+    /// After a change at `now`: its event, if its last one is `gap_ms` old (or there was
+    /// none); else the change is held until then.
+    fn changed(&mut self, now: i64, gap_ms: i64) -> Option<StreamView> {
+        match self.emitted_at.map(|at| at.saturating_add(gap_ms)) {
+            Some(next) if now < next => {
+                self.due.get_or_insert(next);
+                None
+            }
+            _ => Some(self.emit(now)),
+        }
     }
 
     /// The event of it now: its view with its text brought up to date.
     fn emit(&mut self, now: i64) -> StreamView {
         self.emitted_at = Some(now);
-        self.held = false;
+        self.due = None;
         self.view.text = plain_text(&self.view.fragments);
         self.view.clone()
     }
@@ -190,7 +198,7 @@ impl StreamAssembler {
                 },
                 updated_at: now,
                 emitted_at: None,
-                held: false,
+                due: None,
                 bytes: 0,
             });
         let view = &mut stream.view;
@@ -217,7 +225,11 @@ impl StreamAssembler {
                         },
                     ) = (view.fragments.get(target), &fragment)
                     {
-                        if format!("{old}{delta}") != *new {
+                        let joined = old.len().checked_add(delta.len()) == Some(new.len());
+                        if !(joined
+                            && new.starts_with(old.as_str())
+                            && new.ends_with(delta.as_str()))
+                        {
                             self.delta_mismatches = self.delta_mismatches.saturating_add(1);
                         }
                     }
@@ -262,33 +274,56 @@ impl StreamAssembler {
             view.status = StreamStatus::Failed;
             view.reason = Some("the streamed message grew too large".into());
         }
-        (stream.updated_at, stream.held, stream.bytes) = (now, true, bytes);
+        (stream.updated_at, stream.bytes) = (now, bytes);
+        let id = payload.message_id;
         if terminal || too_large {
-            let id = payload.message_id;
             self.finished.first_sighting(&id);
             return Ok(self.streams.remove(&id).map(|mut ended| ended.emit(now)));
         }
-        let due = stream.due_at().is_none_or(|at| now >= at);
-        Ok(due.then(|| stream.emit(now)))
+        let gap_ms = event_gap_ms(self.live_bytes());
+        Ok(self
+            .streams
+            .get_mut(&id)
+            .and_then(|stream| stream.changed(now, gap_ms)))
+    }
+
+    /// The bytes the live streams hold.
+    fn live_bytes(&self) -> usize {
+        self.streams
+            .iter()
+            .map(|(_, s)| s.bytes)
+            .fold(0, usize::saturating_add)
     }
 
     /// When the earliest held update is due as an event ([`StreamAssembler::flush`]).
     pub fn poll_timeout(&self) -> Option<i64> {
-        self.streams.iter().filter_map(|(_, s)| s.due_at()).min()
+        self.streams.iter().filter_map(|(_, s)| s.due).min()
     }
 
     /// The events of the held updates due by `now`.
     pub fn flush(&mut self, now: i64) -> Vec<StreamView> {
-        let due: Vec<String> = self
+        self.emit_held(|due| due <= now, now)
+    }
+
+    /// The events of every held update, due or not (the connection stops).
+    pub fn flush_all(&mut self) -> Vec<StreamView> {
+        self.emit_held(|_| true, i64::MIN)
+    }
+
+    /// The events of the held updates whose due time passes `pick`, sent at `now` (at
+    /// their last change where `now` is `i64::MIN`).
+    fn emit_held(&mut self, pick: impl Fn(i64) -> bool, now: i64) -> Vec<StreamView> {
+        let picked: Vec<String> = self
             .streams
             .iter()
-            .filter(|(_, s)| s.due_at().is_some_and(|at| at <= now))
+            .filter(|(_, s)| s.due.is_some_and(&pick))
             .map(|(id, _)| id.clone())
             .collect();
-        let mut events = Vec::with_capacity(due.len());
-        for id in &due {
+        let mut events = Vec::with_capacity(picked.len());
+        for id in &picked {
             if let Some(stream) = self.streams.get_mut(id) {
-                events.push(stream.emit(now));
+                let at = now.max(stream.updated_at);
+                events.push(stream.emit(at));
             }
         }
         events
@@ -427,7 +462,8 @@ mod tests {
         assert_eq!((due[0].text.as_str(), due[0].sequence), ("abc", 3));
         assert_eq!(a.poll_timeout(), None);
         assert!(a.flush(1_000).is_empty(), "sent once");
-        // Past the gap, a frame is its own event again; the final one never waits.
+        // Within the gap of the event just sent, a frame is held; the final one never
+        // waits.
         let held = a.apply(
             origin(),
             StreamPhase::Add,
@@ -466,6 +502,44 @@ mod tests {
             event_gap_ms(usize::MAX),
             i64::try_from(usize::MAX / 512).unwrap()
         );
+    }
+
+    #[test]
+    fn every_live_stream_counts_toward_the_gap_so_many_cannot_multiply_the_rate() {
+        let mut a = StreamAssembler::new(60_000);
+        let small = |seq: u64, t: &str| -> StreamPayload {
+            crate::json::from_str(
+                &json!({"message_id": "s2", "sequence": seq,
+                "fragments": [{"kind": "text", "text": t}]})
+                .to_string(),
+            )
+            .unwrap()
+        };
+        event(a.apply(origin(), StreamPhase::Add, small(1, "hi"), 0));
+        let alone = event(a.apply(origin(), StreamPhase::Add, small(2, "hi there"), LATER));
+        assert_eq!(
+            alone.text, "hi there",
+            "alone, a small stream's gap is short"
+        );
+        let big = "x".repeat(100 * 1024);
+        event(a.apply(
+            origin(),
+            StreamPhase::Add,
+            payload(1, text(&big, "x")),
+            2 * LATER,
+        ));
+        let held = a.apply(
+            origin(),
+            StreamPhase::Add,
+            small(3, "hi there you"),
+            3 * LATER,
+        );
+        assert_eq!(
+            held,
+            Ok(None),
+            "beside 100 KiB, its gap is the live streams' 200 ms"
+        );
+        assert_eq!(a.poll_timeout(), Some(LATER + 200));
     }
 
     #[test]

@@ -1098,3 +1098,60 @@ fn states_and_errors_are_written_as_the_serde_derive_wrote_them() {
         r#"{"kind":"malformed_frame","message":"a \"b\"\n"}"#
     );
 }
+
+/// A streaming `add` of message `s1` in chat `c1` whose text is `text`.
+fn stream_add(sequence: u64, text: &str) -> String {
+    server(
+        json!({"event": "message.add", "chat_id": "c1", "chat_type": "direct",
+        "sender": {"id": "bot", "type": "direct", "nick_name": "Bot"},
+        "payload": {"message_id": "s1", "sequence": sequence,
+            "mutation": {"type": "append", "target_fragment_index": 0},
+            "fragments": [{"kind": "text", "text": text}]}}),
+    )
+}
+
+/// The texts of the `stream` events among `actions`.
+fn stream_texts(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Deliver(Delivery::Stream(view)) => Some(view.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_held_stream_update_is_due_at_the_connections_deadline_and_sent_before_a_stop() {
+    let mut m = machine("me");
+    ready(&mut m, 0);
+    assert_eq!(
+        stream_texts(&m.on_text(&stream_add(1, "a"), at(100))),
+        ["a"]
+    );
+    assert!(stream_texts(&m.on_text(&stream_add(2, "ab"), at(101))).is_empty());
+    assert!(stream_texts(&m.on_text(&stream_add(3, "abc"), at(102))).is_empty());
+    let due = m.poll_timeout().expect("a deadline");
+    assert_eq!(due, 100 + crate::session::stream::MIN_EVENT_GAP_MS);
+    assert!(m.on_timeout(at(due - 1)).is_empty());
+    assert_eq!(stream_texts(&m.on_timeout(at(due))), ["abc"]);
+    assert_eq!(m.poll_timeout(), None, "nothing held");
+
+    // Held when the app disconnects: delivered before the connection closes.
+    assert!(stream_texts(&m.on_text(&stream_add(4, "abcd"), at(due + 1))).is_empty());
+    let stopped = m.disconnect();
+    assert_eq!(stream_texts(&stopped), ["abcd"]);
+    let closed_at = stopped
+        .iter()
+        .position(|a| matches!(a, Action::State(ConnState::Closed)))
+        .expect("closed");
+    let streamed_at = stopped
+        .iter()
+        .position(|a| matches!(a, Action::Deliver(_)))
+        .expect("streamed");
+    assert!(
+        streamed_at < closed_at,
+        "what came before the stop goes first"
+    );
+    assert_eq!(m.poll_timeout(), None);
+}
