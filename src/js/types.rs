@@ -201,9 +201,11 @@ export interface InboundMessage extends Origin {
 
 /**
  * A streamed message as it stands: the whole message so far on every event. Events of
- * one message come at most every 16 ms, and less often as it grows (about 1 MB of event
- * a second); the updates in between are in the next one. The final one (`done`, `failed`)
- * comes at once.
+ * one message come at most every 16 ms, and less often as the live streams grow (about
+ * 1 MB of text a second for the whole client); the updates in between are in the next
+ * one, so `sequence` may skip, and the last update before a pause comes up to that gap
+ * late. The final one (`done`, `failed`) comes at once, and held updates come before a
+ * `disconnect()` or logout takes effect.
  */
 export interface StreamUpdate extends Origin {
   messageId: string;
