@@ -202,8 +202,8 @@ export async function eventually(what, check, timeoutMs = 20_000) {
   }
 }
 
-/** Every row of the SDK's IndexedDB store `store` (outbox or message cache), each with
- * `text`: the plain text of the frame it holds. */
+/** Every row of the SDK's IndexedDB store `store` (outbox or message cache; a page of the
+ * cache as one row a message), each with `text`: the plain text of its frame. */
 export const storedMessages = (page, store) => page.evaluate((store) => new Promise((ok, fail) => {
   const open = indexedDB.open("clawchat");
   open.onerror = () => fail(open.error);
@@ -214,7 +214,11 @@ export const storedMessages = (page, store) => page.evaluate((store) => new Prom
     all.onerror = () => { db.close(); fail(all.error); };
     all.onsuccess = () => {
       db.close();
-      ok(all.result.map((row) => ({
+      // The message cache keeps a chat's messages in pages: rows of many (`ids`, `frames`).
+      const rows = all.result.flatMap((row) => Array.isArray(row.messageId)
+        ? row.ids.map((messageId, i) => ({ accountKey: row.accountKey, chatId: row.chatId, messageId, frame: row.frames[i] }))
+        : [row]);
+      ok(rows.map((row) => ({
         ...row,
         text: JSON.parse(row.frame).payload.message.body.fragments.map((f) => f.text).join(""),
       })));

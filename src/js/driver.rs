@@ -129,7 +129,8 @@ pub(super) struct Driver {
     /// The rows of sends not yet acked, by message id: an acked one is cached as ours.
     unacked: SmallMap<String, OutboxRow>,
     emitter: Emitter,
-    pending: SmallMap<String, (Function, Function)>,
+    /// Sends the app awaits, by message id: their chat, and the promise's settlers.
+    pending: SmallMap<String, (String, Function, Function)>,
     /// Refreshes waited for: who waits, and what asked.
     waiters: SmallMap<u64, (Function, &'static str)>,
     next_ticket: u64,
@@ -197,22 +198,11 @@ const ROW_PATIENCE_MS: u32 = 0;
 const CACHE_PATIENCE_MS: u32 = 50;
 
 impl Drop for Driver {
-    /// The client was freed: every promise the app awaits settles (a send with a `freed`
-    /// `SendError`, a refresh with a `skipped` report), and what the store workers have
-    /// not taken yet still runs: the writes, then `pending()` answered from the store.
+    /// The client was freed: every promise the app awaits settles (a refresh waiting for
+    /// its turn with a `skipped` report; a send, once what the store workers had not
+    /// taken yet is written, with a `freed` `SendError`), and `pending()` is answered
+    /// from the store.
     fn drop(&mut self) {
-        for (message_id, (_, reject)) in self.pending.drain() {
-            let chat_id = self.unacked.get(&message_id).map(|row| row.chat_id.clone());
-            let failure = SendError {
-                kind: SendErrorKind::Freed,
-                code: None,
-                reason: FREED_SEND.into(),
-                message_id,
-                chat_id: chat_id.unwrap_or_default(),
-                trace_id: String::new(),
-            };
-            let _ = reject.call1(&JsValue::NULL, &send_error(&failure));
-        }
         for (_, (resolve, trigger)) in self.waiters.drain() {
             let report = RefreshReport {
                 outcome: Outcome::Skipped,
@@ -221,21 +211,36 @@ impl Drop for Driver {
             };
             let _ = resolve.call1(&JsValue::NULL, &write_js(&report));
         }
-        // The cache has writes only: a read's `history()` holds the driver.
+        let freed: Vec<(Function, JsValue)> = self
+            .pending
+            .drain()
+            .map(|(message_id, (chat_id, _, reject))| {
+                let failure = SendError {
+                    kind: SendErrorKind::Freed,
+                    code: None,
+                    reason: FREED_SEND.into(),
+                    message_id,
+                    chat_id,
+                    trace_id: String::new(),
+                };
+                (reject, send_error(&failure))
+            })
+            .collect();
         let rows = self.row_jobs.drain();
+        // The cache has writes only: a read's `history()` holds the driver.
         let cached: Vec<CacheWrite> = self
             .cache_jobs
             .drain()
             .into_iter()
             .filter_map(Job::into_write)
             .collect();
-        if rows.is_empty() && cached.is_empty() {
-            return;
-        }
         let (outbox, messages) = (self.outbox.clone(), self.messages.clone());
         let (key, capacity) = (std::mem::take(&mut self.account_key), self.cache_capacity);
         spawn_local(async move {
             rows_alone(&outbox, &key, rows).await;
+            for (reject, failure) in freed {
+                let _ = reject.call1(&JsValue::NULL, &failure);
+            }
             if !cached.is_empty() {
                 let _ = messages.write(&key, cached, capacity).await;
             }
@@ -244,8 +249,7 @@ impl Drop for Driver {
 }
 
 /// Why a send's promise rejects when its client is freed.
-const FREED_SEND: &str =
-    "the client was freed before the send ended: it may still go (a stored send goes with the account's next client)";
+const FREED_SEND: &str = "the client was freed before the send ended: if it was stored (or taken by the tab that leads the account) it still goes, else it is lost";
 
 /// The driver, shared by the facade and every callback.
 pub(super) type Shared = Rc<RefCell<Driver>>;
@@ -1030,11 +1034,11 @@ fn cache_done(
         });
         for (row, err) in loaded.corrupt {
             work.push(warn(format!("{err}: row dropped")));
-            // Removal goes by id: where another copy reads, it is stored again.
+            // Removal goes by id: where another copy reads, the latest is stored again.
             let good = loaded
                 .entries
                 .iter()
-                .find(|e| e.message_id() == row.message_id);
+                .rfind(|e| e.message_id() == row.message_id);
             let again = good.map(|entry| CacheWrite::Put(entry.clone()));
             let remove = CacheWrite::Remove(row.chat_id, row.message_id);
             for write in [Some(remove), again].into_iter().flatten() {
@@ -1117,10 +1121,12 @@ fn spawn_rotation_boxed(
     shared: &Shared,
     future: std::pin::Pin<Box<dyn std::future::Future<Output = RotationStep>>>,
 ) {
-    let weak = Rc::downgrade(shared);
+    // Held until fed: the save of a rotated pair ends before the driver (and the refresh
+    // lock it holds) can go.
+    let shared = shared.clone();
     spawn_local(async move {
         let step = future.await;
-        with(&weak, |s| drive_rotation(s, step));
+        drive_rotation(&shared, step);
     });
 }
 
@@ -1219,7 +1225,9 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
                 return rot(d.rotation.on_answer(flow, result, now));
             };
             d.requests.insert(flow, controller.clone());
-            let weak = Rc::downgrade(shared);
+            // The driver lives until the answer is in: a pair the server rotated is the
+            // truth from then on, and is saved even if the client was freed meanwhile.
+            let shared = shared.clone();
             spawn_local(async move {
                 let answer = fetch::run_with(&request, Body::Json, controller).await;
                 let outcome = match &answer {
@@ -1231,14 +1239,12 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
                 };
                 let result = classify_refresh(outcome);
                 let date = answer.as_ref().ok().and_then(|a| a.date_ms);
-                with(&weak, |s| {
-                    s.borrow_mut().requests.remove(&flow);
-                    drive_rotation(s, |r, now| {
-                        if let Some(date) = date {
-                            r.on_server_date(date, now);
-                        }
-                        r.on_answer(flow, result, now)
-                    });
+                shared.borrow_mut().requests.remove(&flow);
+                drive_rotation(&shared, |r, now| {
+                    if let Some(date) = date {
+                        r.on_server_date(date, now);
+                    }
+                    r.on_answer(flow, result, now)
                 });
             });
             Vec::new()
@@ -1328,7 +1334,8 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
             }
             // The account's cached messages go with its credentials.
             queue_cache_job(shared, &mut d, CacheJob::Write(CacheWrite::Clear));
-            let mut work = tab(d.tabs.stop("logged out"));
+            let mut work = conn(d.machine.deliver_held());
+            work.extend(tab(d.tabs.stop("logged out")));
             work.extend(conn(d.machine.logout(&reason)));
             stop_connection(&mut d);
             work.push(Work::Emit(
@@ -1411,7 +1418,7 @@ fn perform_tabs(shared: &Shared, effect: TabEffect) -> Vec<Work> {
             message_id,
             outcome,
         } => {
-            let Some((resolve, reject)) = d.pending.remove(&message_id) else {
+            let Some((_, resolve, reject)) = d.pending.remove(&message_id) else {
                 return Vec::new();
             };
             match outcome {
@@ -1641,10 +1648,24 @@ pub(super) fn send(
         .message_id
         .filter(|id| ids::is_message_id(id))
         .unwrap_or_else(|| ids::message_id(now_ms().max(0) as u64, SystemEntropy.next_u128()));
-    shared
-        .borrow_mut()
-        .pending
-        .insert(message_id.clone(), slots);
+    let (resolve, reject) = slots;
+    let mut d = shared.borrow_mut();
+    if d.pending.contains_key(&message_id) {
+        // Its first send's promise stays the one its outcome settles.
+        let failure = SendError {
+            kind: SendErrorKind::Invalid,
+            code: None,
+            reason: "a send with this message id is already pending".into(),
+            message_id,
+            chat_id: chat_id.to_owned(),
+            trace_id: String::new(),
+        };
+        let _ = reject.call1(&JsValue::NULL, &send_error(&failure));
+        return;
+    }
+    d.pending
+        .insert(message_id.clone(), (chat_id.to_owned(), resolve, reject));
+    drop(d);
     let send = RelayedSend {
         message_id,
         chat_id: chat_id.to_owned(),

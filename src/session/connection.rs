@@ -572,6 +572,8 @@ impl<E: Entropy> Connection<E> {
     }
 
     fn after_socket(&mut self, cause: Cause, now: Now, out: &mut Vec<Action>) {
+        // What came on the socket is delivered before the state says it is gone.
+        out.extend(self.deliver_held());
         self.lose_socket();
         let timings = self.config.timings;
         let stable = self
