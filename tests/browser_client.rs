@@ -304,20 +304,41 @@ async fn a_mention_is_camel_case_in_js_both_ways_and_snake_case_on_the_wire() {
     );
 }
 
-/// A client freed while the app awaits a refresh it asked for: the promise settles (as
-/// `skipped`, saying why) rather than never.
+/// A client freed while a refresh it asked for is with the server: the server rotates
+/// the pair, and the freed client still saves it (a pair the server answered with is
+/// the truth from then on) and settles the app's promise with the outcome.
 #[wasm_bindgen_test]
-async fn a_refresh_asked_of_a_client_then_freed_settles() {
+async fn a_refresh_under_way_when_the_client_is_freed_is_saved() {
     let session = session("freed-refresh").await;
-    let options = client_options(&session, "{}");
-    let client = clawchat_wasm::js::ClawChatClient::new(options).expect("client");
+    let account = get_str(&session, "userId");
+    let client =
+        clawchat_wasm::js::ClawChatClient::new(client_options(&session, "{}")).expect("client");
     settle(client.connect()).await.expect("connect starts");
+    admin("/admin/faults/refresh", r#"{"kind":"slow","hang_ms":1500}"#).await;
+    let calls = || async { get(&stats().await, "refresh_calls").as_f64().unwrap_or(0.0) };
+    let before = calls().await;
     let refresh = client.refresh_now();
+    read_until(calls, |n| *n > before).await;
     drop(client);
     let report = settle(refresh).await.expect("resolved");
-    assert_eq!(
-        (get_str(&report, "outcome"), get_str(&report, "reason")),
-        ("skipped".into(), "the client was freed".into())
+    assert_eq!(get_str(&report, "outcome"), "success");
+    let stored = read_until(
+        || idb_rows("sessions"),
+        |rows| {
+            rows.iter().any(|row| {
+                get_str(row, "account_key") == account
+                    && get_str(row, "refresh_token") != get_str(&session, "refreshToken")
+            })
+        },
+    )
+    .await;
+    let row = stored
+        .iter()
+        .find(|row| get_str(row, "account_key") == account)
+        .expect("the session row");
+    assert_ne!(
+        get_str(row, "refresh_token"),
+        get_str(&session, "refreshToken"),
+        "the rotated pair is stored"
     );
-    assert_eq!(get_str(&report, "trigger"), "manual");
 }

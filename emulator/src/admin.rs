@@ -70,7 +70,7 @@ fn default_hang_ms() -> u64 {
     60_000
 }
 
-/// `{kind: "http500"|"code1"|"garbage"|"hang", count?, hang_ms?}`
+/// `{kind: "http500"|"code1"|"garbage"|"hang"|"slow", count?, hang_ms?}`
 async fn refresh_fault(
     State(state): State<Shared>,
     Json(r): Json<RefreshFaultRequest>,

@@ -16,6 +16,8 @@ pub enum RefreshFault {
     Garbage,
     /// No answer for `hang_ms`.
     Hang,
+    /// The proper answer (the pair rotated), after `hang_ms`.
+    Slow,
 }
 
 /// What to do with the ack of an accepted send.

@@ -296,19 +296,27 @@ async fn refresh(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -
     Counters::bump(&state.counters.refresh_calls);
     if let Some((fault, hang_ms)) = state.faults.take_refresh() {
         tracing::info!(?fault, "refresh fault injected");
-        return match fault {
+        let hang = std::time::Duration::from_millis(hang_ms);
+        let refused = match fault {
             RefreshFault::Http500 => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "upstream error").into_response()
+                Some((StatusCode::INTERNAL_SERVER_ERROR, "upstream error").into_response())
             }
-            RefreshFault::Code1 => fail(StatusCode::OK, CODE_INTERNAL, "internal error"),
+            RefreshFault::Code1 => Some(fail(StatusCode::OK, CODE_INTERNAL, "internal error")),
             RefreshFault::Garbage => {
-                (StatusCode::OK, "<html>not an envelope</html>").into_response()
+                Some((StatusCode::OK, "<html>not an envelope</html>").into_response())
             }
             RefreshFault::Hang => {
-                tokio::time::sleep(std::time::Duration::from_millis(hang_ms)).await;
-                fail(StatusCode::OK, CODE_INTERNAL, "answered after a hang")
+                tokio::time::sleep(hang).await;
+                Some(fail(StatusCode::OK, CODE_INTERNAL, "answered after a hang"))
+            }
+            RefreshFault::Slow => {
+                tokio::time::sleep(hang).await;
+                None
             }
         };
+        if let Some(response) = refused {
+            return response;
+        }
     }
     let Ok(request) = serde_json::from_slice::<RefreshBody>(&body) else {
         return fail(StatusCode::OK, CODE_BAD_REQUEST, "invalid body");
