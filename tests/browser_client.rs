@@ -306,7 +306,8 @@ async fn a_mention_is_camel_case_in_js_both_ways_and_snake_case_on_the_wire() {
 
 /// A client freed while a refresh it asked for is with the server: the server rotates
 /// the pair, and the freed client still saves it (a pair the server answered with is
-/// the truth from then on) and settles the app's promise with the outcome.
+/// the truth from then on) and settles the app's promise with the outcome, without an
+/// event to the app's handlers after the free.
 #[wasm_bindgen_test]
 async fn a_refresh_under_way_when_the_client_is_freed_is_saved() {
     let session = session("freed-refresh").await;
@@ -319,9 +320,20 @@ async fn a_refresh_under_way_when_the_client_is_freed_is_saved() {
     let before = calls().await;
     let refresh = client.refresh_now();
     read_until(calls, |n| *n > before).await;
+    let heard = std::rc::Rc::new(std::cell::Cell::new(0));
+    let count = heard.clone();
+    let handler = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        count.set(count.get() + 1)
+    });
+    for event in ["refresh", "tokens", "state"] {
+        let _ = client.on(event, handler.as_ref().clone());
+    }
     drop(client);
     let report = settle(refresh).await.expect("resolved");
     assert_eq!(get_str(&report, "outcome"), "success");
+    sleep(300).await;
+    assert_eq!(heard.get(), 0, "a freed client's app hears nothing more");
+    drop(handler);
     let stored = read_until(
         || idb_rows("sessions"),
         |rows| {

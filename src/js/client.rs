@@ -400,6 +400,14 @@ pub struct ClawChatClient {
     shared: Shared,
 }
 
+impl Drop for ClawChatClient {
+    /// `free()`: the app hears nothing more, also while a refresh under way keeps the
+    /// driver until its pair is saved.
+    fn drop(&mut self) {
+        driver::freed(&self.shared);
+    }
+}
+
 #[wasm_bindgen]
 impl ClawChatClient {
     /// Creates a client from options; nothing connects until `connect()`.

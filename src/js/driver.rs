@@ -248,6 +248,14 @@ impl Drop for Driver {
     }
 }
 
+/// The app freed its client: its handlers go (the driver itself goes with its last
+/// holder, see `Drop for Driver`).
+pub(super) fn freed(shared: &Shared) {
+    if let Ok(mut d) = shared.try_borrow_mut() {
+        d.emitter = Emitter::default();
+    }
+}
+
 /// Why a send's promise rejects when its client is freed.
 const FREED_SEND: &str = "the client was freed before the send ended: if it was stored (or taken by the tab that leads the account) it still goes, else it is lost";
 
