@@ -203,6 +203,13 @@ impl Drop for Driver {
     /// taken yet is written, with a `freed` `SendError`), and `pending()` is answered
     /// from the store.
     fn drop(&mut self) {
+        // The fallback lease is given back, and a wait for it stops (a Web Lock's request
+        // is aborted with its hold).
+        if let Some((_, RefreshLock::Lease { owner, cancelled })) = &self.refresh_lock {
+            cancelled.set(true);
+            let (name, owner) = (lock_name(self), owner.clone());
+            spawn_local(async move { release_lease(&name, &owner).await });
+        }
         for (_, (resolve, trigger)) in self.waiters.drain() {
             let report = RefreshReport {
                 outcome: Outcome::Skipped,
@@ -1170,13 +1177,17 @@ fn perform_rotation(shared: &Shared, effect: RotationEffect) -> Vec<Work> {
                         cancelled: cancelled.clone(),
                     },
                 ));
-                spawn_rotation(shared, async move {
+                // Not held by the wait for its turn: a freed client's refresh that sent
+                // nothing yet ends with it.
+                let weak = Rc::downgrade(shared);
+                spawn_local(async move {
                     let lease = take_lease(&name, &owner, ttl, cancelled).await;
-                    Box::new(move |r: &mut Rotation, now| match lease {
-                        Lease::Taken | Lease::Unguarded => r.on_lock(flow, true, now),
-                        Lease::Cancelled => Vec::new(),
-                    })
-                        as Box<dyn FnOnce(&mut Rotation, i64) -> Vec<RotationEffect>>
+                    with(&weak, |s| {
+                        drive_rotation(s, |r, now| match lease {
+                            Lease::Taken | Lease::Unguarded => r.on_lock(flow, true, now),
+                            Lease::Cancelled => Vec::new(),
+                        })
+                    });
                 });
             }
             Vec::new()
