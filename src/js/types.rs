@@ -205,7 +205,8 @@ export interface InboundMessage extends Origin {
  * 1 MB of text a second for the whole client); the updates in between are in the next
  * one, so `sequence` may skip, and the last update before a pause comes up to that gap
  * late. The final one (`done`, `failed`) comes at once, and held updates come before a
- * `disconnect()` or logout takes effect.
+ * `disconnect()` or logout takes effect; a `message` event of the same id ends the
+ * stream (no `stream` event of it comes after).
  */
 export interface StreamUpdate extends Origin {
   messageId: string;

@@ -289,6 +289,8 @@ impl InboundFilter {
         if !self.first_sighting(&payload.message_id) {
             return Err(Skip::Duplicate);
         }
+        // The message as sent ends its stream: no held update of it comes after.
+        self.streams.end(&payload.message_id);
         Ok(Delivery::Message(to_message(
             origin,
             payload,

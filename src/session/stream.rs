@@ -287,6 +287,14 @@ impl StreamAssembler {
             .and_then(|stream| stream.changed(now, gap_ms)))
     }
 
+    /// Ends the stream of `message_id` without an event (the message itself came): its
+    /// held updates are dropped, and its later frames are stale.
+    pub fn end(&mut self, message_id: &str) {
+        if self.streams.remove(message_id).is_some() {
+            self.finished.first_sighting(message_id);
+        }
+    }
+
     /// The bytes the live streams hold.
     fn live_bytes(&self) -> usize {
         self.streams
@@ -540,6 +548,27 @@ mod tests {
             "beside 100 KiB, its gap is the live streams' 200 ms"
         );
         assert_eq!(a.poll_timeout(), Some(LATER + 200));
+    }
+
+    #[test]
+    fn a_stream_ended_by_its_message_drops_what_it_held_and_takes_no_more() {
+        let mut a = StreamAssembler::new(60_000);
+        event(a.apply(origin(), StreamPhase::Add, payload(1, text("a", "a")), 0));
+        let held = a.apply(origin(), StreamPhase::Add, payload(2, text("ab", "b")), 1);
+        assert_eq!(held, Ok(None));
+        a.end("s1");
+        assert_eq!(a.poll_timeout(), None, "nothing held");
+        assert!(a.flush_all().is_empty());
+        assert_eq!(
+            a.apply(
+                origin(),
+                StreamPhase::Add,
+                payload(3, text("abc", "c")),
+                LATER
+            ),
+            Err(StreamSkip::Stale)
+        );
+        a.end("never-streamed");
     }
 
     #[test]

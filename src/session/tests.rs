@@ -1155,3 +1155,29 @@ fn a_held_stream_update_is_due_at_the_connections_deadline_and_sent_before_a_sto
     );
     assert_eq!(m.poll_timeout(), None);
 }
+
+#[test]
+fn a_streamed_message_that_comes_as_sent_ends_its_stream_without_a_late_update() {
+    let mut m = machine("me");
+    ready(&mut m, 0);
+    assert_eq!(
+        stream_texts(&m.on_text(&stream_add(1, "a"), at(100))),
+        ["a"]
+    );
+    assert!(stream_texts(&m.on_text(&stream_add(2, "ab"), at(101))).is_empty());
+    let sent = server(
+        json!({"event": "message.send", "chat_id": "c1", "chat_type": "direct",
+        "sender": {"id": "bot", "type": "direct", "nick_name": "Bot"},
+        "payload": {"message_id": "s1", "message": {"body": {"fragments": [{"kind": "text", "text": "abc"}]}}}}),
+    );
+    assert!(matches!(
+        &m.on_text(&sent, at(102))[..],
+        [Action::Deliver(Delivery::Message(_))]
+    ));
+    assert_eq!(m.poll_timeout(), None, "the held update is dropped");
+    assert!(stream_texts(&m.on_timeout(at(1_000))).is_empty());
+    assert!(
+        m.on_text(&stream_add(3, "abcd"), at(103)).is_empty(),
+        "later frames are stale"
+    );
+}
