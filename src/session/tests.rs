@@ -1121,8 +1121,8 @@ fn stream_texts(actions: &[Action]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_held_stream_update_is_due_at_the_connections_deadline_and_sent_before_a_stop() {
+/// A ready connection whose stream `s1` went out as "a" at 100 and holds "ab" (101).
+fn holding_a_stream_update() -> Connection<Counting> {
     let mut m = machine("me");
     ready(&mut m, 0);
     assert_eq!(
@@ -1130,6 +1130,12 @@ fn a_held_stream_update_is_due_at_the_connections_deadline_and_sent_before_a_sto
         ["a"]
     );
     assert!(stream_texts(&m.on_text(&stream_add(2, "ab"), at(101))).is_empty());
+    m
+}
+
+#[test]
+fn a_held_stream_update_is_due_at_the_connections_deadline_and_sent_before_a_stop() {
+    let mut m = holding_a_stream_update();
     assert!(stream_texts(&m.on_text(&stream_add(3, "abc"), at(102))).is_empty());
     let due = m.poll_timeout().expect("a deadline");
     assert_eq!(due, 100 + crate::session::stream::MIN_EVENT_GAP_MS);
@@ -1158,13 +1164,7 @@ fn a_held_stream_update_is_due_at_the_connections_deadline_and_sent_before_a_sto
 
 #[test]
 fn a_streamed_message_that_comes_as_sent_ends_its_stream_without_a_late_update() {
-    let mut m = machine("me");
-    ready(&mut m, 0);
-    assert_eq!(
-        stream_texts(&m.on_text(&stream_add(1, "a"), at(100))),
-        ["a"]
-    );
-    assert!(stream_texts(&m.on_text(&stream_add(2, "ab"), at(101))).is_empty());
+    let mut m = holding_a_stream_update();
     let sent = server(
         json!({"event": "message.send", "chat_id": "c1", "chat_type": "direct",
         "sender": {"id": "bot", "type": "direct", "nick_name": "Bot"},
