@@ -53,8 +53,7 @@ pub fn stored_of(key: &JsValue) -> Stored {
 /// address it; a missing time is 0, a missing frame then fails to decode).
 pub fn items_of(row: &JsValue) -> Vec<Item<JsValue>> {
     if let Some(id) = field(row, "messageId").as_string() {
-        let (sent_at, frame) = (time(&field(row, "sentAt")), field(row, "frame"));
-        return vec![Item { id, sent_at, frame }];
+        return vec![item(id, time(&field(row, "sentAt")), field(row, "frame"))];
     }
     let (ids, times, frames) = (field(row, "ids"), field(row, "times"), field(row, "frames"));
     if !Array::is_array(&ids) {
@@ -63,20 +62,24 @@ pub fn items_of(row: &JsValue) -> Vec<Item<JsValue>> {
     let ids: Array = ids.unchecked_into();
     (0..ids.length().min(MAX_ROW_ITEMS))
         .filter_map(|i| {
-            Some(Item {
-                id: ids.get(i).as_string()?,
-                sent_at: time(&at(&times, i)),
-                frame: at(&frames, i),
-            })
+            let id = ids.get(i).as_string()?;
+            Some(item(id, time(&at(&times, i)), at(&frames, i)))
         })
         .collect()
 }
 
-/// A frame's size: its UTF-16 units (0 when it is not a string).
-pub fn units(frame: &JsValue) -> usize {
-    frame
+/// The message `id` at `sent_at` as `frame`, with the frame's size (its UTF-16 units, 0
+/// when it is not a string), read once.
+pub fn item(id: String, sent_at: i64, frame: JsValue) -> Item<JsValue> {
+    let units = frame
         .dyn_ref::<JsString>()
-        .map_or(0, |s| s.length() as usize)
+        .map_or(0, |s| s.length() as usize);
+    Item {
+        id,
+        sent_at,
+        frame,
+        units,
+    }
 }
 
 /// The page row `seq` of a chat with `items`: its key tells its number, how many it
@@ -88,7 +91,7 @@ pub fn page_row(account_key: &str, chat_id: &str, seq: f64, items: &[Item<JsValu
         ids.push(&item.id.as_str().into());
         times.push(&(item.sent_at as f64).into());
         frames.push(&item.frame);
-        size = size.saturating_add(units(&item.frame));
+        size = size.saturating_add(item.units);
     }
     let newest = items.iter().map(|i| i.sent_at).max().unwrap_or(0) as f64;
     let key = Array::of4(

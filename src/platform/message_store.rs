@@ -17,7 +17,7 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 use super::idb::{prefix_range, Idb, MESSAGES};
-use super::message_rows::{chat_of, items_of, page_row, stored_of, units};
+use super::message_rows::{chat_of, item, items_of, page_row, stored_of};
 use super::token_store::TokenStore;
 use crate::small_map::SmallMap;
 use crate::store::message_cache::{Entry, EntryError, Row, MAX_CHATS};
@@ -118,15 +118,10 @@ async fn write_pages(
             .iter()
             .map(|entry| {
                 let row = entry.row();
-                let frame = row.frame.into();
-                Item {
-                    id: row.message_id,
-                    sent_at: row.sent_at,
-                    frame,
-                }
+                item(row.message_id, row.sent_at, row.frame.into())
             })
             .collect();
-        let adding_units = adding.iter().map(|item| units(&item.frame)).sum();
+        let adding_units = adding.iter().map(|item| item.units).sum();
         let removing = !chat.removed.is_empty();
         let (mut seq, items) = match plan(&stored, (adding.len(), adding_units), removing, capacity)
         {
@@ -138,10 +133,10 @@ async fn write_pages(
                 items.retain(|item| !chat.removed.contains(&item.id));
                 items.extend(adding);
                 tx.delete(&range)?;
-                (0.0, compact(items, capacity, units))
+                (0.0, compact(items, capacity))
             }
         };
-        for page in pack(items, units) {
+        for page in pack(items) {
             tx.put(&page_row(account_key, chat_id, seq, &page))?;
             seq += 1.0;
         }

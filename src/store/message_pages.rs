@@ -22,7 +22,7 @@ pub const CHAT_UNITS: usize = 4 << 20;
 const MAX_SEQ: f64 = 9_007_199_254_740_000.0;
 
 /// One cached message as a page holds it: its id, server time (ms) and frame (`F`: the
-/// frame's text, or the JS string of it).
+/// frame's text, or the JS string of it), with the frame's size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item<F> {
     /// The message id.
@@ -31,6 +31,8 @@ pub struct Item<F> {
     pub sent_at: i64,
     /// The message as the downlink frame that delivered it.
     pub frame: F,
+    /// The frame's UTF-16 units (0 where it is not text).
+    pub units: usize,
 }
 
 impl<F> Item<F> {
@@ -110,12 +112,8 @@ pub fn plan(
 /// A chat's messages after compaction: `items` as stored and added, in the order they
 /// were written, each id once (the later copy wins: a fill from the server replaces
 /// what this device stored), the newest `capacity` by server time (then id) within
-/// [`CHAT_UNITS`] (`units` of a frame), oldest first.
-pub fn compact<F>(
-    items: Vec<Item<F>>,
-    capacity: usize,
-    units: impl Fn(&F) -> usize,
-) -> Vec<Item<F>> {
+/// [`CHAT_UNITS`], oldest first.
+pub fn compact<F>(items: Vec<Item<F>>, capacity: usize) -> Vec<Item<F>> {
     let mut kept = latest_oldest_first(items, Item::position);
     let mut total = 0usize;
     let newest = kept
@@ -123,7 +121,7 @@ pub fn compact<F>(
         .rev()
         .take(capacity)
         .take_while(|item| {
-            total = total.saturating_add(units(&item.frame));
+            total = total.saturating_add(item.units);
             total <= CHAT_UNITS
         })
         .count();
@@ -131,13 +129,13 @@ pub fn compact<F>(
     kept
 }
 
-/// `items` in pages of at most [`PAGE_UNITS`] (`units` of a frame; a larger frame gets
-/// a page of its own), in order.
-pub fn pack<F>(items: Vec<Item<F>>, units: impl Fn(&F) -> usize) -> Vec<Vec<Item<F>>> {
+/// `items` in pages of at most [`PAGE_UNITS`] (a larger frame gets a page of its own),
+/// in order.
+pub fn pack<F>(items: Vec<Item<F>>) -> Vec<Vec<Item<F>>> {
     let mut pages: Vec<Vec<Item<F>>> = Vec::new();
     let mut filled = 0usize;
     for item in items {
-        let size = units(&item.frame);
+        let size = item.units;
         match pages.last_mut() {
             Some(page) if filled.saturating_add(size) <= PAGE_UNITS => {
                 filled += size;
@@ -182,6 +180,7 @@ mod tests {
             id: id.into(),
             sent_at: at,
             frame: frame.into(),
+            units: frame.len(),
         }
     }
 
@@ -242,7 +241,7 @@ mod tests {
             item("b", 20, "new b"),
             item("z", 0, "timeless"),
         ];
-        let kept = compact(items.clone(), 3, String::len);
+        let kept = compact(items.clone(), 3);
         assert_eq!(
             kept,
             [
@@ -251,12 +250,12 @@ mod tests {
                 item("c", 30, "c")
             ]
         );
-        let all = compact(items.clone(), 10, String::len);
+        let all = compact(items.clone(), 10);
         let ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["z", "a", "b", "c"]);
-        assert!(compact(items, 0, String::len).is_empty());
+        assert!(compact(items, 0).is_empty());
         // Ties in time go by id.
-        let tied = compact(vec![item("y", 5, ""), item("x", 5, "")], 1, String::len);
+        let tied = compact(vec![item("y", 5, ""), item("x", 5, "")], 1);
         assert_eq!(tied, [item("y", 5, "")]);
     }
 
@@ -277,11 +276,11 @@ mod tests {
             item("c", 3, &third),
             item("d", 4, "small"),
         ];
-        let kept = compact(items, 200, String::len);
+        let kept = compact(items, 200);
         let ids: Vec<&str> = kept.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["b", "c", "d"], "the oldest goes past the size");
         let huge = vec![item("a", 1, &"x".repeat(CHAT_UNITS + 1))];
-        assert!(compact(huge, 200, String::len).is_empty());
+        assert!(compact(huge, 200).is_empty());
     }
 
     #[test]
@@ -294,13 +293,13 @@ mod tests {
             item("d", 4, &"y".repeat(PAGE_UNITS + 1)),
             item("e", 5, "small"),
         ];
-        let pages = pack(items, String::len);
+        let pages = pack(items);
         let ids: Vec<Vec<&str>> = pages
             .iter()
             .map(|p| p.iter().map(|i| i.id.as_str()).collect())
             .collect();
         assert_eq!(ids, [vec!["a", "b"], vec!["c"], vec!["d"], vec!["e"]]);
-        assert!(pack(Vec::<Item<String>>::new(), String::len).is_empty());
+        assert!(pack(Vec::<Item<String>>::new()).is_empty());
     }
 
     #[test]
