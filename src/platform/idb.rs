@@ -220,6 +220,16 @@ pub fn prefix_range(prefix: &[&str]) -> Result<IdbKeyRange, StoreError> {
     IdbKeyRange::bound(&lower, &lower.concat(&above)).map_err(|_| io("bad key range"))
 }
 
+/// The list a `getAll`/`getAllKeys` `request` answers (`what` failed if it could not be
+/// made).
+async fn listed(
+    request: Result<IdbRequest, JsValue>,
+    what: &str,
+) -> Result<js_sys::Array, StoreError> {
+    let request = request.map_err(|_| io(what))?;
+    Ok(js_sys::Array::from(&settle(&request).await?))
+}
+
 /// A read-write transaction on one store, its requests made one after the other: only
 /// its own requests are awaited while it is open. Dropped before [`WriteTx::commit`]
 /// (an error on the way), it is aborted: all or nothing.
@@ -249,11 +259,7 @@ impl WriteTx {
 
     /// The keys of the rows in `range`, in key order.
     pub async fn keys(&self, range: &JsValue) -> Result<js_sys::Array, StoreError> {
-        let request = self
-            .store
-            .get_all_keys_with_key(range)
-            .map_err(|_| io("cannot read keys"))?;
-        Ok(js_sys::Array::from(&settle(&request).await?))
+        listed(self.store.get_all_keys_with_key(range), "cannot read keys").await
     }
 
     /// How many rows are in `range`.
@@ -268,11 +274,7 @@ impl WriteTx {
 
     /// The rows in `range`, in key order.
     pub async fn rows(&self, range: &JsValue) -> Result<js_sys::Array, StoreError> {
-        let request = self
-            .store
-            .get_all_with_key(range)
-            .map_err(|_| io("cannot read"))?;
-        Ok(js_sys::Array::from(&settle(&request).await?))
+        listed(self.store.get_all_with_key(range), "cannot read").await
     }
 
     /// Waits until everything written is durably committed.
