@@ -667,14 +667,18 @@ impl<E: Entropy> Connection<E> {
 
     /// A deadline of [`Connection::poll_timeout`] passed: the held stream updates due.
     pub fn on_timeout(&mut self, now: Now) -> Vec<Action> {
-        let due = self.inbound.flush(Some(now.mono));
-        due.into_iter().map(Action::Deliver).collect()
+        self.held_streams(Some(now.mono))
     }
 
     /// Every held stream update, due or not: the connection is about to stop (a leader
     /// sends them before it hands over, so that its followers get them too).
     pub fn deliver_held(&mut self) -> Vec<Action> {
-        let held = self.inbound.flush(None);
+        self.held_streams(None)
+    }
+
+    /// The held stream updates due by `now` (all of them with `None`), as deliveries.
+    fn held_streams(&mut self, now: Option<i64>) -> Vec<Action> {
+        let held = self.inbound.flush(now);
         held.into_iter().map(Action::Deliver).collect()
     }
 

@@ -316,10 +316,7 @@ impl InboundFilter {
     /// The held stream updates due by `now`; all of them with `None` (the connection
     /// stops).
     pub fn flush(&mut self, now: Option<i64>) -> Vec<Delivery> {
-        let events = match now {
-            Some(now) => self.streams.flush(now),
-            None => self.streams.flush_all(),
-        };
+        let events = self.streams.flush(now);
         events.into_iter().map(Delivery::Stream).collect()
     }
 }

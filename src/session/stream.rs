@@ -308,29 +308,19 @@ impl StreamAssembler {
         self.streams.iter().filter_map(|(_, s)| s.due).min()
     }
 
-    /// The events of the held updates due by `now`.
-    pub fn flush(&mut self, now: i64) -> Vec<StreamView> {
-        self.emit_held(|due| due <= now, now)
-    }
-
-    /// The events of every held update, due or not (the connection stops).
-    pub fn flush_all(&mut self) -> Vec<StreamView> {
-        self.emit_held(|_| true, i64::MIN)
-    }
-
-    /// The events of the held updates whose due time passes `pick`, sent at `now` (at
-    /// their last change where `now` is `i64::MIN`).
-    fn emit_held(&mut self, pick: impl Fn(i64) -> bool, now: i64) -> Vec<StreamView> {
+    /// The events of the held updates due by `now`; of all of them with `None` (the
+    /// connection stops: each is sent as of its last change).
+    pub fn flush(&mut self, now: Option<i64>) -> Vec<StreamView> {
         let picked: Vec<String> = self
             .streams
             .iter()
-            .filter(|(_, s)| s.due.is_some_and(&pick))
+            .filter(|(_, s)| s.due.is_some_and(|due| now.is_none_or(|now| due <= now)))
             .map(|(id, _)| id.clone())
             .collect();
         let mut events = Vec::with_capacity(picked.len());
         for id in &picked {
             if let Some(stream) = self.streams.get_mut(id) {
-                let at = now.max(stream.updated_at);
+                let at = now.unwrap_or(stream.updated_at);
                 events.push(stream.emit(at));
             }
         }
@@ -341,7 +331,7 @@ impl StreamAssembler {
     /// sends the held updates that are due (should their timer be late).
     pub fn on_tick(&mut self, now: i64) -> Vec<StreamView> {
         let mut events = self.fail_stalled(now);
-        events.extend(self.flush(now));
+        events.extend(self.flush(Some(now)));
         events
     }
 
@@ -464,12 +454,12 @@ mod tests {
             assert_eq!(held, Ok(None));
         }
         assert_eq!(a.poll_timeout(), Some(100 + MIN_EVENT_GAP_MS));
-        assert!(a.flush(100 + MIN_EVENT_GAP_MS - 1).is_empty());
-        let due = a.flush(100 + MIN_EVENT_GAP_MS);
+        assert!(a.flush(Some(100 + MIN_EVENT_GAP_MS - 1)).is_empty());
+        let due = a.flush(Some(100 + MIN_EVENT_GAP_MS));
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].text.as_str(), due[0].sequence), ("abc", 3));
         assert_eq!(a.poll_timeout(), None);
-        assert!(a.flush(1_000).is_empty(), "sent once");
+        assert!(a.flush(Some(1_000)).is_empty(), "sent once");
         // Within the gap of the event just sent, a frame is held; the final one never
         // waits.
         let held = a.apply(
@@ -558,7 +548,7 @@ mod tests {
         assert_eq!(held, Ok(None));
         a.end("s1");
         assert_eq!(a.poll_timeout(), None, "nothing held");
-        assert!(a.flush_all().is_empty());
+        assert!(a.flush(None).is_empty());
         assert_eq!(
             a.apply(
                 origin(),
@@ -605,7 +595,7 @@ mod tests {
             1,
         );
         assert_eq!(held, Ok(None));
-        assert_eq!(a.flush(LATER).len(), 1);
+        assert_eq!(a.flush(Some(LATER)).len(), 1);
         assert!(a.on_tick(999).is_empty());
         let stalled = a.on_tick(1_001);
         assert_eq!(
