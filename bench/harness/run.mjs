@@ -3,7 +3,7 @@
 // side goes first), printing min / median / max of the ratio. The machine is shared and
 // noisy: the absolute figures drift from run to run, the ratios are what count.
 //
-// node bench/harness/run.mjs [inbound-cpu] [inbound-cpu-stored] [inbound-socket] [inbound-follower] [send-ack] [send-ack-stored] [cold-start]
+// node bench/harness/run.mjs [inbound-cpu] [inbound-tasks] [inbound-cpu-stored] [inbound-socket] [inbound-follower] [send-ack] [send-ack-stored] [cold-start]
 //   [cold-phases] [cold-compile] [code-cache] [memory]
 // (all when none is named; bench/browser builds what this needs first)
 // The pages load the SDK from /pkg/: the npm package scripts/package.sh builds, as an app
@@ -18,6 +18,7 @@ import { startServer } from "./server.mjs";
 
 const RUNS = 3;
 const CPU_FRAMES = 100_000;
+const TASK_FRAMES = 10_000;
 const SOCKET_FRAMES = 20_000;
 // Fewer: with IndexedDB each frame also waits for the cache's writes (≈ 0.06 ms a frame).
 const STORED_FRAMES = 20_000;
@@ -34,7 +35,7 @@ const OFFSET = Number(process.env.CLAWCHAT_E2E_PORT_OFFSET ?? 0);
 const EMULATOR_PORT = 18827 + OFFSET; // and its admin listener on + 1
 const SERVER_PORT = 18830 + OFFSET;
 const PACKAGE = resolve(ROOT, process.env.CLAWCHAT_BENCH_PACKAGE ?? "target/npm/clawchat-wasm");
-const ALL = ["inbound-cpu", "inbound-cpu-stored", "inbound-socket", "inbound-follower", "send-ack", "send-ack-stored", "cold-start", "cold-phases", "cold-compile",
+const ALL = ["inbound-cpu", "inbound-tasks", "inbound-cpu-stored", "inbound-socket", "inbound-follower", "send-ack", "send-ack-stored", "cold-start", "cold-phases", "cold-compile",
   "code-cache", "memory"];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -264,6 +265,15 @@ const benches = {
     const ratios = runs.map((r) => r.raw.ms / r.sdk.ms);
     const us = (kind) => fmt(median(runs.map((r) => r[kind].perFrameUs)));
     report("inbound decode+dispatch, CPU (100k frames)", ratios,
+      `throughput SDK ÷ JS; median µs/frame SDK ${us("sdk")}, JS ${us("raw")}`);
+  },
+
+  async "inbound-tasks"({ browser, server }) {
+    const runs = await sideBySide((kind) => inPage(browser, server.url, "cpu",
+      { kind, n: TASK_FRAMES, warmup: WARMUP_FRAMES, chunk: 1 }));
+    const ratios = runs.map((r) => r.raw.ms / r.sdk.ms);
+    const us = (kind) => fmt(median(runs.map((r) => r[kind].perFrameUs)));
+    report(`inbound, each frame a task of its own (${TASK_FRAMES / 1000}k frames)`, ratios,
       `throughput SDK ÷ JS; median µs/frame SDK ${us("sdk")}, JS ${us("raw")}`);
   },
 

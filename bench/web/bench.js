@@ -68,12 +68,13 @@ function counted(counter, target, ms = 300_000) {
 const replaySession = (deviceId) => ({ userId: me, accessToken: fakeToken(me, deviceId), deviceId, refreshToken: "bench" });
 
 /**
- * Bench 1: decode + dispatch of `n` frames pushed through the in-page replay socket. With
+ * Bench 1: decode + dispatch of `n` frames pushed through the in-page replay socket, in
+ * tasks of `chunk` frames (1: each in a task of its own, as from a real socket). With
  * `storage: "indexeddb"` (the SDK's default) the time runs until the SDK's message cache
  * has written them all (and trimmed each chat to its newest 200); the baseline caches
  * nothing.
  */
-async function cpu({ kind, n, warmup, storage = "memory" }) {
+async function cpu({ kind, n, warmup, storage = "memory", chunk = 1000 }) {
   globalThis.WebSocket = ReplaySocket;
   const c = await client(kind, { url: "ws://replay.invalid/ws", session: replaySession(`cpu-${kind}-${storage}`), storage });
   const socket = ReplaySocket.last;
@@ -85,7 +86,7 @@ async function cpu({ kind, n, warmup, storage = "memory" }) {
   const timed = events(frames);
   await nextTask();
   const t0 = performance.now();
-  await socket.push(timed);
+  await socket.push(timed, chunk);
   const newest = stored ? await c.cachedNewest(chat) : null;
   const ms = performance.now() - t0;
   if (stored) {

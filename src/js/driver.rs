@@ -964,8 +964,21 @@ fn cache_sent(shared: &Shared, d: &mut Driver, row: &OutboxRow, accepted_at: i64
     }
 }
 
-/// Queues a message cache job; starts the worker unless it runs.
+/// Queues a message cache job; starts the worker unless it runs. A write the store can
+/// apply at once (the memory store) with nothing queued before it is applied now: a
+/// round of its own would cost a task's worth of work a message where each frame comes
+/// in a task of its own, as from a socket (`docs/benchmarks.md`, the tenth session).
 fn queue_cache_job(shared: &Shared, d: &mut Driver, job: CacheJob) {
+    let job = match job {
+        CacheJob::Write(write) if d.cache_jobs.idle() => {
+            let capacity = d.cache_capacity;
+            match d.messages.write_now(&d.account_key, write, capacity) {
+                None => return,
+                Some(write) => CacheJob::Write(write),
+            }
+        }
+        job => job,
+    };
     if !d.cache_jobs.push(job) {
         return;
     }

@@ -84,6 +84,11 @@ impl<J: Job> JobQueue<J> {
         Some(wait)
     }
 
+    /// Nothing is queued and no worker runs: a job now would be the first in order.
+    pub fn idle(&self) -> bool {
+        !self.running
+    }
+
     /// Everything queued, taken without a worker (the driver is going away).
     pub fn drain(&mut self) -> Vec<J> {
         std::mem::take(&mut self.jobs)

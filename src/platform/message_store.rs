@@ -158,12 +158,46 @@ async fn write_pages(
     tx.commit().await
 }
 
+/// Applies `writes` to this realm's memory store, trimming as [`MessageStore::write`].
+fn write_memory(account_key: &str, writes: Vec<CacheWrite>, capacity: usize) {
+    let mut puts = Vec::new();
+    for write in writes {
+        match write {
+            CacheWrite::Put(entry) => puts.push(entry),
+            CacheWrite::Remove(chat, id) => message_memory::remove(account_key, &chat, &id),
+            CacheWrite::Clear => {
+                // Puts queued before the clear go with it.
+                puts.clear();
+                message_memory::clear(account_key);
+            }
+        }
+    }
+    message_memory::put(account_key, puts, capacity);
+}
+
 impl MessageStore {
     /// The store that goes with `tokens`: IndexedDB with IndexedDB, else memory.
     pub fn for_tokens(tokens: &TokenStore) -> Self {
         match tokens {
             TokenStore::IndexedDb(cell) => MessageStore::IndexedDb(cell.clone()),
             TokenStore::Memory | TokenStore::Js(_) => MessageStore::Memory,
+        }
+    }
+
+    /// Applies `write` at once where that costs no wait (the memory store); else gives
+    /// it back, for a round of [`MessageStore::write`].
+    pub fn write_now(
+        &self,
+        account_key: &str,
+        write: CacheWrite,
+        capacity: usize,
+    ) -> Option<CacheWrite> {
+        match self {
+            MessageStore::Memory => {
+                write_memory(account_key, vec![write], capacity);
+                None
+            }
+            MessageStore::IndexedDb(_) => Some(write),
         }
     }
 
@@ -178,21 +212,7 @@ impl MessageStore {
     ) -> Result<(), StoreError> {
         match self {
             MessageStore::Memory => {
-                let mut puts = Vec::new();
-                for write in writes {
-                    match write {
-                        CacheWrite::Put(entry) => puts.push(entry),
-                        CacheWrite::Remove(chat, id) => {
-                            message_memory::remove(account_key, &chat, &id)
-                        }
-                        CacheWrite::Clear => {
-                            // Puts queued before the clear go with it.
-                            puts.clear();
-                            message_memory::clear(account_key);
-                        }
-                    }
-                }
-                message_memory::put(account_key, puts, capacity);
+                write_memory(account_key, writes, capacity);
                 Ok(())
             }
             MessageStore::IndexedDb(cell) => {
