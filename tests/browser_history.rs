@@ -229,8 +229,8 @@ async fn a_fresh_store_fills_from_the_server_route_and_keeps_it() {
 }
 
 /// `cacheSize` bounds each chat: `history()` holds to it at once, and the rows on disk
-/// go back to it in the transaction that takes the chat past a quarter more, rewritten
-/// as one page.
+/// go back to it in the transaction that takes the chat past twice it, rewritten as one
+/// page.
 #[wasm_bindgen_test]
 async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     let session = session("history-trim").await;
@@ -239,36 +239,36 @@ async fn each_chat_keeps_only_its_newest_cache_size_messages() {
     connect(&ann).await;
     let bob = connected("history-trim-bob").await;
     let chat_id = chat(&bob, "direct", &[&ann]).await;
-    for i in 1..=5 {
+    for i in 1..=8 {
         send(&bob, &chat_id, &format!("m{i}")).await;
     }
-    wait_until("ann got them", || ann.texts().len() == 5).await;
+    wait_until("ann got them", || ann.texts().len() == 8).await;
     let (ann_ref, chat_ref) = (&ann, chat_id.as_str());
     let kept = read_until(
         move || async move { texts(&history(ann_ref, chat_ref, "").await) },
-        |t| *t == ["m2", "m3", "m4", "m5"],
+        |t| *t == ["m5", "m6", "m7", "m8"],
     )
     .await;
-    assert_eq!(kept, ["m2", "m3", "m4", "m5"]);
+    assert_eq!(kept, ["m5", "m6", "m7", "m8"]);
     assert_eq!(
         stored_messages(&account).await.len(),
-        5,
-        "on disk up to a quarter more"
+        8,
+        "on disk up to twice cacheSize"
     );
-    send(&bob, &chat_id, "m6").await;
+    send(&bob, &chat_id, "m9").await;
     let kept = read_until(
         move || async move { texts(&history(ann_ref, chat_ref, "").await) },
-        |t| *t == ["m3", "m4", "m5", "m6"],
+        |t| *t == ["m6", "m7", "m8", "m9"],
     )
     .await;
-    assert_eq!(kept, ["m3", "m4", "m5", "m6"]);
+    assert_eq!(kept, ["m6", "m7", "m8", "m9"]);
     let texts_on_disk: Vec<String> = stored_messages(&account)
         .await
         .iter()
         .map(|m| get_str(m, "frame"))
         .collect();
     assert_eq!(texts_on_disk.len(), 4, "trimmed on disk");
-    assert!(texts_on_disk.iter().all(|frame| !frame.contains(r#""m2""#)));
+    assert!(texts_on_disk.iter().all(|frame| !frame.contains(r#""m5""#)));
     assert_eq!(stored_rows(&account).await.len(), 1, "in one page");
     ann.client.disconnect();
     bob.client.disconnect();
@@ -331,7 +331,7 @@ async fn rows_an_older_build_reads(account: &str, chat: &str) -> Vec<JsValue> {
 /// A database an older build created and wrote: no time index (the index raises no
 /// version, so that tabs of the older build keep their database), and a row a message.
 /// Its rows are read with the pages as one history; they move into the chat's page when
-/// it passes a quarter more than `cacheSize`, trimmed to the newest `cacheSize` by time;
+/// it passes twice `cacheSize`, trimmed to the newest `cacheSize` by time;
 /// an older build's reader, whose range ends before the pages, never sees a page.
 #[wasm_bindgen_test]
 async fn an_older_builds_rows_are_read_with_the_pages_and_moved_into_them() {
@@ -347,7 +347,7 @@ async fn an_older_builds_rows_are_read_with_the_pages_and_moved_into_them() {
     );
     connect(&bob).await;
     let chat_id = chat(&bob, "direct", &[&ann]).await;
-    // The database as the older build created it, with four rows of the chat.
+    // The database as the older build created it, with seven rows of the chat.
     let plant = js_sys::Function::new_with_args(
         "account, chat",
         r#"return new Promise((ok, fail) => {
@@ -369,8 +369,8 @@ async fn an_older_builds_rows_are_read_with_the_pages_and_moved_into_them() {
                     const db = open.result;
                     const tx = db.transaction("messages", "readwrite");
                     // Message ids in the reverse order of time: the trim goes by time.
-                    for (let i = 1; i <= 4; i++) {
-                        const id = `old-${5 - i}`;
+                    for (let i = 1; i <= 7; i++) {
+                        const id = `old-${8 - i}`;
                         const frame = JSON.stringify({ version: "2", event: "message.send",
                             emitted_at: i, chat_id: chat, chat_type: "direct",
                             sender: { id: "someone", type: "direct", nick_name: "Someone" },
@@ -405,23 +405,28 @@ async fn an_older_builds_rows_are_read_with_the_pages_and_moved_into_them() {
         ids
     };
 
-    // Five messages are within a quarter more than four: a page beside the four rows.
+    // Eight messages are within twice four: a page beside the seven rows.
     let first = send(&bob, &chat_id, "into the old database").await;
     let rows = read_until(
         || async { stored_messages(&account).await },
         |rows| ids(rows).contains(&first),
     )
     .await;
-    assert_eq!(rows.len(), 5, "kept past cacheSize, up to the threshold");
-    assert_eq!(stored_rows(&account).await.len(), 5, "four rows and a page");
+    assert_eq!(rows.len(), 8, "kept past cacheSize, up to the threshold");
+    assert_eq!(
+        stored_rows(&account).await.len(),
+        8,
+        "seven rows and a page"
+    );
     assert_eq!(
         texts(&history(&ann, &chat_id, "").await),
-        ["old 2", "old 3", "old 4", "into the old database"],
+        ["old 5", "old 6", "old 7", "into the old database"],
         "one history, the newest cacheSize"
     );
     let older_view = rows_an_older_build_reads(&account, &chat_id).await;
-    assert_eq!(ids(&older_view), ["old-1", "old-2", "old-3", "old-4"]);
-    // Six are past it: the chat is read and the newest four by time kept, in a page.
+    let old: Vec<String> = (1..=7).map(|i| format!("old-{i}")).collect();
+    assert_eq!(ids(&older_view), old);
+    // Nine are past it: the chat is read and the newest four by time kept, in a page.
     let second = send(&bob, &chat_id, "and another").await;
     let rows = read_until(
         || async { stored_messages(&account).await },

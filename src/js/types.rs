@@ -64,7 +64,8 @@ export interface ClawChatOptions {
   /**
    * Messages kept per chat in the local message cache (IndexedDB with "indexeddb"
    * storage, else this realm's memory): an integer from 1 to 1000, default 200. A chat
-   * is trimmed back to it once it holds a quarter more.
+   * is trimmed back to it once it holds twice as many in IndexedDB, a quarter more in
+   * memory; `history()` never returns more.
    */
   cacheSize?: number;
   /**

@@ -6,11 +6,10 @@
 use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::store::message_cache::{trim_threshold, MAX_CAPACITY};
-use crate::store::message_pages::{Item, Stored};
+use crate::store::message_pages::{Item, Stored, PAGE_ITEMS};
 
-/// The most messages read from one row: a page never holds more than a chat may.
-const MAX_ROW_ITEMS: u32 = trim_threshold(MAX_CAPACITY) as u32;
+/// The most messages read from one row: a page never holds more.
+const MAX_ROW_ITEMS: u32 = PAGE_ITEMS as u32;
 
 /// `value[index]`, undefined where there is none (or `value` is not an object).
 fn at(value: &JsValue, index: u32) -> JsValue {

@@ -1,7 +1,7 @@
 //! Where the local message cache is kept: the account's pages in IndexedDB next to its
 //! session (`store::message_pages`, rows in `message_rows`), or this realm's memory
 //! where the session is not in IndexedDB. Each write is one transaction that also trims
-//! the chats it touched past a quarter more than N back to their newest N, and the
+//! the chats it touched past twice N (a quarter more in memory) back to their newest N, and the
 //! account to the [`MAX_CHATS`] chats with the newest messages.
 //!
 //! Rows of one message from builds before pages are read with the pages, and moved into
@@ -202,7 +202,8 @@ impl MessageStore {
     }
 
     /// Applies `writes` of `account_key` in one transaction, trimming each chat they
-    /// touched past a quarter more than `capacity` back to its newest `capacity`, and the
+    /// touched past twice `capacity` (a quarter more in memory) back to its newest
+    /// `capacity`, and the
     /// account to its [`MAX_CHATS`] chats with the newest messages.
     pub async fn write(
         &self,

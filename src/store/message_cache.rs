@@ -214,10 +214,10 @@ fn latest_order(positions: &[(i64, &str)]) -> Vec<usize> {
         .collect()
 }
 
-/// How many messages past `capacity` a chat may hold before it is trimmed back to
-/// `capacity`, since a trim reads and sorts the whole chat (in memory, or its pages in
-/// IndexedDB): a quarter, so that a busy chat is sorted and trimmed once every
-/// `capacity / 4` messages, not on every one. Reads hold to `capacity`.
+/// How many messages a chat of the memory cache may hold before it is trimmed back to
+/// `capacity`, since a trim sorts the whole chat: a quarter more, so that a busy chat is
+/// sorted and trimmed once every `capacity / 4` messages, not on every one. Reads hold
+/// to `capacity`. (IndexedDB pages wait longer: `message_pages::compaction_threshold`.)
 pub const fn trim_threshold(capacity: usize) -> usize {
     capacity.saturating_add(capacity / 4)
 }

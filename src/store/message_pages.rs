@@ -1,16 +1,19 @@
 //! How the IndexedDB message cache keeps a chat: in pages, rows of many messages, since
 //! IndexedDB costs the page's main thread per request (50–110 µs in Chromium), not per
-//! byte. A write adds one page a chat with the round's messages; past a quarter more
-//! than the chat's capacity the chat is compacted: read whole, each message once (the
+//! byte. A write adds one page a chat with the round's messages; past twice the chat's
+//! capacity the chat is compacted: read whole, each message once (the
 //! later copy wins), the newest `capacity` kept and written back as pages. This module
 //! is the pure part: what a write does to a chat, what compaction keeps, how messages
 //! split into pages and which chats an account forgets. The store moves the rows.
 
-use super::message_cache::{latest_oldest_first, sort_oldest_first, trim_threshold};
+use super::message_cache::{latest_oldest_first, sort_oldest_first, trim_threshold, MAX_CAPACITY};
 
 /// The most a page holds, in UTF-16 units of frames (about 2 MB): past it the next page
 /// starts, so that no row nears IndexedDB's limit on a value, whatever the messages.
 pub const PAGE_UNITS: usize = 1 << 20;
+/// The most messages a page holds (what a read takes from one row, in every build since
+/// pages): past it the next page starts.
+pub const PAGE_ITEMS: usize = trim_threshold(MAX_CAPACITY);
 /// The most a chat holds in UTF-16 units of frames (about 8 MB; a chat of 200 ordinary
 /// messages is well under 1 MB): past it the chat is compacted to its newest messages
 /// within it, so that a server sending the largest frames cannot make a compaction
@@ -74,9 +77,18 @@ pub enum Plan {
     Compact,
 }
 
+/// How many messages a chat's pages hold before it is compacted back to `capacity`:
+/// twice it. A compaction reads and rewrites the whole chat, so it is paid once every
+/// `capacity` new messages, not every quarter of it (where each frame comes in a task of
+/// its own, as from a socket, that was ≈ 30 µs a frame; `docs/benchmarks.md`, the tenth
+/// session). Reads hold to `capacity` (`history()`), whatever the disk holds.
+pub const fn compaction_threshold(capacity: usize) -> usize {
+    capacity.saturating_mul(2)
+}
+
 /// What a write of `adding` messages of `adding_units` (and the removal of some, when
 /// `removing`) does to a chat that holds `stored`: compaction when messages are
-/// removed, when the chat would hold more than [`trim_threshold`] messages (a row counts
+/// removed, when the chat would hold more than [`compaction_threshold`] messages (a row counts
 /// at least one, so that rows are bounded too) or more than [`CHAT_UNITS`], or when page
 /// numbers run out; else new pages.
 pub fn plan(
@@ -102,7 +114,7 @@ pub fn plan(
         })
         .fold(-1.0, f64::max);
     let seq = (last + 1.0).floor();
-    let full = held > trim_threshold(capacity) || held_units > CHAT_UNITS;
+    let full = held > compaction_threshold(capacity) || held_units > CHAT_UNITS;
     match removing || full || !(0.0..MAX_SEQ).contains(&seq) {
         true => Plan::Compact,
         false => Plan::Add { seq },
@@ -129,15 +141,15 @@ pub fn compact<F>(items: Vec<Item<F>>, capacity: usize) -> Vec<Item<F>> {
     kept
 }
 
-/// `items` in pages of at most [`PAGE_UNITS`] (a larger frame gets a page of its own),
-/// in order.
+/// `items` in pages of at most [`PAGE_UNITS`] (a larger frame gets a page of its own)
+/// and [`PAGE_ITEMS`], in order.
 pub fn pack<F>(items: Vec<Item<F>>) -> Vec<Vec<Item<F>>> {
     let mut pages: Vec<Vec<Item<F>>> = Vec::new();
     let mut filled = 0usize;
     for item in items {
         let size = item.units;
         match pages.last_mut() {
-            Some(page) if filled.saturating_add(size) <= PAGE_UNITS => {
+            Some(page) if filled.saturating_add(size) <= PAGE_UNITS && page.len() < PAGE_ITEMS => {
                 filled += size;
                 page.push(item);
             }
@@ -194,28 +206,31 @@ mod tests {
     }
 
     #[test]
-    fn a_write_adds_the_next_page_until_the_chat_passes_a_quarter_more_than_capacity() {
+    fn a_write_adds_the_next_page_until_the_chat_passes_twice_its_capacity() {
         assert_eq!(plan(&[], (3, 3), false, 4), Plan::Add { seq: 0.0 });
         assert_eq!(
             plan(&[page(0.0, 2), page(7.0, 1)], (2, 2), false, 4),
             Plan::Add { seq: 8.0 }
         );
-        // Four rows of an older build and one new message: 5, within a quarter more.
+        // Four rows of an older build and new messages: up to 8, within twice four.
         let singles = [Stored::Single; 4];
-        assert_eq!(plan(&singles, (1, 1), false, 4), Plan::Add { seq: 0.0 });
-        assert_eq!(plan(&singles, (2, 2), false, 4), Plan::Compact);
+        assert_eq!(plan(&singles, (4, 4), false, 4), Plan::Add { seq: 0.0 });
+        assert_eq!(plan(&singles, (5, 5), false, 4), Plan::Compact);
         assert_eq!(
-            plan(&[page(0.0, 200)], (50, 50), false, 200),
+            plan(&[page(0.0, 200)], (200, 200), false, 200),
             Plan::Add { seq: 1.0 }
         );
-        assert_eq!(plan(&[page(0.0, 200)], (51, 51), false, 200), Plan::Compact);
+        assert_eq!(
+            plan(&[page(0.0, 200)], (201, 201), false, 200),
+            Plan::Compact
+        );
     }
 
     #[test]
     fn removals_empty_pages_and_spent_numbers_compact() {
         assert_eq!(plan(&[page(0.0, 1)], (0, 0), true, 200), Plan::Compact);
         // A page that says it holds nothing still counts one: rows stay bounded.
-        let empty = vec![page(0.0, 0); 251];
+        let empty = vec![page(0.0, 0); 401];
         assert_eq!(plan(&empty, (0, 0), false, 200), Plan::Compact);
         assert_eq!(plan(&[page(MAX_SEQ, 1)], (1, 1), false, 200), Plan::Compact);
         assert_eq!(
@@ -284,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn pages_split_at_their_size_and_a_large_frame_gets_its_own() {
+    fn pages_split_at_their_size_and_count_and_a_large_frame_gets_its_own() {
         let half = "x".repeat(PAGE_UNITS / 2);
         let items = vec![
             item("a", 1, &half),
@@ -300,6 +315,15 @@ mod tests {
             .collect();
         assert_eq!(ids, [vec!["a", "b"], vec!["c"], vec!["d"], vec!["e"]]);
         assert!(pack(Vec::<Item<String>>::new()).is_empty());
+        let many = (0..=PAGE_ITEMS)
+            .map(|i| item(&i.to_string(), 1, "m"))
+            .collect();
+        let sizes: Vec<usize> = pack(many).iter().map(Vec::len).collect();
+        assert_eq!(
+            sizes,
+            [PAGE_ITEMS, 1],
+            "no page holds more than a read takes"
+        );
     }
 
     #[test]
