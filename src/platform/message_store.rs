@@ -158,21 +158,13 @@ async fn write_pages(
     tx.commit().await
 }
 
-/// Applies `writes` to this realm's memory store, trimming as [`MessageStore::write`].
-fn write_memory(account_key: &str, writes: Vec<CacheWrite>, capacity: usize) {
-    let mut puts = Vec::new();
-    for write in writes {
-        match write {
-            CacheWrite::Put(entry) => puts.push(entry),
-            CacheWrite::Remove(chat, id) => message_memory::remove(account_key, &chat, &id),
-            CacheWrite::Clear => {
-                // Puts queued before the clear go with it.
-                puts.clear();
-                message_memory::clear(account_key);
-            }
-        }
+/// Applies `write` to this realm's memory store, trimming as [`MessageStore::write`].
+fn write_memory(account_key: &str, write: CacheWrite, capacity: usize) {
+    match write {
+        CacheWrite::Put(entry) => message_memory::put(account_key, entry, capacity),
+        CacheWrite::Remove(chat, id) => message_memory::remove(account_key, &chat, &id),
+        CacheWrite::Clear => message_memory::clear(account_key),
     }
-    message_memory::put(account_key, puts, capacity);
 }
 
 impl MessageStore {
@@ -194,7 +186,7 @@ impl MessageStore {
     ) -> Option<CacheWrite> {
         match self {
             MessageStore::Memory => {
-                write_memory(account_key, vec![write], capacity);
+                write_memory(account_key, write, capacity);
                 None
             }
             MessageStore::IndexedDb(_) => Some(write),
@@ -213,7 +205,9 @@ impl MessageStore {
     ) -> Result<(), StoreError> {
         match self {
             MessageStore::Memory => {
-                write_memory(account_key, writes, capacity);
+                for write in writes {
+                    write_memory(account_key, write, capacity);
+                }
                 Ok(())
             }
             MessageStore::IndexedDb(cell) => {

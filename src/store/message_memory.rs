@@ -25,9 +25,11 @@ thread_local! {
     static PUTS: RefCell<u64> = const { RefCell::new(0) };
 }
 
-/// Stores (inserts or replaces) `entries` of `account_key`, then trims each chat they
-/// touched past [`trim_threshold`] to its newest `capacity`.
-pub fn put(account_key: &str, entries: Vec<Entry>, capacity: usize) {
+/// Stores (inserts or replaces) `entry` of `account_key`, then trims its chat past
+/// [`trim_threshold`] to its newest `capacity`. One message a call: the driver writes
+/// each inbound message as it comes (`MessageStore::write_now`), so this path allocates
+/// no more than the chat's key and the message's id.
+pub fn put(account_key: &str, entry: Entry, capacity: usize) {
     let written = PUTS.with(|puts| {
         let mut puts = puts.borrow_mut();
         *puts = puts.wrapping_add(1);
@@ -35,28 +37,17 @@ pub fn put(account_key: &str, entries: Vec<Entry>, capacity: usize) {
     });
     CHATS.with(|chats| {
         let mut chats = chats.borrow_mut();
-        let mut touched = Vec::new();
-        for entry in entries {
-            let key = (account_key.to_owned(), entry.chat_id().to_owned());
-            let chat = chats.entry(key.clone()).or_default();
-            chat.written = written;
-            chat.messages.insert(entry.message_id().to_owned(), entry);
-            if !touched.contains(&key) {
-                touched.push(key);
-            }
-        }
-        for key in touched {
-            if let Some(chat) = chats
-                .get_mut(&key)
-                .filter(|chat| chat.messages.len() > trim_threshold(capacity))
-            {
-                let stored = chat
-                    .messages
-                    .values()
-                    .map(|e| (e.0.sent_at, e.message_id().to_owned()));
-                for id in excess(stored.collect(), capacity) {
-                    chat.messages.remove(&id);
-                }
+        let key = (account_key.to_owned(), entry.chat_id().to_owned());
+        let chat = chats.entry(key).or_default();
+        chat.written = written;
+        chat.messages.insert(entry.message_id().to_owned(), entry);
+        if chat.messages.len() > trim_threshold(capacity) {
+            let stored = chat
+                .messages
+                .values()
+                .map(|e| (e.0.sent_at, e.message_id().to_owned()));
+            for id in excess(stored.collect(), capacity) {
+                chat.messages.remove(&id);
             }
         }
         forget_oldest_chats(&mut chats, account_key);
@@ -140,14 +131,15 @@ mod tests {
 
     #[test]
     fn each_chat_keeps_its_newest_messages_per_account() {
-        let batch = vec![
+        for entry in [
             entry("c1", "m3", 3),
             entry("c1", "m1", 1),
             entry("c2", "x", 9),
-        ];
-        put("mm-a", batch, 2);
-        put("mm-a", vec![entry("c1", "m2", 2)], 2);
-        put("mm-b", vec![entry("c1", "b1", 1)], 2);
+        ] {
+            put("mm-a", entry, 2);
+        }
+        put("mm-a", entry("c1", "m2", 2), 2);
+        put("mm-b", entry("c1", "b1", 1), 2);
         assert_eq!(ids("mm-a", "c1"), ["m2", "m3"]);
         assert_eq!(ids("mm-a", "c2"), ["x"]);
         assert_eq!(ids("mm-b", "c1"), ["b1"]);
@@ -164,11 +156,11 @@ mod tests {
     fn an_account_keeps_the_chats_written_most_recently() {
         let chat = |i: usize| format!("c{i}");
         for i in 0..MAX_CHATS {
-            put("mm-many", vec![entry(&chat(i), "m", 1)], 4);
+            put("mm-many", entry(&chat(i), "m", 1), 4);
         }
-        put("mm-many", vec![entry("c0", "m2", 2)], 4);
+        put("mm-many", entry("c0", "m2", 2), 4);
         for i in MAX_CHATS..MAX_CHATS + 10 {
-            put("mm-many", vec![entry(&chat(i), "m", 1)], 4);
+            put("mm-many", entry(&chat(i), "m", 1), 4);
         }
         assert!(
             entries("mm-many", "c1").is_empty(),
@@ -184,10 +176,11 @@ mod tests {
 
     #[test]
     fn a_chat_is_trimmed_only_past_its_threshold() {
-        let five = (0..5).map(|i| entry("c1", &format!("m{i}"), i)).collect();
-        put("mm-big", five, 4);
+        for i in 0..5 {
+            put("mm-big", entry("c1", &format!("m{i}"), i), 4);
+        }
         assert_eq!(entries("mm-big", "c1").len(), 5, "within the threshold");
-        put("mm-big", vec![entry("c1", "m9", 9)], 4);
+        put("mm-big", entry("c1", "m9", 9), 4);
         assert_eq!(ids("mm-big", "c1"), ["m2", "m3", "m4", "m9"]);
     }
 }
