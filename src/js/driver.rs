@@ -1074,7 +1074,7 @@ fn cache_done(
             }
         }
         let mut entries = message_cache::chronological(loaded.entries);
-        // A store trims a chat past a quarter more than its capacity; reads hold to it.
+        // A store holds a chat past its capacity until it trims it; reads hold to it.
         entries.drain(..entries.len().saturating_sub(d.cache_capacity));
         let page = message_cache::page(&entries, before.as_deref(), limit);
         let messages: Vec<_> = page.iter().map(|entry| &entry.0).collect();
