@@ -84,7 +84,8 @@ impl<J: Job> JobQueue<J> {
         Some(wait)
     }
 
-    /// Nothing is queued and no worker runs: a job now would be the first in order.
+    /// No worker runs, so nothing is queued (a worker runs while jobs are): a job now
+    /// would be the first in order.
     pub fn idle(&self) -> bool {
         !self.running
     }

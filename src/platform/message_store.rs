@@ -29,7 +29,10 @@ use crate::store::{message_memory, StoreError};
 pub enum CacheWrite {
     /// Store (insert or replace) this message.
     Put(Entry),
-    /// Delete the stored copies of this chat's message id (a corrupt one).
+    /// Delete the stored copies of this chat's message id (a corrupt one). In IndexedDB
+    /// it takes the rows stored before the round, whatever the round puts; the memory
+    /// store applies a round in order. The repair queues it before the good copy's put,
+    /// which both thus keep.
     Remove(String, String),
     /// Delete every row of the account (it logged out).
     Clear,
@@ -195,8 +198,7 @@ impl MessageStore {
 
     /// Applies `writes` of `account_key` in one transaction, trimming each chat they
     /// touched past twice `capacity` (a quarter more in memory) back to its newest
-    /// `capacity`, and the
-    /// account to its [`MAX_CHATS`] chats with the newest messages.
+    /// `capacity`, and the account to its [`MAX_CHATS`] chats with the newest messages.
     pub async fn write(
         &self,
         account_key: &str,

@@ -6,7 +6,7 @@
 //! survives the realm.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{hash_map, HashMap};
 
 use super::message_cache::{excess, sort_oldest_first, trim_threshold, Entry, MAX_CHATS};
 
@@ -38,7 +38,9 @@ pub fn put(account_key: &str, entry: Entry, capacity: usize) {
     CHATS.with(|chats| {
         let mut chats = chats.borrow_mut();
         let key = (account_key.to_owned(), entry.chat_id().to_owned());
-        let chat = chats.entry(key).or_default();
+        let slot = chats.entry(key);
+        let new_chat = matches!(slot, hash_map::Entry::Vacant(_));
+        let chat = slot.or_default();
         chat.written = written;
         chat.messages.insert(entry.message_id().to_owned(), entry);
         if chat.messages.len() > trim_threshold(capacity) {
@@ -50,7 +52,10 @@ pub fn put(account_key: &str, entry: Entry, capacity: usize) {
                 chat.messages.remove(&id);
             }
         }
-        forget_oldest_chats(&mut chats, account_key);
+        // Only a new chat can take the account past its chats.
+        if new_chat {
+            forget_oldest_chats(&mut chats, account_key);
+        }
     });
 }
 

@@ -6,14 +6,18 @@
 //! is the pure part: what a write does to a chat, what compaction keeps, how messages
 //! split into pages and which chats an account forgets. The store moves the rows.
 
-use super::message_cache::{latest_oldest_first, sort_oldest_first, trim_threshold, MAX_CAPACITY};
+use super::message_cache::{latest_oldest_first, sort_oldest_first};
 
 /// The most a page holds, in UTF-16 units of frames (about 2 MB): past it the next page
 /// starts, so that no row nears IndexedDB's limit on a value, whatever the messages.
 pub const PAGE_UNITS: usize = 1 << 20;
-/// The most messages a page holds (what a read takes from one row, in every build since
-/// pages): past it the next page starts.
-pub const PAGE_ITEMS: usize = trim_threshold(MAX_CAPACITY);
+/// The most messages a page holds: past it the next page starts. Every build since pages
+/// reads at most this many from a row, so it must never grow.
+pub const PAGE_ITEMS: usize = 1_250;
+/// The most rows a chat holds before it is compacted, whatever they hold: where messages
+/// come one a round (a quiet chat, a hidden page), each is a page of its own, and every
+/// write reads the chat's keys and every `history()` its rows.
+pub const MAX_CHAT_ROWS: usize = 64;
 /// The most a chat holds in UTF-16 units of frames (about 8 MB; a chat of 200 ordinary
 /// messages is well under 1 MB): past it the chat is compacted to its newest messages
 /// within it, so that a server sending the largest frames cannot make a compaction
@@ -114,7 +118,9 @@ pub fn plan(
         })
         .fold(-1.0, f64::max);
     let seq = (last + 1.0).floor();
-    let full = held > compaction_threshold(capacity) || held_units > CHAT_UNITS;
+    let full = held > compaction_threshold(capacity)
+        || held_units > CHAT_UNITS
+        || stored.len() >= MAX_CHAT_ROWS;
     match removing || full || !(0.0..MAX_SEQ).contains(&seq) {
         true => Plan::Compact,
         false => Plan::Add { seq },
@@ -222,6 +228,20 @@ mod tests {
         );
         assert_eq!(
             plan(&[page(0.0, 200)], (201, 201), false, 200),
+            Plan::Compact
+        );
+    }
+
+    #[test]
+    fn a_chat_of_many_small_pages_compacts_at_its_row_bound() {
+        let pages = |n: usize| -> Vec<Stored> { (0..n).map(|i| page(i as f64, 1)).collect() };
+        let seq = (MAX_CHAT_ROWS - 1) as f64;
+        assert_eq!(
+            plan(&pages(MAX_CHAT_ROWS - 1), (1, 1), false, 200),
+            Plan::Add { seq }
+        );
+        assert_eq!(
+            plan(&pages(MAX_CHAT_ROWS), (1, 1), false, 200),
             Plan::Compact
         );
     }
