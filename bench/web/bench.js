@@ -80,7 +80,7 @@ async function cpu({ kind, n, warmup, storage = "memory", chunk = 1000 }) {
   const socket = ReplaySocket.last;
   const stored = kind === "sdk" && storage !== "memory";
   const chat = cast().chats[0].id;
-  await socket.push(events(messageFrames(warmup, 1)));
+  await socket.push(events(messageFrames(warmup, 1)), chunk);
   if (stored) await c.cachedNewest(chat);
   const frames = messageFrames(n, 2);
   const timed = events(frames);
