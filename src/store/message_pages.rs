@@ -84,8 +84,9 @@ pub enum Plan {
 /// How many messages a chat's pages hold before it is compacted back to `capacity`:
 /// twice it. A compaction reads and rewrites the whole chat, so it is paid once every
 /// `capacity` new messages, not every quarter of it (where each frame comes in a task of
-/// its own, as from a socket, that was ≈ 30 µs a frame; `docs/benchmarks.md`, the tenth
-/// session). Reads hold to `capacity` (`history()`), whatever the disk holds.
+/// its own, as from a socket, the rewrites were most of the cache's cost;
+/// `docs/benchmarks.md`, the tenth session). Reads hold to `capacity` (`history()`),
+/// whatever the disk holds.
 pub const fn compaction_threshold(capacity: usize) -> usize {
     capacity.saturating_mul(2)
 }
