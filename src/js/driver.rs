@@ -34,6 +34,7 @@ use crate::session::{
     SendErrorKind, SystemEntropy, Wake,
 };
 use crate::small_map::SmallMap;
+use crate::store::history_page::PageQuery;
 use crate::store::message_cache::{self, Entry};
 use crate::store::StoredSession;
 use crate::tabs::{
@@ -78,7 +79,7 @@ enum RowJob {
 enum CacheJob {
     /// Store or delete a message (a batch of them goes in one transaction).
     Write(CacheWrite),
-    /// Resolve with a page of a chat's cached messages ([`message_cache::page`]).
+    /// Resolve with a page of a chat's cached messages (`store::history_page`).
     Page {
         chat_id: String,
         before: Option<String>,
@@ -943,7 +944,7 @@ pub(super) fn pending(shared: &Shared) -> Promise {
 
 /// Caches our own send, acked at `accepted_at`, as a message from us. The uplink has no
 /// chat type: stored as "direct" (read back as "group" in a group chat, see
-/// [`message_cache::chronological`]).
+/// `store::history_page`).
 fn cache_sent(shared: &Shared, d: &mut Driver, row: &OutboxRow, accepted_at: i64) {
     let Some(user_id) = d.session().map(|s| s.user_id.clone()) else {
         return;
@@ -1021,14 +1022,10 @@ async fn cache_worker(
             true => Ok(()),
             false => store.write(&key, writes, capacity).await,
         };
-        let own_user_id = weak
-            .upgrade()
-            .and_then(|s| s.borrow().session().map(|s| s.user_id.clone()))
-            .unwrap_or_default();
         let mut reads = Vec::with_capacity(pages.len());
         for (chat_id, before, limit, resolve) in pages {
-            let loaded = store.load(&key, &chat_id, &own_user_id).await;
-            reads.push((before, limit, resolve, loaded));
+            let loaded = store.load(&key, &chat_id).await;
+            reads.push((chat_id, before, limit, resolve, loaded));
         }
         // A read's `history()` holds the driver until it is answered.
         let Some(shared) = weak.upgrade() else { return };
@@ -1036,8 +1033,9 @@ async fn cache_worker(
     }
 }
 
-/// A read of the cache: `before`, `limit`, who waits, and the chat's messages.
+/// A read of the cache: the chat, `before`, `limit`, who waits, and the chat's messages.
 type CacheRead = (
+    String,
     Option<String>,
     usize,
     Function,
@@ -1055,29 +1053,29 @@ fn cache_done(
     if let Err(err) = written {
         work.push(warn(format!("messages not cached: {err}")));
     }
-    for (before, limit, resolve, loaded) in reads {
+    let own_user_id = d.session().map(|s| s.user_id.clone()).unwrap_or_default();
+    for (chat_id, before, limit, resolve, loaded) in reads {
         let loaded = loaded.unwrap_or_else(|err| {
             work.push(warn(format!("message cache not read: {err}")));
-            Loaded::default()
+            Loaded::Entries(Vec::new())
         });
-        for (row, err) in loaded.corrupt {
-            work.push(warn(format!("{err}: row dropped")));
-            // Removal goes by id: where another copy reads, the latest is stored again.
-            let good = loaded
-                .entries
-                .iter()
-                .rfind(|e| e.message_id() == row.message_id);
-            let again = good.map(|entry| CacheWrite::Put(entry.clone()));
-            let remove = CacheWrite::Remove(row.chat_id, row.message_id);
-            for write in [Some(remove), again].into_iter().flatten() {
-                d.cache_jobs.push(CacheJob::Write(write));
-            }
-        }
-        let mut entries = message_cache::chronological(loaded.entries);
         // A store holds a chat past its capacity until it trims it; reads hold to it.
-        entries.drain(..entries.len().saturating_sub(d.cache_capacity));
-        let page = message_cache::page(&entries, before.as_deref(), limit);
-        let messages: Vec<_> = page.iter().map(|entry| &entry.0).collect();
+        let query = PageQuery {
+            before: before.as_deref(),
+            limit,
+            capacity: d.cache_capacity,
+        };
+        let page = loaded.page(&chat_id, &own_user_id, query);
+        // Removal goes by id: where another copy reads, the latest is stored again.
+        for (message_id, err) in page.corrupt {
+            work.push(warn(format!("{err}: row dropped")));
+            let remove = CacheWrite::Remove(chat_id.clone(), message_id);
+            d.cache_jobs.push(CacheJob::Write(remove));
+        }
+        for entry in page.good_copies {
+            d.cache_jobs.push(CacheJob::Write(CacheWrite::Put(entry)));
+        }
+        let messages: Vec<_> = page.entries.iter().map(|entry| &entry.0).collect();
         work.push(Work::Call(resolve, write_js_camel(&messages)));
     }
     work

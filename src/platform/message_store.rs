@@ -20,7 +20,8 @@ use super::idb::{prefix_range, Idb, MESSAGES};
 use super::message_rows::{chat_of, item, items_of, page_row, stored_of};
 use super::token_store::TokenStore;
 use crate::small_map::SmallMap;
-use crate::store::message_cache::{Entry, EntryError, Row, MAX_CHATS};
+use crate::store::history_page::{read_page, Page, PageQuery};
+use crate::store::message_cache::{Entry, Row, MAX_CHATS};
 use crate::store::message_pages::{compact, forgotten_chats, pack, plan, Item, Plan, Stored};
 use crate::store::{message_memory, StoreError};
 
@@ -38,14 +39,15 @@ pub enum CacheWrite {
     Clear,
 }
 
-/// A chat's messages as read from a store: the good ones, and the rows that did not
-/// decode (to be dropped).
-#[derive(Debug, Default)]
-pub struct Loaded {
-    /// The messages, unordered.
-    pub entries: Vec<Entry>,
-    /// The corrupt rows and why.
-    pub corrupt: Vec<(Row, EntryError)>,
+/// A chat's messages as read from a store, unordered: a page decodes what it returns
+/// (`store::history_page`).
+#[derive(Debug)]
+pub enum Loaded {
+    /// Decoded already (the memory store keeps them so).
+    Entries(Vec<Entry>),
+    /// IndexedDB's pages (and older builds' rows), a message an item, its frame not yet
+    /// read out of JS.
+    Rows(Vec<Item<JsValue>>),
 }
 
 /// A message cache store.
@@ -221,39 +223,73 @@ impl MessageStore {
 
     /// Every stored message of `chat_id` of `account_key` for the user `own_user_id`,
     /// unordered; rows that do not decode are listed apart.
-    pub async fn load(
-        &self,
-        account_key: &str,
-        chat_id: &str,
-        own_user_id: &str,
-    ) -> Result<Loaded, StoreError> {
-        let rows = match self {
-            MessageStore::Memory => {
-                return Ok(Loaded {
-                    entries: message_memory::entries(account_key, chat_id),
-                    corrupt: Vec::new(),
-                })
-            }
+    pub async fn load(&self, account_key: &str, chat_id: &str) -> Result<Loaded, StoreError> {
+        match self {
+            MessageStore::Memory => Ok(Loaded::Entries(message_memory::entries(
+                account_key,
+                chat_id,
+            ))),
             MessageStore::IndexedDb(cell) => {
-                TokenStore::idb(cell)
+                let rows = TokenStore::idb(cell)
                     .await?
                     .rows_with_prefix(MESSAGES, &[account_key, chat_id])
-                    .await?
-            }
-        };
-        let mut loaded = Loaded::default();
-        let rows = rows.iter().flat_map(items_of).map(|item| Row {
-            chat_id: chat_id.to_owned(),
-            message_id: item.id,
-            sent_at: item.sent_at,
-            frame: item.frame.as_string().unwrap_or_default(),
-        });
-        for row in rows {
-            match Entry::from_row(&row, own_user_id) {
-                Ok(entry) => loaded.entries.push(entry),
-                Err(err) => loaded.corrupt.push((row, err)),
+                    .await?;
+                Ok(Loaded::Rows(rows.iter().flat_map(items_of).collect()))
             }
         }
-        Ok(loaded)
+    }
+}
+
+impl Loaded {
+    /// The page `query` asks for, decoding only what it needs
+    /// ([`history_page::read_page`]); what did not decode goes by message id.
+    pub fn page(self, chat_id: &str, own_user_id: &str, query: PageQuery<'_>) -> Page<String> {
+        match self {
+            Loaded::Entries(entries) => {
+                let page = read_page(
+                    entries,
+                    Entry::position,
+                    |e| Ok(e.clone()),
+                    own_user_id,
+                    query,
+                );
+                Page {
+                    entries: page.entries,
+                    corrupt: page
+                        .corrupt
+                        .into_iter()
+                        .map(|(e, err)| (e.0.message_id, err))
+                        .collect(),
+                    good_copies: page.good_copies,
+                }
+            }
+            Loaded::Rows(items) => {
+                let decode = |item: &Item<JsValue>| {
+                    let row = Row {
+                        chat_id: chat_id.to_owned(),
+                        message_id: item.id.clone(),
+                        sent_at: item.sent_at,
+                        frame: item.frame.as_string().unwrap_or_default(),
+                    };
+                    Entry::from_row(&row, own_user_id)
+                };
+                let page = read_page(
+                    items,
+                    |item| (item.sent_at, item.id.as_str()),
+                    decode,
+                    own_user_id,
+                    query,
+                );
+                Page {
+                    entries: page.entries,
+                    corrupt: page
+                        .corrupt
+                        .into_iter()
+                        .map(|(item, err)| (item.id, err))
+                        .collect(),
+                    good_copies: page.good_copies,
+                }
+            }
+        }
     }
 }

@@ -68,7 +68,7 @@ impl Entry {
     }
 
     /// Where it sorts: server time, then id.
-    fn position(&self) -> (i64, &str) {
+    pub fn position(&self) -> (i64, &str) {
         (self.0.sent_at, &self.0.message_id)
     }
 
@@ -191,7 +191,7 @@ pub fn latest_oldest_first<T>(items: Vec<T>, position: fn(&T) -> (i64, &str)) ->
 
 /// The indexes of the last copy of each id in `positions` (time, id), oldest first: the
 /// part of [`latest_oldest_first`] that does not depend on the items' type (one instance).
-fn latest_order(positions: &[(i64, &str)]) -> Vec<usize> {
+pub(super) fn latest_order(positions: &[(i64, &str)]) -> Vec<usize> {
     let mut last: HashMap<String, usize> = HashMap::with_capacity(positions.len());
     for (i, (_, id)) in positions.iter().enumerate() {
         match last.get_mut(*id) {
@@ -244,24 +244,6 @@ pub fn sort_oldest_first(keys: &mut [(i64, &str)]) {
 /// The most chats cached per account (a server can open any number of chats): past it,
 /// the chats whose newest message is oldest are forgotten.
 pub const MAX_CHATS: usize = 256;
-
-/// One page of a chat's cached messages (`entries` chronological): the newest `limit`
-/// older than the message `before` (the newest of all without it), oldest first. Empty
-/// when the cache has nothing older, or does not hold `before`: then the server is asked.
-pub fn page(entries: &[Entry], before: Option<&str>, limit: usize) -> Vec<Entry> {
-    let end = match before {
-        None => entries.len(),
-        Some(id) => match entries.iter().position(|e| e.message_id() == id) {
-            Some(at) => at,
-            None => return Vec::new(),
-        },
-    };
-    let older = entries.get(..end).unwrap_or_default();
-    older
-        .get(older.len().saturating_sub(limit)..)
-        .unwrap_or_default()
-        .to_vec()
-}
 
 /// A text message `id` from "ann" in the group chat `chat` at `at`, for the stores' tests.
 #[cfg(test)]
@@ -404,18 +386,6 @@ mod tests {
         assert!(excess(rows.clone(), 4).is_empty());
         assert_eq!(excess(rows, 0).len(), 4);
         assert_eq!((trim_threshold(3), trim_threshold(200)), (3, 250));
-    }
-
-    #[test]
-    fn pages_go_back_from_the_newest_and_an_unknown_before_asks_the_server() {
-        let all: Vec<Entry> = (1..=5).map(|i| entry(&format!("m{i}"), i)).collect();
-        assert_eq!(ids(&page(&all, None, 2)), ["m4", "m5"]);
-        assert_eq!(ids(&page(&all, Some("m4"), 2)), ["m2", "m3"]);
-        assert_eq!(ids(&page(&all, Some("m2"), 2)), ["m1"]);
-        assert!(page(&all, Some("m1"), 2).is_empty());
-        assert!(page(&all, Some("elsewhere"), 2).is_empty());
-        assert!(page(&[], None, 2).is_empty());
-        assert_eq!(page(&all, None, 100).len(), 5);
     }
 
     fn item(event: &str, id: &str, chat: &str, sender: &str) -> Value {

@@ -1,6 +1,7 @@
 //! The stored session: one row per account with the token pair, user and device ids
 //! and the activation time. No expiry column: expiry is derived from the token.
 
+pub mod history_page;
 pub mod memory;
 pub mod message_cache;
 pub mod message_memory;

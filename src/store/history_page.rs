@@ -1,0 +1,307 @@
+//! The page `history()` returns from a chat's stored messages, decoding only what it
+//! returns: a chat in IndexedDB holds up to twice `cacheSize` frames, and a page is at
+//! most 100 of them. Pure: the stores hand over what they hold (rows to decode, or
+//! messages already decoded), the driver answers with the page and repairs what did not
+//! decode.
+
+use std::collections::HashMap;
+
+use crate::protocol::ChatType;
+
+use super::message_cache::{latest_order, Entry, EntryError};
+
+/// A page of a chat's cached messages, and what did not decode on the way.
+pub struct Page<T> {
+    /// The page, oldest first.
+    pub entries: Vec<Entry>,
+    /// The stored copies that did not decode, and why (to be dropped).
+    pub corrupt: Vec<(T, EntryError)>,
+    /// For each id of which a copy did not decode, the copy that did (to be stored again:
+    /// the bad ones go by id).
+    pub good_copies: Vec<Entry>,
+}
+
+/// What a page asks for: the newest `limit` of the chat's newest `capacity` messages
+/// older than the message `before` (the newest of all without it).
+#[derive(Clone, Copy)]
+pub struct PageQuery<'a> {
+    /// The message the page ends before.
+    pub before: Option<&'a str>,
+    /// The most messages on the page.
+    pub limit: usize,
+    /// The most messages of the chat a read sees (`cacheSize`).
+    pub capacity: usize,
+}
+
+/// The page for `query` from a chat's stored `items` (`position`: an item's server time
+/// and message id, read without decoding it). Each id counts once: its last stored copy,
+/// or the last one that decodes. Empty when the chat holds nothing older than `before`,
+/// or does not hold `before`: then the server is asked. Our acked sends are stored as
+/// "direct" (an uplink has no chat type): the page takes the chat's type from a message
+/// the server stamped, on the page or the newest stored one.
+pub fn read_page<T>(
+    items: Vec<T>,
+    position: fn(&T) -> (i64, &str),
+    decode: impl Fn(&T) -> Result<Entry, EntryError>,
+    own_user_id: &str,
+    query: PageQuery<'_>,
+) -> Page<T> {
+    let (entries, bad, good_copies) = {
+        let positions: Vec<(i64, &str)> = items.iter().map(position).collect();
+        let order = latest_order(&positions);
+        let mut reader = Reader::new(&items, &positions, &decode);
+        let kept = order
+            .get(order.len().saturating_sub(query.capacity)..)
+            .unwrap_or_default();
+        let end = match query.before {
+            None => Some(kept.len()),
+            Some(id) => kept.iter().position(|&i| reader.id(i) == id),
+        };
+        let mut entries = Vec::new();
+        for &i in kept
+            .get(..end.unwrap_or(0))
+            .unwrap_or_default()
+            .iter()
+            .rev()
+        {
+            if entries.len() >= query.limit {
+                break;
+            }
+            entries.extend(reader.read(i));
+        }
+        entries.reverse();
+        let group = match entries.iter().find(|e| stamped(e, own_user_id)) {
+            Some(entry) => entry.0.origin.chat_type == ChatType::Group,
+            // Only our own sends on the page: the newest message the server stamped.
+            None if !entries.is_empty() => order
+                .iter()
+                .rev()
+                .filter_map(|&i| reader.read(i))
+                .find(|e| stamped(e, own_user_id))
+                .is_some_and(|e| e.0.origin.chat_type == ChatType::Group),
+            None => false,
+        };
+        if group {
+            for entry in &mut entries {
+                entry.0.origin.chat_type = ChatType::Group;
+            }
+        }
+        (entries, reader.bad, reader.good_copies)
+    };
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let corrupt = bad
+        .into_iter()
+        .filter_map(|(i, err)| Some((slots.get_mut(i)?.take()?, err)))
+        .collect();
+    Page {
+        entries,
+        corrupt,
+        good_copies,
+    }
+}
+
+/// A message whose chat type the server set: any but our own stored sends (a "group"
+/// one of ours came back from the server too).
+fn stamped(entry: &Entry, own_user_id: &str) -> bool {
+    entry.0.origin.sender_id != own_user_id || entry.0.origin.chat_type == ChatType::Group
+}
+
+/// Decodes stored items on demand, noting the copies that do not decode.
+struct Reader<'a, T, D> {
+    items: &'a [T],
+    positions: &'a [(i64, &'a str)],
+    decode: &'a D,
+    /// The indexes of the copies that did not decode, and why.
+    bad: Vec<(usize, EntryError)>,
+    /// Which indexes did not decode (`bad` by index).
+    failed: Vec<bool>,
+    /// Each index's previous copy of its id, made at the first copy that does not decode.
+    previous: Option<Vec<Option<usize>>>,
+    good_copies: Vec<Entry>,
+}
+
+impl<'a, T, D: Fn(&T) -> Result<Entry, EntryError>> Reader<'a, T, D> {
+    fn new(items: &'a [T], positions: &'a [(i64, &'a str)], decode: &'a D) -> Self {
+        Reader {
+            items,
+            positions,
+            decode,
+            bad: Vec::new(),
+            failed: vec![false; items.len()],
+            previous: None,
+            good_copies: Vec::new(),
+        }
+    }
+
+    fn id(&self, i: usize) -> &'a str {
+        self.positions.get(i).map_or("", |(_, id)| id)
+    }
+
+    /// The message of the copy at `i`, else of the latest earlier copy of its id that
+    /// decodes.
+    fn read(&mut self, i: usize) -> Option<Entry> {
+        let mut at = Some(i);
+        let mut failed = false;
+        while let Some(j) = at {
+            if !self.failed.get(j).copied().unwrap_or(true) {
+                match (self.decode)(self.items.get(j)?) {
+                    Ok(entry) => {
+                        if failed {
+                            self.good_copies.push(entry.clone());
+                        }
+                        return Some(entry);
+                    }
+                    Err(err) => {
+                        self.bad.push((j, err));
+                        if let Some(flag) = self.failed.get_mut(j) {
+                            *flag = true;
+                        }
+                    }
+                }
+            }
+            failed = true;
+            at = self.previous_copy(j);
+        }
+        None
+    }
+
+    fn previous_copy(&mut self, j: usize) -> Option<usize> {
+        let positions = self.positions;
+        let previous = self.previous.get_or_insert_with(|| {
+            let mut last: HashMap<&str, usize> = HashMap::new();
+            positions
+                .iter()
+                .enumerate()
+                .map(|(i, (_, id))| last.insert(id, i))
+                .collect()
+        });
+        previous.get(j).copied().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::message_cache::text_entry;
+
+    /// A stored item: a message, or a copy that does not decode.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Item {
+        Good(Box<Entry>),
+        Bad(i64, String),
+    }
+
+    fn position(item: &Item) -> (i64, &str) {
+        match item {
+            Item::Good(e) => (e.0.sent_at, &e.0.message_id),
+            Item::Bad(at, id) => (*at, id),
+        }
+    }
+
+    fn decode(item: &Item) -> Result<Entry, EntryError> {
+        match item {
+            Item::Good(e) => Ok((**e).clone()),
+            Item::Bad(..) => Err(EntryError("bad".into())),
+        }
+    }
+
+    fn good(id: &str, at: i64) -> Item {
+        Item::Good(Box::new(text_entry("c", id, at)))
+    }
+
+    fn query(before: Option<&str>, limit: usize, capacity: usize) -> PageQuery<'_> {
+        PageQuery {
+            before,
+            limit,
+            capacity,
+        }
+    }
+
+    fn ids(page: &Page<Item>) -> Vec<&str> {
+        page.entries.iter().map(|e| e.message_id()).collect()
+    }
+
+    fn read(items: &[Item], q: PageQuery<'_>) -> Page<Item> {
+        read_page(items.to_vec(), position, decode, "me", q)
+    }
+
+    #[test]
+    fn pages_go_back_from_the_newest_and_an_unknown_before_asks_the_server() {
+        let all: Vec<Item> = (1..=5).map(|i| good(&format!("m{i}"), i)).collect();
+        assert_eq!(ids(&read(&all, query(None, 2, 200))), ["m4", "m5"]);
+        assert_eq!(ids(&read(&all, query(Some("m4"), 2, 200))), ["m2", "m3"]);
+        assert_eq!(ids(&read(&all, query(Some("m2"), 2, 200))), ["m1"]);
+        assert!(read(&all, query(Some("m1"), 2, 200)).entries.is_empty());
+        assert!(read(&all, query(Some("elsewhere"), 2, 200))
+            .entries
+            .is_empty());
+        assert!(read(&[], query(None, 2, 200)).entries.is_empty());
+        assert_eq!(read(&all, query(None, 100, 200)).entries.len(), 5);
+        // A read sees the newest `capacity`: m1 and m2 are past it.
+        assert_eq!(ids(&read(&all, query(None, 100, 3))), ["m3", "m4", "m5"]);
+        assert!(read(&all, query(Some("m3"), 2, 3)).entries.is_empty());
+    }
+
+    #[test]
+    fn the_order_is_by_time_then_id_and_a_later_copy_replaces_an_earlier() {
+        let mut refreshed = text_entry("c", "m2", 20);
+        refreshed.0.text = "from the server".into();
+        let items = [
+            good("m3", 20),
+            good("m2", 20),
+            good("m1", 30),
+            Item::Good(Box::new(refreshed)),
+        ];
+        let page = read(&items, query(None, 50, 200));
+        assert_eq!(ids(&page), ["m2", "m3", "m1"]);
+        assert_eq!(page.entries[0].0.text, "from the server");
+    }
+
+    #[test]
+    fn a_copy_that_does_not_decode_gives_way_to_an_earlier_one_and_is_reported() {
+        let items = [
+            good("m1", 1),
+            Item::Bad(2, "m2".into()),
+            good("m3", 3),
+            Item::Bad(1, "m1".into()),
+        ];
+        let page = read(&items, query(None, 50, 200));
+        assert_eq!(ids(&page), ["m1", "m3"]);
+        let corrupt: Vec<&Item> = page.corrupt.iter().map(|(item, _)| item).collect();
+        assert_eq!(corrupt, [&items[1], &items[3]], "newest first");
+        let again: Vec<&str> = page.good_copies.iter().map(|e| e.message_id()).collect();
+        assert_eq!(again, ["m1"], "stored again: the bad copies go by id");
+    }
+
+    #[test]
+    fn only_what_the_page_needs_is_decoded() {
+        let mut items: Vec<Item> = (1..=10).map(|i| good(&format!("m{i}"), i)).collect();
+        items.insert(0, Item::Bad(0, "old".into()));
+        let page = read(&items, query(None, 3, 200));
+        assert_eq!(ids(&page), ["m8", "m9", "m10"]);
+        assert!(page.corrupt.is_empty(), "the old bad copy is not read");
+    }
+
+    #[test]
+    fn our_sends_stored_as_direct_take_the_type_the_server_gave_the_chat() {
+        let mut ours = text_entry("c", "mine", 5);
+        ours.0.origin.sender_id = "me".into();
+        ours.0.origin.chat_type = ChatType::Direct;
+        let theirs = good("m1", 1);
+        let items = [theirs.clone(), Item::Good(Box::new(ours.clone()))];
+        // The page holds only ours: the chat's type comes from the newest stamped one.
+        let page = read(&items, query(None, 1, 200));
+        assert_eq!(ids(&page), ["mine"]);
+        assert_eq!(page.entries[0].0.origin.chat_type, ChatType::Group);
+        let alone = read(&[Item::Good(Box::new(ours.clone()))], query(None, 1, 200));
+        assert_eq!(alone.entries[0].0.origin.chat_type, ChatType::Direct);
+        let mut direct = text_entry("c", "d1", 1);
+        direct.0.origin.chat_type = ChatType::Direct;
+        let items = [Item::Good(Box::new(direct)), Item::Good(Box::new(ours))];
+        let page = read(&items, query(None, 2, 200));
+        assert!(page
+            .entries
+            .iter()
+            .all(|e| e.0.origin.chat_type == ChatType::Direct));
+    }
+}
