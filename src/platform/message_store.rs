@@ -20,8 +20,8 @@ use super::idb::{prefix_range, Idb, MESSAGES};
 use super::message_rows::{chat_of, item, items_of, page_row, stored_of};
 use super::token_store::TokenStore;
 use crate::small_map::SmallMap;
-use crate::store::history_page::{read_page, Page, PageQuery};
-use crate::store::message_cache::{Entry, Row, MAX_CHATS};
+use crate::store::history_page::{read_page, PageQuery};
+use crate::store::message_cache::{Entry, EntryError, Row, MAX_CHATS};
 use crate::store::message_pages::{compact, forgotten_chats, pack, plan, Item, Plan, Stored};
 use crate::store::{message_memory, StoreError};
 
@@ -243,28 +243,21 @@ impl MessageStore {
 impl Loaded {
     /// The page `query` asks for, decoding only what it needs
     /// ([`history_page::read_page`]); what did not decode goes by message id.
-    pub fn page(self, chat_id: &str, own_user_id: &str, query: PageQuery<'_>) -> Page<String> {
-        match self {
+    pub fn page(self, chat_id: &str, own_user_id: &str, query: PageQuery<'_>) -> ReadPage {
+        let (positions, page) = match &self {
             Loaded::Entries(entries) => {
-                let page = read_page(
-                    entries,
-                    Entry::position,
-                    |e| Ok(e.clone()),
-                    own_user_id,
-                    query,
-                );
-                Page {
-                    entries: page.entries,
-                    corrupt: page
-                        .corrupt
-                        .into_iter()
-                        .map(|(e, err)| (e.0.message_id, err))
-                        .collect(),
-                    good_copies: page.good_copies,
-                }
+                let positions: Vec<(i64, &str)> = entries.iter().map(Entry::position).collect();
+                let decode = |i: usize| entries.get(i).cloned().ok_or_else(missing);
+                let page = read_page(&positions, &decode, own_user_id, query);
+                (positions, page)
             }
             Loaded::Rows(items) => {
-                let decode = |item: &Item<JsValue>| {
+                let positions: Vec<(i64, &str)> = items
+                    .iter()
+                    .map(|item| (item.sent_at, item.id.as_str()))
+                    .collect();
+                let decode = |i: usize| {
+                    let item = items.get(i).ok_or_else(missing)?;
                     let row = Row {
                         chat_id: chat_id.to_owned(),
                         message_id: item.id.clone(),
@@ -273,23 +266,34 @@ impl Loaded {
                     };
                     Entry::from_row(&row, own_user_id)
                 };
-                let page = read_page(
-                    items,
-                    |item| (item.sent_at, item.id.as_str()),
-                    decode,
-                    own_user_id,
-                    query,
-                );
-                Page {
-                    entries: page.entries,
-                    corrupt: page
-                        .corrupt
-                        .into_iter()
-                        .map(|(item, err)| (item.id, err))
-                        .collect(),
-                    good_copies: page.good_copies,
-                }
+                let page = read_page(&positions, &decode, own_user_id, query);
+                (positions, page)
             }
+        };
+        let id = |i: usize| positions.get(i).map(|(_, id)| (*id).to_owned());
+        ReadPage {
+            corrupt: page
+                .corrupt
+                .into_iter()
+                .filter_map(|(i, err)| Some((id(i)?, err)))
+                .collect(),
+            entries: page.entries,
+            good_copies: page.good_copies,
         }
     }
+}
+
+/// A page of a chat's cached messages ([`Loaded::page`]).
+pub struct ReadPage {
+    /// The page, oldest first.
+    pub entries: Vec<Entry>,
+    /// The ids of the stored copies that did not decode, and why (to be dropped).
+    pub corrupt: Vec<(String, EntryError)>,
+    /// The copies that did decode of those ids (to be stored again).
+    pub good_copies: Vec<Entry>,
+}
+
+/// An index past the copies read (never: the indexes come from them).
+fn missing() -> EntryError {
+    EntryError("no such cached copy".into())
 }

@@ -11,11 +11,11 @@ use crate::protocol::ChatType;
 use super::message_cache::{latest_order, Entry, EntryError};
 
 /// A page of a chat's cached messages, and what did not decode on the way.
-pub struct Page<T> {
+pub struct Page {
     /// The page, oldest first.
     pub entries: Vec<Entry>,
-    /// The stored copies that did not decode, and why (to be dropped).
-    pub corrupt: Vec<(T, EntryError)>,
+    /// The indexes of the stored copies that did not decode, and why (to be dropped).
+    pub corrupt: Vec<(usize, EntryError)>,
     /// For each id of which a copy did not decode, the copy that did (to be stored again:
     /// the bad ones go by id).
     pub good_copies: Vec<Entry>,
@@ -33,70 +33,61 @@ pub struct PageQuery<'a> {
     pub capacity: usize,
 }
 
-/// The page for `query` from a chat's stored `items` (`position`: an item's server time
-/// and message id, read without decoding it). Each id counts once: its last stored copy,
-/// or the last one that decodes. Empty when the chat holds nothing older than `before`,
-/// or does not hold `before`: then the server is asked. Our acked sends are stored as
-/// "direct" (an uplink has no chat type): the page takes the chat's type from a message
-/// the server stamped, on the page or the newest stored one.
-pub fn read_page<T>(
-    items: Vec<T>,
-    position: fn(&T) -> (i64, &str),
-    decode: impl Fn(&T) -> Result<Entry, EntryError>,
+/// The page for `query` from a chat's stored copies, given each copy's server time and
+/// message id (`positions`, read without decoding it) and a way to decode the copy at an
+/// index. Each id counts once: its last stored copy, or the last one that decodes. Empty
+/// when the chat holds nothing older than `before`, or does not hold `before`: then the
+/// server is asked. Our acked sends are stored as "direct" (an uplink has no chat type):
+/// the page takes the chat's type from a message the server stamped, on the page or the
+/// newest stored one.
+pub fn read_page(
+    positions: &[(i64, &str)],
+    decode: &dyn Fn(usize) -> Result<Entry, EntryError>,
     own_user_id: &str,
     query: PageQuery<'_>,
-) -> Page<T> {
-    let (entries, bad, good_copies) = {
-        let positions: Vec<(i64, &str)> = items.iter().map(position).collect();
-        let order = latest_order(&positions);
-        let mut reader = Reader::new(&items, &positions, &decode);
-        let kept = order
-            .get(order.len().saturating_sub(query.capacity)..)
-            .unwrap_or_default();
-        let end = match query.before {
-            None => Some(kept.len()),
-            Some(id) => kept.iter().position(|&i| reader.id(i) == id),
-        };
-        let mut entries = Vec::new();
-        for &i in kept
-            .get(..end.unwrap_or(0))
-            .unwrap_or_default()
+) -> Page {
+    let order = latest_order(positions);
+    let mut reader = Reader::new(positions, decode);
+    let kept = order
+        .get(order.len().saturating_sub(query.capacity)..)
+        .unwrap_or_default();
+    let end = match query.before {
+        None => Some(kept.len()),
+        Some(id) => kept.iter().position(|&i| reader.id(i) == id),
+    };
+    let mut entries = Vec::new();
+    for &i in kept
+        .get(..end.unwrap_or(0))
+        .unwrap_or_default()
+        .iter()
+        .rev()
+    {
+        if entries.len() >= query.limit {
+            break;
+        }
+        entries.extend(reader.read(i));
+    }
+    entries.reverse();
+    let group = match entries.iter().find(|e| stamped(e, own_user_id)) {
+        Some(entry) => entry.0.origin.chat_type == ChatType::Group,
+        // Only our own sends on the page: the newest message the server stamped.
+        None if !entries.is_empty() => order
             .iter()
             .rev()
-        {
-            if entries.len() >= query.limit {
-                break;
-            }
-            entries.extend(reader.read(i));
-        }
-        entries.reverse();
-        let group = match entries.iter().find(|e| stamped(e, own_user_id)) {
-            Some(entry) => entry.0.origin.chat_type == ChatType::Group,
-            // Only our own sends on the page: the newest message the server stamped.
-            None if !entries.is_empty() => order
-                .iter()
-                .rev()
-                .filter_map(|&i| reader.read(i))
-                .find(|e| stamped(e, own_user_id))
-                .is_some_and(|e| e.0.origin.chat_type == ChatType::Group),
-            None => false,
-        };
-        if group {
-            for entry in &mut entries {
-                entry.0.origin.chat_type = ChatType::Group;
-            }
-        }
-        (entries, reader.bad, reader.good_copies)
+            .filter_map(|&i| reader.read(i))
+            .find(|e| stamped(e, own_user_id))
+            .is_some_and(|e| e.0.origin.chat_type == ChatType::Group),
+        None => false,
     };
-    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    let corrupt = bad
-        .into_iter()
-        .filter_map(|(i, err)| Some((slots.get_mut(i)?.take()?, err)))
-        .collect();
+    if group {
+        for entry in &mut entries {
+            entry.0.origin.chat_type = ChatType::Group;
+        }
+    }
     Page {
         entries,
-        corrupt,
-        good_copies,
+        corrupt: reader.bad,
+        good_copies: reader.good_copies,
     }
 }
 
@@ -106,11 +97,10 @@ fn stamped(entry: &Entry, own_user_id: &str) -> bool {
     entry.0.origin.sender_id != own_user_id || entry.0.origin.chat_type == ChatType::Group
 }
 
-/// Decodes stored items on demand, noting the copies that do not decode.
-struct Reader<'a, T, D> {
-    items: &'a [T],
+/// Decodes stored copies on demand, noting those that do not decode.
+struct Reader<'a> {
     positions: &'a [(i64, &'a str)],
-    decode: &'a D,
+    decode: &'a dyn Fn(usize) -> Result<Entry, EntryError>,
     /// The indexes of the copies that did not decode, and why.
     bad: Vec<(usize, EntryError)>,
     /// Which indexes did not decode (`bad` by index).
@@ -120,14 +110,16 @@ struct Reader<'a, T, D> {
     good_copies: Vec<Entry>,
 }
 
-impl<'a, T, D: Fn(&T) -> Result<Entry, EntryError>> Reader<'a, T, D> {
-    fn new(items: &'a [T], positions: &'a [(i64, &'a str)], decode: &'a D) -> Self {
+impl<'a> Reader<'a> {
+    fn new(
+        positions: &'a [(i64, &'a str)],
+        decode: &'a dyn Fn(usize) -> Result<Entry, EntryError>,
+    ) -> Self {
         Reader {
-            items,
             positions,
             decode,
             bad: Vec::new(),
-            failed: vec![false; items.len()],
+            failed: vec![false; positions.len()],
             previous: None,
             good_copies: Vec::new(),
         }
@@ -144,7 +136,7 @@ impl<'a, T, D: Fn(&T) -> Result<Entry, EntryError>> Reader<'a, T, D> {
         let mut failed = false;
         while let Some(j) = at {
             if !self.failed.get(j).copied().unwrap_or(true) {
-                match (self.decode)(self.items.get(j)?) {
+                match (self.decode)(j) {
                     Ok(entry) => {
                         if failed {
                             self.good_copies.push(entry.clone());
@@ -168,11 +160,12 @@ impl<'a, T, D: Fn(&T) -> Result<Entry, EntryError>> Reader<'a, T, D> {
     fn previous_copy(&mut self, j: usize) -> Option<usize> {
         let positions = self.positions;
         let previous = self.previous.get_or_insert_with(|| {
-            let mut last: HashMap<&str, usize> = HashMap::new();
+            // String keys: the map type the cache's order already uses (one instance).
+            let mut last: HashMap<String, usize> = HashMap::new();
             positions
                 .iter()
                 .enumerate()
-                .map(|(i, (_, id))| last.insert(id, i))
+                .map(|(i, (_, id))| last.insert((*id).to_owned(), i))
                 .collect()
         });
         previous.get(j).copied().flatten()
@@ -217,12 +210,14 @@ mod tests {
         }
     }
 
-    fn ids(page: &Page<Item>) -> Vec<&str> {
+    fn ids(page: &Page) -> Vec<&str> {
         page.entries.iter().map(|e| e.message_id()).collect()
     }
 
-    fn read(items: &[Item], q: PageQuery<'_>) -> Page<Item> {
-        read_page(items.to_vec(), position, decode, "me", q)
+    fn read(items: &[Item], q: PageQuery<'_>) -> Page {
+        let positions: Vec<(i64, &str)> = items.iter().map(position).collect();
+        let decode = |i: usize| items.get(i).map_or(Err(EntryError("none".into())), decode);
+        read_page(&positions, &decode, "me", q)
     }
 
     #[test]
@@ -267,8 +262,8 @@ mod tests {
         ];
         let page = read(&items, query(None, 50, 200));
         assert_eq!(ids(&page), ["m1", "m3"]);
-        let corrupt: Vec<&Item> = page.corrupt.iter().map(|(item, _)| item).collect();
-        assert_eq!(corrupt, [&items[1], &items[3]], "newest first");
+        let corrupt: Vec<usize> = page.corrupt.iter().map(|(i, _)| *i).collect();
+        assert_eq!(corrupt, [1, 3], "newest first");
         let again: Vec<&str> = page.good_copies.iter().map(|e| e.message_id()).collect();
         assert_eq!(again, ["m1"], "stored again: the bad copies go by id");
     }
