@@ -4,7 +4,7 @@
 // noisy: the absolute figures drift from run to run, the ratios are what count.
 //
 // node bench/harness/run.mjs [inbound-cpu] [inbound-tasks] [inbound-cpu-stored] [inbound-tasks-stored] [inbound-socket] [inbound-follower] [send-ack] [send-ack-stored] [cold-start]
-//   [cold-phases] [cold-compile] [code-cache] [memory]
+//   [cold-phases] [cold-compile] [code-cache] [memory] [history]
 // (all when none is named; bench/browser builds what this needs first)
 // The pages load the SDK from /pkg/: the npm package scripts/package.sh builds, as an app
 // would, or the directory CLAWCHAT_BENCH_PACKAGE names (to compare two builds).
@@ -19,6 +19,7 @@ import { startServer } from "./server.mjs";
 const RUNS = 3;
 const CPU_FRAMES = 100_000;
 const TASK_FRAMES = 10_000;
+const HISTORY_FRAMES = 20_000;
 const SOCKET_FRAMES = 20_000;
 // Fewer: with IndexedDB each frame also waits for the cache's writes (≈ 0.06 ms a frame).
 const STORED_FRAMES = 20_000;
@@ -36,7 +37,7 @@ const EMULATOR_PORT = 18827 + OFFSET; // and its admin listener on + 1
 const SERVER_PORT = 18830 + OFFSET;
 const PACKAGE = resolve(ROOT, process.env.CLAWCHAT_BENCH_PACKAGE ?? "target/npm/clawchat-wasm");
 const ALL = ["inbound-cpu", "inbound-tasks", "inbound-cpu-stored", "inbound-tasks-stored", "inbound-socket", "inbound-follower", "send-ack", "send-ack-stored", "cold-start", "cold-phases", "cold-compile",
-  "code-cache", "memory"];
+  "code-cache", "memory", "history"];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.round((p / 100) * (sorted.length - 1)))];
@@ -413,6 +414,14 @@ const benches = {
       await context.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  },
+
+  async history({ browser, server }) {
+    const runs = [];
+    for (let run = 0; run < RUNS; run++) runs.push(await inPage(browser, server.url, "history", { n: HISTORY_FRAMES }));
+    const medians = runs.map((times) => median(times));
+    const worst = runs.map((times) => Math.max(...times));
+    console.log(`${"history() page of 50 from the cache (IndexedDB)".padEnd(48)} median ms of each run ${medians.map((t) => fmt(t, 1)).join(" / ")}, slowest chat ${worst.map((t) => fmt(t, 1)).join(" / ")}   (SDK only; ${HISTORY_FRAMES / 1000}k frames in 24 chats cached first)`);
   },
 
   async memory({ browser, server }) {

@@ -48,6 +48,17 @@ async function client(kind, { url, base = location.origin, session, storage = "m
     // The id of the chat's newest cached message, once every message delivered before
     // is written: a read waits for the cache writes queued before it.
     cachedNewest: async (chat) => (await c.history(chat, { limit: 1 }))[0]?.messageId,
+    /** ms of one `history()` page of 50 from the cache, for each chat in turn. */
+    historyMs: async (chats) => {
+      const times = [];
+      for (const chat of chats) {
+        const t0 = performance.now();
+        const page = await c.history(chat, { limit: 50 });
+        times.push(performance.now() - t0);
+        if (page.length !== 50) throw new Error(`a page of ${page.length} from the cache of ${chat}`);
+      }
+      return times;
+    },
     close: () => c.disconnect(),
   };
 }
@@ -181,5 +192,20 @@ async function memory({ n, step }) {
   return curve;
 }
 
-window.bench = { cpu, socket, follow, sendAck, storeSession, memory };
+/**
+ * Bench 6: `history()` pages read back from the default storage after `n` inbound frames
+ * were cached (SDK only): ms of a page of 50 for each of the bench's chats.
+ */
+async function history({ n }) {
+  globalThis.WebSocket = ReplaySocket;
+  const c = await client("sdk", { url: "ws://replay.invalid/ws", session: replaySession("history"), storage: "indexeddb" });
+  const chats = cast().chats.map((chat) => chat.id);
+  await ReplaySocket.last.push(events(messageFrames(n, 11)));
+  await c.cachedNewest(chats[0]);
+  const times = await c.historyMs(chats);
+  c.close();
+  return times;
+}
+
+window.bench = { cpu, socket, follow, sendAck, storeSession, memory, history };
 window.benchReady = true;
