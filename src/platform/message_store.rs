@@ -221,8 +221,8 @@ impl MessageStore {
         }
     }
 
-    /// Every stored message of `chat_id` of `account_key` for the user `own_user_id`,
-    /// unordered; rows that do not decode are listed apart.
+    /// Every stored copy of `chat_id`'s messages of `account_key`, unordered and not yet
+    /// decoded ([`Loaded::page`] decodes what a page needs).
     pub async fn load(&self, account_key: &str, chat_id: &str) -> Result<Loaded, StoreError> {
         match self {
             MessageStore::Memory => Ok(Loaded::Entries(message_memory::entries(

@@ -35,9 +35,10 @@ pub struct PageQuery<'a> {
 
 /// The page for `query` from a chat's stored copies, given each copy's server time and
 /// message id (`positions`, read without decoding it) and a way to decode the copy at an
-/// index. Each id counts once: its last stored copy, or the last one that decodes. Empty
-/// when the chat holds nothing older than `before`, or does not hold `before`: then the
-/// server is asked. Our acked sends are stored as "direct" (an uplink has no chat type):
+/// index. Each id counts once, where its last stored copy sorts (also when an earlier
+/// copy is read because that one does not decode, or when none does: such an id takes a
+/// place within `capacity` without a message on the page). Empty when the chat holds
+/// nothing older than `before`, or does not hold `before`: then the server is asked. Our acked sends are stored as "direct" (an uplink has no chat type):
 /// the page takes the chat's type from a message the server stamped, on the page or the
 /// newest stored one.
 pub fn read_page(
@@ -67,16 +68,25 @@ pub fn read_page(
         }
         entries.extend(reader.read(i));
     }
-    entries.reverse();
+    // By the messages' own times: an earlier copy read in a later one's place sorts as
+    // itself.
+    entries.sort_unstable_by(|a, b| a.position().cmp(&b.position()));
     let group = match entries.iter().find(|e| stamped(e, own_user_id)) {
         Some(entry) => entry.0.origin.chat_type == ChatType::Group,
         // Only our own sends on the page: the newest message the server stamped.
-        None if !entries.is_empty() => order
-            .iter()
-            .rev()
-            .filter_map(|&i| reader.read(i))
-            .find(|e| stamped(e, own_user_id))
-            .is_some_and(|e| e.0.origin.chat_type == ChatType::Group),
+        None if !entries.is_empty() => {
+            let mut group = false;
+            for &i in order.iter().rev() {
+                if reader.was_read(i) {
+                    continue;
+                }
+                if let Some(entry) = reader.read(i).filter(|e| stamped(e, own_user_id)) {
+                    group = entry.0.origin.chat_type == ChatType::Group;
+                    break;
+                }
+            }
+            group
+        }
         None => false,
     };
     if group {
@@ -105,6 +115,8 @@ struct Reader<'a> {
     bad: Vec<(usize, EntryError)>,
     /// Which indexes did not decode (`bad` by index).
     failed: Vec<bool>,
+    /// Which indexes were read (the page's, for the type's search).
+    read: Vec<bool>,
     /// Each index's previous copy of its id, made at the first copy that does not decode.
     previous: Option<Vec<Option<usize>>>,
     good_copies: Vec<Entry>,
@@ -120,6 +132,7 @@ impl<'a> Reader<'a> {
             decode,
             bad: Vec::new(),
             failed: vec![false; positions.len()],
+            read: vec![false; positions.len()],
             previous: None,
             good_copies: Vec::new(),
         }
@@ -129,9 +142,16 @@ impl<'a> Reader<'a> {
         self.positions.get(i).map_or("", |(_, id)| id)
     }
 
+    fn was_read(&self, i: usize) -> bool {
+        self.read.get(i).copied().unwrap_or(true)
+    }
+
     /// The message of the copy at `i`, else of the latest earlier copy of its id that
     /// decodes.
     fn read(&mut self, i: usize) -> Option<Entry> {
+        if let Some(flag) = self.read.get_mut(i) {
+            *flag = true;
+        }
         let mut at = Some(i);
         let mut failed = false;
         while let Some(j) = at {
@@ -269,6 +289,13 @@ mod tests {
     }
 
     #[test]
+    fn an_earlier_copy_read_in_a_later_ones_place_sorts_by_its_own_time() {
+        let items = [good("m1", 1), good("m2", 2), Item::Bad(100, "m1".into())];
+        let page = read(&items, query(None, 50, 200));
+        assert_eq!(ids(&page), ["m1", "m2"]);
+    }
+
+    #[test]
     fn only_what_the_page_needs_is_decoded() {
         let mut items: Vec<Item> = (1..=10).map(|i| good(&format!("m{i}"), i)).collect();
         items.insert(0, Item::Bad(0, "old".into()));
@@ -288,6 +315,12 @@ mod tests {
         let page = read(&items, query(None, 1, 200));
         assert_eq!(ids(&page), ["mine"]);
         assert_eq!(page.entries[0].0.origin.chat_type, ChatType::Group);
+        // A bad later copy of ours: read once, its good copy stored again once.
+        let bad_ours = Item::Bad(6, "mine".into());
+        let items = [theirs.clone(), Item::Good(Box::new(ours.clone())), bad_ours];
+        let page = read(&items, query(None, 1, 200));
+        assert_eq!(ids(&page), ["mine"]);
+        assert_eq!((page.corrupt.len(), page.good_copies.len()), (1, 1));
         let alone = read(&[Item::Good(Box::new(ours.clone()))], query(None, 1, 200));
         assert_eq!(alone.entries[0].0.origin.chat_type, ChatType::Direct);
         let mut direct = text_entry("c", "d1", 1);

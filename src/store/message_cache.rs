@@ -2,8 +2,9 @@
 //! payload), how it is stored (as the downlink frame it came in, so a row read back is
 //! decoded and bounded exactly like a frame from the socket: untrusted input, a bad one
 //! is an error, never a panic), how the server's history items and our acked sends
-//! become entries, their order, the trim to the newest N per chat, and the paging of
-//! `history()`. The stores (IndexedDB, memory) and the driver only move rows around.
+//! become entries, their order and the trim to the newest N per chat (`history()`'s page
+//! is `history_page`). The stores (IndexedDB, memory) and the driver only move rows
+//! around.
 
 use std::collections::HashMap;
 use std::fmt;
