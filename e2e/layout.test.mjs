@@ -79,3 +79,19 @@ test("a failed sign-in says what to do, with the detail on demand", async () => 
   await shot(page, "signin-error-390");
   await context.close();
 });
+
+test("a sign-in clicked while the SDK's module still loads waits for it", async () => {
+  const context = await env.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  // A cold page on a slow link: the wasm arrives well after the form is usable.
+  await page.route("**/*.wasm", async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue();
+  });
+  await page.goto(emulator.base);
+  await page.fill("#nickname", "early");
+  await page.click("#signin-form button");
+  await page.waitForSelector('#badge[data-state="ready"]');
+  assert.equal(await page.isVisible("#signin-error"), false);
+  await context.close();
+});

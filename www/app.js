@@ -4,6 +4,9 @@
 import init, { ClawChatClient, dev, activate, ApiError, SendError, isSafeMediaUrl, onFatal } from "/pkg/clawchat_wasm.js";
 
 const $ = (id) => document.getElementById(id);
+/** The SDK's wasm, loading in the background: whatever calls into it waits for it (a
+ * sign-in clicked while a cold page still compiles the module would otherwise fail). */
+const ready = init();
 const ACCOUNT_KEY = "clawchat-demo-account";
 /** The chat open last, per account: a reload opens it again with its recent messages. */
 const openChatKey = (account) => `clawchat-demo-chat:${account}`;
@@ -422,6 +425,7 @@ $("signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const nickname = $("nickname").value.trim();
   try {
+    await ready;
     await start(await dev.signIn(location.origin, nickname), nickname);
   } catch (err) {
     signInFailed(err);
@@ -431,6 +435,7 @@ $("signin-form").addEventListener("submit", async (event) => {
 $("code-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
+    await ready;
     const session = await activate(location.origin, $("code").value);
     await start(session, session.nickname || session.userId);
   } catch (err) {
@@ -507,7 +512,7 @@ setInterval(() => { renderToken(); renderTyping(); renderBadge(); }, 500);
 // Other tabs queue sends too: while the panel is open, its outbox line is kept current.
 setInterval(() => { if ($("debug").open) renderOutbox(); }, 1000);
 
-await init();
+await ready;
 // Bad input is refused without harm; should the SDK still hit an internal error (a bug),
 // its module is not to be trusted any more: say so and start again from the stored
 // session, which a reload resumes.
