@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::protocol::ChatType;
 
-use super::message_cache::{latest_order, Entry, EntryError};
+use super::message_cache::{latest_oldest_first, latest_order, Entry, EntryError};
 
 /// A page of a chat's cached messages, and what did not decode on the way.
 pub struct Page {
@@ -69,8 +69,8 @@ pub fn read_page(
         entries.extend(reader.read(i));
     }
     // By the messages' own times: an earlier copy read in a later one's place sorts as
-    // itself.
-    entries.sort_unstable_by(|a, b| a.position().cmp(&b.position()));
+    // itself (through the cache's one sort; the ids are distinct).
+    let mut entries = latest_oldest_first(entries, Entry::position);
     let group = match entries.iter().find(|e| stamped(e, own_user_id)) {
         Some(entry) => entry.0.origin.chat_type == ChatType::Group,
         // Only our own sends on the page: the newest message the server stamped.
