@@ -1,8 +1,8 @@
 //! Where the local message cache is kept: the account's pages in IndexedDB next to its
 //! session (`store::message_pages`, rows in `message_rows`), or this realm's memory
 //! where the session is not in IndexedDB. Each write is one transaction that also trims
-//! the chats it touched past twice N (a quarter more in memory) back to their newest N, and the
-//! account to the [`MAX_CHATS`] chats with the newest messages.
+//! the chats it touched past twice N (a quarter more in memory) back to their newest N,
+//! and the account to the [`MAX_CHATS`] chats with the newest messages.
 //!
 //! Rows of one message from builds before pages are read with the pages, and moved into
 //! them when their chat is compacted. Tabs of such a build still open on the database
@@ -252,10 +252,7 @@ impl Loaded {
                 (positions, page)
             }
             Loaded::Rows(items) => {
-                let positions: Vec<(i64, &str)> = items
-                    .iter()
-                    .map(|item| (item.sent_at, item.id.as_str()))
-                    .collect();
+                let positions: Vec<(i64, &str)> = items.iter().map(Item::position).collect();
                 let decode = |i: usize| {
                     let item = items.get(i).ok_or_else(missing)?;
                     let row = Row {

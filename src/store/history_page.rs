@@ -38,9 +38,10 @@ pub struct PageQuery<'a> {
 /// index. Each id counts once, where its last stored copy sorts (also when an earlier
 /// copy is read because that one does not decode, or when none does: such an id takes a
 /// place within `capacity` without a message on the page). Empty when the chat holds
-/// nothing older than `before`, or does not hold `before`: then the server is asked. Our acked sends are stored as "direct" (an uplink has no chat type):
-/// the page takes the chat's type from a message the server stamped, on the page or the
-/// newest stored one.
+/// nothing older than `before`, or does not hold `before`: then the server is asked.
+/// Our acked sends are stored as "direct" (an uplink has no chat type): the page takes
+/// the chat's type from a message the server stamped, on the page or the newest stored
+/// one.
 pub fn read_page(
     positions: &[(i64, &str)],
     decode: &dyn Fn(usize) -> Result<Entry, EntryError>,

@@ -1,8 +1,8 @@
 //! How the IndexedDB message cache keeps a chat: in pages, rows of many messages, since
 //! IndexedDB costs the page's main thread per request (50–110 µs in Chromium), not per
 //! byte. A write adds one page a chat with the round's messages; past twice the chat's
-//! capacity the chat is compacted: read whole, each message once (the
-//! later copy wins), the newest `capacity` kept and written back as pages. This module
+//! capacity the chat is compacted: read whole, each message once (the later copy wins),
+//! the newest `capacity` kept and written back as pages. This module
 //! is the pure part: what a write does to a chat, what compaction keeps, how messages
 //! split into pages and which chats an account forgets. The store moves the rows.
 
@@ -44,7 +44,7 @@ pub struct Item<F> {
 
 impl<F> Item<F> {
     /// Where it sorts: server time, then id.
-    fn position(&self) -> (i64, &str) {
+    pub fn position(&self) -> (i64, &str) {
         (self.sent_at, &self.id)
     }
 }
@@ -93,9 +93,9 @@ pub const fn compaction_threshold(capacity: usize) -> usize {
 
 /// What a write of `adding` messages of `adding_units` (and the removal of some, when
 /// `removing`) does to a chat that holds `stored`: compaction when messages are
-/// removed, when the chat would hold more than [`compaction_threshold`] messages (a row counts
-/// at least one, so that rows are bounded too) or more than [`CHAT_UNITS`], or when page
-/// numbers run out; else new pages.
+/// removed, when the chat would hold more than [`compaction_threshold`] messages (a row
+/// counts at least one) or more than [`CHAT_UNITS`], when it has [`MAX_CHAT_ROWS`] rows,
+/// or when page numbers run out; else new pages.
 pub fn plan(
     stored: &[Stored],
     (adding, adding_units): (usize, usize),
