@@ -445,17 +445,21 @@ async function sendAck({ browser, server, emulator }, storage) {
     sides[kind] = { session, chatId: await emulator.directChat(session, peer) };
   }
   const runs = await sideBySide(async (kind) => {
-    const latencies = await inPage(browser, server.url, "sendAck", {
+    const { latencies, own } = await inPage(browser, server.url, "sendAck", {
       kind, base: emulator.base, wsUrl: emulator.ws, ...sides[kind], n: SENDS, warmup: WARMUP_SENDS, storage,
     });
     latencies.sort((a, b) => a - b);
-    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), own: median(own) };
   });
   for (const p of ["p50", "p99"]) {
     const ms = (kind) => fmt(median(runs.map((r) => r[kind][p])), 3);
     report(`send → ack ${p} (${SENDS} sends, SDK storage ${storage})`, runs.map((r) => r.sdk[p] / r.raw[p]),
       `latency SDK ÷ JS; median SDK ${ms("sdk")} ms, JS ${ms("raw")} ms`);
   }
+  // The client's own work a round trip, without the server's and the network's share:
+  // what the p50 ratio is made of, and steadier than it when the machine is loaded.
+  const us = (kind) => runs.map((r) => fmt(r[kind].own * 1000, 0)).join(" / ");
+  console.log(`  the client's own part of a round trip (median µs of each run): SDK ${us("sdk")}, JS ${us("raw")}`);
 }
 
 async function main() {

@@ -153,8 +153,38 @@ async function follow({ device }) {
   await heard;
 }
 
-/** Bench 3: closed-loop send → ack latencies (ms) against the emulator. */
+/**
+ * Marks, on this page's sockets, when each `message.send` frame is written and when each
+ * `message.ack` arrives (before the client's own handler runs), in the order they happen.
+ */
+function markRoundTrips() {
+  const marks = { written: [], acked: [] };
+  const Socket = globalThis.WebSocket;
+  const write = Socket.prototype.send;
+  globalThis.WebSocket = class extends Socket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", ({ data }) => {
+        if (typeof data === "string" && data.includes('"event":"message.ack"')) marks.acked.push(performance.now());
+      });
+    }
+
+    send(data) {
+      if (typeof data === "string" && data.includes('"event":"message.send"')) marks.written.push(performance.now());
+      return write.call(this, data);
+    }
+  };
+  return marks;
+}
+
+/**
+ * Bench 3: closed-loop sends against the emulator. Each round trip's latency (ms), and the
+ * client's own part of it: the latency less the time from its frame written to its ack
+ * arriving (the server, the network, the browser's socket), i.e. the client's work from
+ * the send call to the frame and from the ack to the settled promise.
+ */
 async function sendAck({ kind, base, wsUrl, session, chatId, n, warmup, storage }) {
+  const marks = markRoundTrips();
   const c = await client(kind, { url: wsUrl, base, session, storage });
   for (let i = 0; i < warmup; i++) await c.send(chatId, `warm-up ${i}`);
   const latencies = [];
@@ -164,7 +194,11 @@ async function sendAck({ kind, base, wsUrl, session, chatId, n, warmup, storage 
     latencies.push(performance.now() - t0);
   }
   c.close();
-  return latencies;
+  const written = marks.written.slice(-n);
+  const acked = marks.acked.slice(-n);
+  if (written.length !== n || acked.length !== n) throw new Error(`${written.length} sends and ${acked.length} acks marked of ${n}`);
+  const own = latencies.map((latency, i) => latency - (acked[i] - written[i]));
+  return { latencies, own };
 }
 
 /** Bench 4, set-up: stores the session the way each side keeps it (SDK: IndexedDB). */
