@@ -8,6 +8,10 @@
 //! `tests/fuzz-corpus/` (cases found so far, one frame per line). `bench/fuzz` runs
 //! millions of frames in release mode: `CLAWCHAT_FUZZ_FRAMES` and `CLAWCHAT_FUZZ_SEED`
 //! set the length and the seed; a failure prints the seed and step to replay.
+//!
+//! Native only: it counts the native heap with an allocator of its own (in wasm32 the
+//! SDK sets the heap's allocator) and reads its corpus from disk.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod seeded;
 
