@@ -26,11 +26,11 @@ pub mod tabs;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+#[cfg(target_arch = "wasm32")]
+pub mod platform;
 
-/// The heap in the browser: talc instead of Rust's default dlmalloc (smaller code, and
-/// faster; `docs/size.md`).
+/// The heap in the browser: talc instead of Rust's default dlmalloc (2.9 KB less gzip,
+/// the same speed in the benches; `docs/size.md`).
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-#[cfg(target_arch = "wasm32")]
-pub mod platform;
